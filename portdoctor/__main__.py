@@ -1,0 +1,5 @@
+"""Allows ``python -m portdoctor``."""
+
+from portdoctor.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""The public check API: everything a check (built-in or third-party) may use.
+
+A check is a subclass of :class:`Check` with a ``name``, a ``title`` (the question it
+answers), an ``order`` (its place in the pipeline) and a ``run(ctx)`` method that reads
+the :class:`Context` and returns one :class:`Finding` or a list of them. The helpers
+``self.passed / warn / fail / skip`` build findings with the check's name filled in.
+
+Checks never import Textual, never print, and never connect anywhere themselves: the
+probes and the machine's facts are already in ``ctx``. They register under the
+entry-point group ``portdoctor.checks`` or live in a drop-in folder
+(see :mod:`portdoctor.plugins`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from portdoctor.facts import Snapshot
+from portdoctor.model import Finding, Outcome, Probe, Remediation, Socket, Status, Target
+
+__all__ = [
+    "Check",
+    "Context",
+    "Finding",
+    "Options",
+    "Outcome",
+    "Probe",
+    "Remediation",
+    "Snapshot",
+    "Socket",
+    "Status",
+    "Target",
+    "fix",
+]
+
+
+def fix(text: str, command: str | None = None) -> Remediation:
+    """One remediation step: plain words, and the exact command where there is one."""
+    return Remediation(text=text, command=command)
+
+
+@dataclass(frozen=True)
+class Options:
+    """The user's choices that checks may care about."""
+
+    timeout: float = 2.0  # per connection attempt, seconds
+    expect: str | None = None  # --expect NAME: the process that should own the port
+
+
+@dataclass
+class Context:
+    """What a check reads. Built once per target by the pipeline."""
+
+    target: Target
+    addresses: list[str]  # every resolved address, in resolver order
+    probes: list[Probe]  # one per address
+    facts: Snapshot
+    options: Options = field(default_factory=Options)
+    resolve_error: str | None = None  # set when the name did not resolve
+    findings: list[Finding] = field(default_factory=list)  # of the checks that ran before
+
+    # Convenience views -------------------------------------------------------------
+    @property
+    def reachable(self) -> bool:
+        """Every resolved address accepted a connection."""
+        return bool(self.probes) and all(p.outcome is Outcome.OPEN for p in self.probes)
+
+    @property
+    def failed_probes(self) -> list[Probe]:
+        return [p for p in self.probes if p.outcome is not Outcome.OPEN]
+
+    def listeners(self, *, protocol: str | None = None, own_namespace: bool = True) -> list[Socket]:
+        """Listening sockets on the target's port (TCP LISTEN, bound UDP).
+
+        ``protocol`` defaults to the target's; ``own_namespace=False`` returns those of
+        every visible namespace.
+        """
+        proto = protocol or self.target.protocol
+        return [
+            s
+            for s in self.facts.sockets
+            if s.listening and s.protocol == proto and (not own_namespace or s.namespace is None)
+        ]
+
+    def finding(self, check: str) -> Finding | None:
+        """The finding of an earlier check, by name."""
+        for f in self.findings:
+            if f.check == check:
+                return f
+        return None
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return self.facts.environ
+
+
+class Check:
+    """Base class for a check. Subclass it, set the class attributes, write ``run``."""
+
+    name: str = ""  # stable id, e.g. "firewall"; shows in reports and JUnit
+    title: str = ""  # the question it answers, e.g. "Is a firewall rule blocking?"
+    order: int = 500  # position in the pipeline; built-ins use 100, 200, ...
+    timeout: float = 5.0  # seconds before the pipeline gives up on it (becomes `error`)
+
+    def applies(self, ctx: Context) -> bool:
+        """Return False to leave the check out of this target's pipeline entirely."""
+        return True
+
+    def run(self, ctx: Context) -> Finding | Iterable[Finding]:
+        raise NotImplementedError
+
+    # Finding builders --------------------------------------------------------------
+    def passed(self, title: str, detail: str = "", **evidence) -> Finding:
+        return Finding(self.name, Status.PASS, title, None, detail, [], evidence)
+
+    def warn(
+        self, title: str, detail: str = "", remediation: list[Remediation] | None = None,
+        cause: str | None = None, **evidence,
+    ) -> Finding:
+        return Finding(self.name, Status.WARN, title, cause, detail, remediation or [], evidence)
+
+    def fail(
+        self, cause: str, title: str, detail: str = "", remediation: list[Remediation] | None = None,
+        **evidence,
+    ) -> Finding:
+        return Finding(self.name, Status.FAIL, title, cause, detail, remediation or [], evidence)
+
+    def skip(self, reason: str, how: str | None = None, command: str | None = None, **evidence) -> Finding:
+        """Cannot see what is needed. ``how``: how the user can get the answer."""
+        remediation = [Remediation(how, command)] if how else []
+        return Finding(self.name, Status.SKIP, reason, None, "", remediation, evidence)

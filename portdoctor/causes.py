@@ -1,0 +1,63 @@
+"""The stable cause names (the contract's table), in one registry.
+
+``RANK`` orders causes from the one that explains a failed connection most directly
+to the least: when several findings fail, the verdict names the first in this order.
+A cause's long-form page lives in ``portdoctor/explain/pages/<name>.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Cause:
+    name: str
+    summary: str  # one line, plain words
+
+
+CAUSES: dict[str, Cause] = {
+    c.name: c
+    for c in [
+        Cause("ok", "Connected on every resolved address; nothing failed."),
+        Cause("not-listening", "Nothing on this machine is bound to that port."),
+        Cause("wrong-interface", "Something listens on the port, but not on the address or family being connected to."),
+        Cause("firewall", "A packet-filter rule rejects or drops the traffic."),
+        Cause("port-in-use", "The port is held by a different program than the expected one, or cannot be bound."),
+        Cause("backlog-full", "A listener exists but its accept queue is full: the service is not accepting."),
+        Cause("protocol-mismatch", "The port is bound for the other protocol (UDP vs TCP)."),
+        Cause("other-namespace", "The listener lives in another network namespace (a container, a netns)."),
+        Cause("dns", "The name does not resolve, or resolves to no usable address."),
+        Cause("unreachable", "No route, host unreachable, or a remote timeout with no local evidence."),
+        Cause("proxy", "A proxy setting would send this client's traffic elsewhere."),
+        Cause("privileged-port", "The port is below the unprivileged-port floor and the service user may not bind it."),
+        Cause("unknown", "The connection fails and no check explains why."),
+    ]
+}
+
+# Most direct explanation first. "ok" and "unknown" are never picked from findings.
+RANK: list[str] = [
+    "dns",
+    "proxy",
+    "firewall",
+    "other-namespace",
+    "protocol-mismatch",
+    "wrong-interface",
+    "backlog-full",
+    "privileged-port",
+    "port-in-use",
+    "not-listening",
+    "unreachable",
+    "unknown",
+]
+
+
+def is_cause(name: str) -> bool:
+    return name in CAUSES
+
+
+def rank(name: str | None) -> int:
+    """Lower is more direct; unknown names sort last."""
+    if name in RANK:
+        return RANK.index(name)
+    return len(RANK)

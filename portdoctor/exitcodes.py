@@ -1,0 +1,17 @@
+"""Process exit codes (the contract's table) and the usage-error exception."""
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0  # every target reachable and nothing failed (warnings allowed)
+    PROBLEM = 1  # a problem was diagnosed for at least one target
+    USAGE = 2  # bad target, bad option, unwritable output path
+    INTERNAL = 3  # a bug in portdoctor
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line on stderr, exit code 2."""
+
+
+ISSUES_URL = "https://github.com/portdoctor/portdoctor/issues"

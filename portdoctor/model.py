@@ -1,0 +1,242 @@
+"""The report model: plain dataclasses built once per diagnosis.
+
+Every output (text, Markdown, JSON, JUnit, the wizard) is a function of a
+:class:`Report`. ``to_dict()`` gives the contract's JSON shape
+(``../shared/contract.md``); fields beyond the contract are additions, never renames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+SCHEMA_ID = "portdoctor/report/v1"
+
+
+class Status(str, Enum):
+    """The outcome of one check."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+    ERROR = "error"
+
+    def __str__(self) -> str:  # so f-strings print "fail", not "Status.FAIL"
+        return self.value
+
+
+class Outcome(str, Enum):
+    """The outcome of one connection attempt."""
+
+    OPEN = "open"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed TARGET: what the user asked about."""
+
+    input: str  # as typed, with any credentials masked
+    host: str  # a name or an address literal, without brackets
+    port: int
+    protocol: str = "tcp"  # "tcp" | "udp"
+    scheme: str | None = None  # "http", "postgres", ... when given as a URL
+    host_defaulted: bool = False  # ":62893" / "62893": the user gave no host
+
+    @property
+    def display(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        prefix = "udp://" if self.protocol == "udp" else ""
+        return f"{prefix}{host}:{self.port}"
+
+
+@dataclass
+class Probe:
+    """One connection attempt to one resolved address."""
+
+    address: str
+    outcome: Outcome
+    ms: float
+    errno: int | None = None
+    error: str | None = None  # the OS's words, e.g. "Connection refused"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "outcome": str(self.outcome),
+            "ms": round(self.ms, 2),
+            "errno": self.errno,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Socket:
+    """A socket bound to the target's port, as seen on this machine.
+
+    ``pid``/``process``/``user`` are None when the owner is hidden from us (another
+    user's process without root); ``uid`` is usually still known from the kernel.
+    ``namespace`` is None for the tool's own network namespace, else a label.
+    """
+
+    protocol: str  # "tcp" | "udp"
+    family: int  # 4 | 6
+    address: str  # bound address: "0.0.0.0", "::", "127.0.0.1", ...
+    port: int
+    state: str  # "LISTEN", "ESTABLISHED", "UNCONN", ... (ss-style names)
+    inode: int | None = None
+    uid: int | None = None
+    pid: int | None = None
+    process: str | None = None
+    user: str | None = None
+    cmdline: str | None = None  # already masked for secrets
+    namespace: str | None = None
+    container: str | None = None  # "docker:3f2a…" when the namespace belongs to one
+    v6only: bool | None = None  # for IPv6 sockets, when known
+    interface: str | None = None  # SO_BINDTODEVICE, when known
+    recv_queue: int | None = None  # LISTEN: connections waiting to be accepted
+    send_queue: int | None = None  # LISTEN: the accept backlog limit
+    remote_address: str | None = None
+    remote_port: int | None = None
+
+    @property
+    def listening(self) -> bool:
+        """A TCP socket in LISTEN state, or any bound UDP socket."""
+        return self.state == "LISTEN" or self.protocol == "udp"
+
+    @property
+    def wildcard(self) -> bool:
+        return self.address in ("0.0.0.0", "::", "*", "")
+
+    def to_listener_dict(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol,
+            "address": self.address,
+            "port": self.port,
+            "pid": self.pid,
+            "process": self.process,
+            "user": self.user,
+            "namespace": self.namespace,
+            "family": self.family,
+            "state": self.state,
+            "uid": self.uid,
+            "cmdline": self.cmdline,
+            "container": self.container,
+            "v6only": self.v6only,
+            "recv_queue": self.recv_queue,
+            "send_queue": self.send_queue,
+        }
+
+
+@dataclass
+class Remediation:
+    """One thing to do: plain words, plus the exact command where one exists."""
+
+    text: str
+    command: str | None = None
+
+
+@dataclass
+class Finding:
+    """What one check concluded."""
+
+    check: str
+    status: Status
+    title: str
+    cause: str | None = None
+    detail: str = ""
+    remediation: list[Remediation] = field(default_factory=list)
+    evidence: dict[str, Any] = field(default_factory=dict)  # for the wizard's detail pane
+    ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "status": str(self.status),
+            "cause": self.cause,
+            "title": self.title,
+            "detail": self.detail,
+            "remediation": [asdict(r) for r in self.remediation],
+            "evidence": self.evidence,
+            "ms": round(self.ms, 2),
+        }
+
+
+@dataclass
+class Verdict:
+    reachable: bool
+    cause: str
+    summary: str
+    check: str | None = None  # the check whose finding names the cause
+    first_step: Remediation | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reachable": self.reachable,
+            "cause": self.cause,
+            "summary": self.summary,
+            "check": self.check,
+            "first_step": asdict(self.first_step) if self.first_step else None,
+        }
+
+
+@dataclass
+class HostInfo:
+    hostname: str
+    os: str
+    privileged: bool  # could the tool see every process's sockets
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Report:
+    """The whole diagnosis of one target."""
+
+    tool_version: str
+    created: str  # ISO 8601 UTC
+    host: HostInfo
+    target: Target
+    addresses: list[str]
+    probes: list[Probe]
+    listeners: list[Socket]
+    findings: list[Finding]
+    verdict: Verdict
+    duration_ms: float
+    notes: list[str] = field(default_factory=list)  # what could not be seen, plugin errors
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict.cause != "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        t = self.target
+        return {
+            "schema": SCHEMA_ID,
+            "tool": {"name": "portdoctor", "version": self.tool_version},
+            "created": self.created,
+            "host": self.host.to_dict(),
+            "target": {
+                "input": t.input,
+                "host": t.host,
+                "port": t.port,
+                "protocol": t.protocol,
+                "addresses": list(self.addresses),
+                "scheme": t.scheme,
+            },
+            "probes": [p.to_dict() for p in self.probes],
+            "listeners": [s.to_listener_dict() for s in self.listeners],
+            "findings": [f.to_dict() for f in self.findings],
+            "verdict": self.verdict.to_dict(),
+            "duration_ms": round(self.duration_ms, 1),
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,196 @@
+"""The diagnosis engine: parse → resolve → probe → gather facts → checks → verdict.
+
+:func:`diagnose` is the one core every front end runs. It reports progress through an
+optional ``on_event`` callback (called from the thread running the diagnosis; the
+wizard forwards each event as a Textual message), and returns a :class:`Report`.
+"""
+
+from __future__ import annotations
+
+import platform
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from portdoctor import __version__
+from portdoctor.api import Context, Options
+from portdoctor.bounded import Overrun, call_with_timeout
+from portdoctor.causes import CAUSES, rank
+from portdoctor.facts import Snapshot, gather
+from portdoctor.model import Finding, HostInfo, Probe, Report, Status, Target, Verdict
+from portdoctor.plugins import LoadedCheck, PluginError
+from portdoctor.probe import probe_all
+from portdoctor.resolve import resolve
+
+# --- events -------------------------------------------------------------------------
+
+
+@dataclass
+class Planned:
+    target: Target
+    checks: list[tuple[str, str]]  # (name, title), in pipeline order
+
+
+@dataclass
+class Resolved:
+    target: Target
+    addresses: list[str]
+    error: str | None
+
+
+@dataclass
+class Probed:
+    target: Target
+    probes: list[Probe]
+
+
+@dataclass
+class FactsGathered:
+    target: Target
+    snapshot: Snapshot
+
+
+@dataclass
+class CheckStarted:
+    target: Target
+    name: str
+    title: str
+
+
+@dataclass
+class CheckFinished:
+    target: Target
+    findings: list[Finding]
+
+
+@dataclass
+class Finished:
+    target: Target
+    report: Report
+
+
+Event = Planned | Resolved | Probed | FactsGathered | CheckStarted | CheckFinished | Finished
+EventSink = Callable[[Event], None]
+
+
+# --- the pipeline -------------------------------------------------------------------
+
+
+def diagnose(
+    target: Target,
+    checks: list[LoadedCheck],
+    options: Options | None = None,
+    *,
+    plugin_errors: list[PluginError] | None = None,
+    on_event: EventSink | None = None,
+    gather_facts: Callable[[int, str], Snapshot] = gather,
+) -> Report:
+    """Diagnose one target. Never raises for anything the machine or a plugin does."""
+    options = options or Options()
+    emit = on_event or (lambda event: None)
+    started = time.perf_counter()
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    emit(Planned(target, [(c.check.name, c.check.title) for c in checks]))
+
+    addresses, resolve_error = resolve(target.host, target.port, target.protocol, timeout=max(options.timeout, 2.0) + 3.0)
+    emit(Resolved(target, addresses, resolve_error))
+
+    # The probes wait on the network while the facts are read from the kernel.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        probing = pool.submit(probe_all, addresses, target.port, target.protocol, options.timeout)
+        snapshot = gather_facts(target.port, target.protocol)
+        probes = probing.result()
+    emit(Probed(target, probes))
+    emit(FactsGathered(target, snapshot))
+
+    ctx = Context(target, addresses, probes, snapshot, options, resolve_error)
+    notes = [str(e) for e in (plugin_errors or [])]
+    for loaded in checks:
+        check = loaded.check
+        try:
+            if not check.applies(ctx):
+                continue
+        except Exception as exc:  # noqa: BLE001
+            ctx.findings.append(_error_finding(check.name, check.title, f"applies() raised {type(exc).__name__}: {exc}"))
+            continue
+        emit(CheckStarted(target, check.name, check.title))
+        findings = run_check(loaded, ctx)
+        ctx.findings.extend(findings)
+        emit(CheckFinished(target, findings))
+
+    verdict = decide_verdict(ctx)
+    report = Report(
+        tool_version=__version__,
+        created=created,
+        host=HostInfo(socket.gethostname(), _os_name(), snapshot.privileged),
+        target=target,
+        addresses=addresses,
+        probes=probes,
+        listeners=[s for s in snapshot.sockets if s.listening],
+        findings=ctx.findings,
+        verdict=verdict,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        notes=notes,
+    )
+    emit(Finished(target, report))
+    return report
+
+
+def run_check(loaded: LoadedCheck, ctx: Context) -> list[Finding]:
+    """Run one check within its deadline; a raise or an overrun becomes an ``error`` finding."""
+    check = loaded.check
+    start = time.perf_counter()
+    try:
+        result = call_with_timeout(lambda: check.run(ctx), check.timeout, name=f"check {check.name}")
+        findings = [result] if isinstance(result, Finding) else list(result or [])
+        if not findings:
+            findings = [Finding(check.name, Status.SKIP, "The check returned no finding.")]
+        for f in findings:
+            if not isinstance(f, Finding):
+                raise TypeError(f"run() returned {type(f).__name__}, not Finding")
+            if f.cause is not None and f.cause not in CAUSES:
+                raise ValueError(f"unknown cause {f.cause!r}")
+    except Overrun as exc:
+        findings = [_error_finding(check.name, check.title, f"{exc}; the check was abandoned.")]
+    except Exception as exc:  # noqa: BLE001 - a broken check must not break the diagnosis
+        where = f" ({loaded.source})" if not loaded.builtin else ""
+        findings = [_error_finding(check.name, check.title, f"The check crashed{where}: {type(exc).__name__}: {exc}")]
+    elapsed = (time.perf_counter() - start) * 1000
+    for f in findings:
+        f.ms = elapsed / len(findings)
+    return findings
+
+
+def _error_finding(name: str, title: str, detail: str) -> Finding:
+    return Finding(name, Status.ERROR, f"{title or name}: the check failed to run", None, detail)
+
+
+def decide_verdict(ctx: Context) -> Verdict:
+    """Name the cause that explains the failed connection most directly."""
+    reachable = ctx.reachable
+    failed = [f for f in ctx.findings if f.status is Status.FAIL and f.cause]
+    if not failed and not reachable:
+        # No check failed, yet the connection did: a warning with a cause is the next-best lead.
+        failed = [f for f in ctx.findings if f.status is Status.WARN and f.cause]
+    if failed:
+        best = min(failed, key=lambda f: rank(f.cause))
+        return Verdict(reachable, best.cause, best.title, best.check,
+                       best.remediation[0] if best.remediation else None)
+    if reachable:
+        return Verdict(True, "ok", f"{ctx.target.display} accepted a connection on every address "
+                       f"({', '.join(ctx.addresses)}).")
+    outcomes = ", ".join(f"{p.address} {p.outcome}" for p in ctx.probes) or "no probe"
+    return Verdict(False, "unknown", f"The connection fails ({outcomes}) and no check explains why.")
+
+
+def _os_name() -> str:
+    return f"{platform.system()} {platform.release()}".strip()
+
+
+__all__ = [
+    "CheckFinished", "CheckStarted", "Event", "FactsGathered", "Finished", "Planned",
+    "Probed", "Resolved", "decide_verdict", "diagnose", "run_check",
+]

@@ -1,0 +1,135 @@
+"""Check discovery: entry points and drop-in folders, loaded the same way.
+
+Built-in checks register under the entry-point group ``portdoctor.checks`` exactly
+like third-party ones (see pyproject.toml). Drop-in folders (``--checks-dir DIR`` and
+``<user config dir>/portdoctor/checks``) hold ``*.py`` files; every :class:`Check`
+subclass with a ``name`` defined in such a file is loaded. A plugin that fails to
+import, is not a check, or hangs on import becomes a :class:`PluginError`; the other
+checks still load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from portdoctor.api import Check
+from portdoctor.bounded import Overrun, call_with_timeout
+
+GROUP = "portdoctor.checks"
+IMPORT_TIMEOUT = 5.0
+
+
+@dataclass
+class LoadedCheck:
+    check: Check
+    origin: str  # "built-in", "entry point <dist> <version>", or "file <path>"
+    source: str  # "portdoctor.checks.firewall:FirewallCheck" or a file path
+
+    @property
+    def builtin(self) -> bool:
+        return self.origin == "built-in"
+
+
+@dataclass
+class PluginError:
+    source: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.source}: {self.message}"
+
+
+def user_checks_dir() -> Path:
+    import platformdirs
+
+    return platformdirs.user_config_path("portdoctor", appauthor=False) / "checks"
+
+
+def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = True) -> tuple[list[LoadedCheck], list[PluginError]]:
+    """Every check that would run, in pipeline order, and what failed to load."""
+    loaded: list[LoadedCheck] = []
+    errors: list[PluginError] = []
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+        builtin = ep.value.startswith("portdoctor.checks.")
+        dist = getattr(ep, "dist", None)
+        origin = "built-in" if builtin else (
+            f"entry point {dist.name} {dist.version}" if dist is not None else "entry point"
+        )
+        try:
+            obj = call_with_timeout(ep.load, IMPORT_TIMEOUT, name=f"import {ep.value}")
+            loaded.append(LoadedCheck(_instantiate(obj), origin, ep.value))
+        except Overrun as exc:
+            errors.append(PluginError(ep.value, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - any plugin failure is reported, not raised
+            errors.append(PluginError(ep.value, _one_line(exc)))
+
+    dirs = list(check_dirs or [])
+    if include_user_dir:
+        dirs.append(user_checks_dir())
+    for folder in dirs:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            try:
+                module = call_with_timeout(lambda p=path: _import_file(p), IMPORT_TIMEOUT, name=f"import {path}")
+                found = [
+                    obj for _, obj in inspect.getmembers(module, inspect.isclass)
+                    if issubclass(obj, Check) and obj is not Check and obj.name and obj.__module__ == module.__name__
+                ]
+                if not found:
+                    errors.append(PluginError(str(path), "defines no Check subclass with a name"))
+                for cls in found:
+                    loaded.append(LoadedCheck(cls(), "file", str(path)))
+            except Overrun as exc:
+                errors.append(PluginError(str(path), str(exc)))
+            except Exception as exc:  # noqa: BLE001
+                errors.append(PluginError(str(path), _one_line(exc)))
+
+    unique: list[LoadedCheck] = []
+    seen: dict[str, LoadedCheck] = {}
+    for item in loaded:
+        if item.check.name in seen:
+            errors.append(PluginError(item.source, f"check name {item.check.name!r} is already taken by {seen[item.check.name].source}; ignored"))
+            continue
+        seen[item.check.name] = item
+        unique.append(item)
+    unique.sort(key=lambda c: (c.check.order, c.check.name))
+    return unique, errors
+
+
+def _instantiate(obj) -> Check:
+    if inspect.isclass(obj) and issubclass(obj, Check):
+        obj = obj()
+    if not isinstance(obj, Check):
+        raise TypeError(f"is {type(obj).__name__}, not a portdoctor.api.Check subclass")
+    if not obj.name:
+        raise TypeError(f"{type(obj).__name__} has no name")
+    return obj
+
+
+def _import_file(path: Path):
+    module_name = f"portdoctor_dropin_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text.splitlines()[0] if text else type(exc).__name__

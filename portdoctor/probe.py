@@ -1,0 +1,94 @@
+"""Connection probes: one bounded attempt per resolved address, classified.
+
+TCP: a connect with a deadline; open / refused / timeout / unreachable / error.
+UDP: an empty datagram and a short wait for a reply or an ICMP port-unreachable
+(seen as ECONNREFUSED); silence is reported as ``timeout`` ("open|filtered").
+All addresses are probed at once, so a DROP rule costs one timeout, not one per address.
+"""
+
+from __future__ import annotations
+
+import errno as errno_mod
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from portdoctor.model import Outcome, Probe
+
+_UNREACHABLE = {errno_mod.ENETUNREACH, errno_mod.EHOSTUNREACH, errno_mod.EADDRNOTAVAIL}
+if hasattr(errno_mod, "EHOSTDOWN"):
+    _UNREACHABLE.add(errno_mod.EHOSTDOWN)
+
+
+def _family(address: str) -> int:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def _sockaddr(address: str, port: int) -> tuple:
+    if ":" in address:
+        host, _, zone = address.partition("%")
+        scope = socket.if_nametoindex(zone) if zone and not zone.isdigit() else int(zone or 0)
+        return (host, port, 0, scope)
+    return (address, port)
+
+
+def _classify(exc: OSError) -> tuple[Outcome, int | None, str]:
+    code = exc.errno
+    words = os.strerror(code) if code else str(exc)
+    if code == errno_mod.ECONNREFUSED:
+        return Outcome.REFUSED, code, words
+    if code == errno_mod.ETIMEDOUT or isinstance(exc, (socket.timeout, TimeoutError)):
+        return Outcome.TIMEOUT, code, "no answer before the deadline"
+    if code in _UNREACHABLE:
+        return Outcome.UNREACHABLE, code, words
+    return Outcome.ERROR, code, words
+
+
+def probe_tcp(address: str, port: int, timeout: float) -> Probe:
+    start = time.perf_counter()
+    try:
+        sock = socket.socket(_family(address), socket.SOCK_STREAM)
+    except OSError as exc:
+        outcome, code, words = _classify(exc)
+        return Probe(address, Outcome.ERROR, 0.0, code, words)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(_sockaddr(address, port))
+        outcome, code, words = Outcome.OPEN, None, None
+    except (socket.timeout, TimeoutError) as exc:
+        outcome, code, words = Outcome.TIMEOUT, getattr(exc, "errno", None), "no answer before the deadline"
+    except OSError as exc:
+        outcome, code, words = _classify(exc)
+    finally:
+        sock.close()
+    return Probe(address, outcome, (time.perf_counter() - start) * 1000, code, words)
+
+
+def probe_udp(address: str, port: int, timeout: float) -> Probe:
+    start = time.perf_counter()
+    sock = socket.socket(_family(address), socket.SOCK_DGRAM)
+    try:
+        sock.settimeout(min(timeout, 1.0))
+        sock.connect(_sockaddr(address, port))
+        sock.send(b"")
+        sock.recv(1)
+        outcome, code, words = Outcome.OPEN, None, None
+    except (socket.timeout, TimeoutError):
+        outcome, code, words = Outcome.TIMEOUT, None, "no reply (open or filtered: UDP has no handshake)"
+    except OSError as exc:
+        outcome, code, words = _classify(exc)
+    finally:
+        sock.close()
+    return Probe(address, outcome, (time.perf_counter() - start) * 1000, code, words)
+
+
+def probe_all(addresses: list[str], port: int, protocol: str, timeout: float) -> list[Probe]:
+    """Probe every address concurrently; results in the addresses' order."""
+    if not addresses:
+        return []
+    fn = probe_udp if protocol == "udp" else probe_tcp
+    if len(addresses) == 1:
+        return [fn(addresses[0], port, timeout)]
+    with ThreadPoolExecutor(max_workers=min(len(addresses), 16)) as pool:
+        return list(pool.map(lambda a: fn(a, port, timeout), addresses))

@@ -1,0 +1,200 @@
+"""TARGET parsing: every form of the contract into a :class:`~portdoctor.model.Target`.
+
+``127.0.0.1:62893``, ``localhost:62893``, ``[::1]:62893``, ``:62893``, ``62893``,
+``http://localhost:8080/health``, ``https://example.test/``, ``postgres://db:5432/app``,
+``redis://cache``, ``udp://127.0.0.1:53``. Anything malformed raises
+:class:`~portdoctor.exitcodes.UsageError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from portdoctor.exitcodes import UsageError
+from portdoctor.model import Target
+
+# The scheme's default port, for URL targets that omit one.
+DEFAULT_PORTS: dict[str, int] = {
+    "http": 80,
+    "https": 443,
+    "ws": 80,
+    "wss": 443,
+    "ftp": 21,
+    "ssh": 22,
+    "sftp": 22,
+    "telnet": 23,
+    "smtp": 25,
+    "dns": 53,
+    "gopher": 70,
+    "pop3": 110,
+    "imap": 143,
+    "ldap": 389,
+    "ldaps": 636,
+    "smtps": 465,
+    "submission": 587,
+    "imaps": 993,
+    "pop3s": 995,
+    "mssql": 1433,
+    "sqlserver": 1433,
+    "oracle": 1521,
+    "mqtt": 1883,
+    "nfs": 2049,
+    "mysql": 3306,
+    "mariadb": 3306,
+    "rdp": 3389,
+    "postgres": 5432,
+    "postgresql": 5432,
+    "amqp": 5672,
+    "amqps": 5671,
+    "vnc": 5900,
+    "redis": 6379,
+    "rediss": 6379,
+    "nats": 4222,
+    "kafka": 9092,
+    "elasticsearch": 9200,
+    "memcached": 11211,
+    "mongodb": 27017,
+    "clickhouse": 9000,
+    "grpc": 443,
+    "cassandra": 9042,
+    "zookeeper": 2181,
+    "etcd": 2379,
+    "consul": 8500,
+    "influxdb": 8086,
+    "couchdb": 5984,
+    "neo4j": 7687,
+    "bolt": 7687,
+}
+
+# Schemes whose traffic is UDP.
+UDP_SCHEMES = {"udp", "dns"}
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.S)
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$")
+
+
+def parse_target(text: str) -> Target:
+    """Parse one TARGET string; raise UsageError with a one-line reason if malformed."""
+    raw = text
+    if _CONTROL.search(raw):
+        raise UsageError(f"bad target {raw!r}: it contains control characters")
+    text = raw.strip()
+    if not text:
+        raise UsageError("bad target '': it is empty; give host:port, :port or a URL")
+
+    scheme: str | None = None
+    protocol = "tcp"
+    masked_input = text
+    m = _SCHEME.match(text)
+    if m:
+        scheme = m.group(1).lower()
+        rest = m.group(2)
+        if scheme in ("tcp", "udp"):
+            protocol = scheme
+        elif scheme in UDP_SCHEMES:
+            protocol = "udp"
+        # authority ends at the first /, ? or #
+        authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        if "@" in authority:
+            userinfo, authority = authority.rsplit("@", 1)
+            masked_input = text.replace(userinfo + "@", _mask_userinfo(userinfo) + "@", 1)
+        host, port = _split_host_port(authority, raw, allow_missing_port=True)
+        if port is None:
+            if scheme in ("tcp", "udp"):
+                raise UsageError(f"bad target {raw!r}: {scheme}:// needs a port, e.g. {scheme}://127.0.0.1:5353")
+            if scheme not in DEFAULT_PORTS:
+                raise UsageError(f"bad target {raw!r}: no port given and no default port known for {scheme}://")
+            port = DEFAULT_PORTS[scheme]
+        if not host:
+            raise UsageError(f"bad target {raw!r}: the URL names no host")
+        return Target(input=masked_input, host=host, port=port, protocol=protocol, scheme=scheme)
+
+    if "/" in text or "@" in text or "?" in text or "#" in text:
+        raise UsageError(f"bad target {raw!r}: give host:port, :port, a port, or a URL with a scheme")
+    if text.isdigit():  # "62893"
+        return Target(input=text, host="localhost", port=_port(text, raw), host_defaulted=True)
+    host, port = _split_host_port(text, raw, allow_missing_port=False)
+    if not host:  # ":62893"
+        return Target(input=text, host="localhost", port=port, host_defaulted=True)
+    return Target(input=text, host=host, port=port)
+
+
+def _split_host_port(authority: str, raw: str, *, allow_missing_port: bool) -> tuple[str, int | None]:
+    if authority.startswith("["):
+        end = authority.find("]")
+        if end < 0:
+            raise UsageError(f"bad target {raw!r}: unbalanced '[' in the address")
+        host = authority[1:end]
+        after = authority[end + 1 :]
+        _check_ipv6(host, raw)
+        if after == "":
+            port_text = None
+        elif after.startswith(":"):
+            port_text = after[1:]
+        else:
+            raise UsageError(f"bad target {raw!r}: unexpected text after ']'")
+    else:
+        if "]" in authority:
+            raise UsageError(f"bad target {raw!r}: unbalanced ']' in the address")
+        if authority.count(":") > 1:
+            raise UsageError(
+                f"bad target {raw!r}: an IPv6 address with a port must be in brackets, e.g. [::1]:8080"
+            )
+        host, sep, port_text = authority.partition(":")
+        if not sep:
+            port_text = None
+        _check_hostname(host, raw)
+    if port_text is None or (port_text == "" and allow_missing_port):
+        if not allow_missing_port:
+            raise UsageError(f"bad target {raw!r}: no port; give host:port, e.g. 127.0.0.1:8080")
+        return host, None
+    return host, _port(port_text, raw)
+
+
+def _port(text: str, raw: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise UsageError(f"bad target {raw!r}: the port {text!r} is not a number")
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise UsageError(f"bad target {raw!r}: port {port} is out of range (1-65535)")
+    return port
+
+
+def _check_ipv6(host: str, raw: str) -> None:
+    address = host.split("%", 1)[0]  # allow a zone: [fe80::1%eth0]
+    try:
+        ipaddress.IPv6Address(address)
+    except ValueError:
+        raise UsageError(f"bad target {raw!r}: {host!r} in brackets is not an IPv6 address") from None
+
+
+def _check_hostname(host: str, raw: str) -> None:
+    if host == "":
+        return
+    try:
+        ipaddress.IPv4Address(host)
+        return
+    except ValueError:
+        pass
+    if not host.isascii():
+        try:
+            host.encode("idna")
+            return
+        except UnicodeError:
+            raise UsageError(f"bad target {raw!r}: {host!r} is not a valid host name") from None
+    if not _HOSTNAME.match(host) or host.replace(".", "").isdigit():
+        raise UsageError(f"bad target {raw!r}: {host!r} is not a valid host name or address")
+
+
+def _mask_userinfo(userinfo: str) -> str:
+    user, sep, _password = userinfo.partition(":")
+    return f"{user}:***" if sep else user
+
+
+def is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
