@@ -1,0 +1,132 @@
+"""The scenario lab: real broken setups in private network namespaces.
+
+``Lab.run(...)`` starts a fresh network namespace (``unshare --net``), brings up
+loopback, runs setup commands (nft/iptables rules, addresses), starts real listener
+processes (optionally in a second namespace, or as another user), then runs
+``python -m portdoctor`` inside it and returns its exit code, stdout, stderr and
+parsed JSON. Nothing touches the host's network. See tests/conftest.py for the
+``lab`` fixture, which skips with a reason where namespaces are unavailable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RUNNER = HERE / "runner.py"
+LISTENER = HERE / "listener.py"
+
+
+@dataclass
+class Listener:
+    """A real listening process started inside the lab namespace.
+
+    name: the process name (comm) it shows, e.g. "postgres".
+    netns: None for the lab's namespace, or a label: listeners with the same label
+           share one further namespace nested in the lab ("a container").
+    user: run as this user (e.g. "nobody") instead of root.
+    delay: seconds to wait before binding (a service that comes up late).
+    accept: False to never accept (with backlog and fill: a full accept queue).
+    """
+
+    address: str
+    port: int
+    protocol: str = "tcp"
+    name: str = "fakesvc"
+    v6only: bool | None = None
+    backlog: int = 128
+    accept: bool = True
+    fill: int = 0  # client connections the listener opens to itself (to fill the queue)
+    delay: float = 0.0
+    user: str | None = None
+    netns: str | None = None
+    expect_fail: bool = False  # binding is expected to fail (e.g. privileged port as nobody)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class LabResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    elapsed: float
+    setup_log: list[str] = field(default_factory=list)
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    @property
+    def cause(self) -> str:
+        return self.json["verdict"]["cause"]
+
+    def finding(self, check: str) -> dict:
+        for f in self.json["findings"]:
+            if f["check"] == check:
+                return f
+        raise KeyError(f"no finding from {check!r}: {[f['check'] for f in self.json['findings']]}")
+
+
+def unavailable_reason() -> str | None:
+    """Why the lab cannot run here, or None if it can."""
+    if sys.platform != "linux":
+        return "the scenario lab needs Linux network namespaces"
+    if os.geteuid() != 0:
+        return "the scenario lab needs root (unshare --net); run the tests as root"
+    if not shutil.which("unshare") or not shutil.which("ip"):
+        return "the scenario lab needs unshare (util-linux) and ip (iproute2)"
+    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True, timeout=10)
+    if probe.returncode != 0:
+        return f"unshare --net is not permitted here: {probe.stderr.strip()}"
+    return None
+
+
+class Lab:
+    """Runs scenarios. One instance per test session is enough."""
+
+    def __init__(self, python: str = sys.executable):
+        self.python = python
+
+    def run(
+        self,
+        args: list[str],
+        *,
+        listeners: list[Listener] = (),
+        setup: list[str] = (),
+        user: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 60.0,
+        json_report: bool = True,
+    ) -> LabResult:
+        """Run ``portdoctor ARGS`` in a fresh namespace after ``setup`` (shell lines) and listeners.
+
+        With ``json_report`` (default), ``--report --format json`` is prepended.
+        ``user`` runs portdoctor as that user (e.g. "nobody") instead of root.
+        """
+        argv = (["--report", "--format", "json"] if json_report else []) + list(args)
+        spec = {
+            "python": self.python,
+            "portdoctor": argv,
+            "listeners": [l.to_dict() for l in listeners],
+            "setup": list(setup),
+            "user": user,
+            "env": env or {},
+            "timeout": timeout,
+        }
+        proc = subprocess.run(
+            ["unshare", "--net", "--", self.python, str(RUNNER)],
+            input=json.dumps(spec), capture_output=True, text=True, timeout=timeout + 30,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"lab runner failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        out = json.loads(proc.stdout)
+        return LabResult(out["returncode"], out["stdout"], out["stderr"], out["elapsed"], out["setup_log"])

@@ -1,0 +1,65 @@
+"""A real listener for the lab: binds as told, prints "ready", serves until killed.
+
+Argument: one JSON object (see labkit.Listener). The process renames itself (comm)
+to ``name`` so portdoctor sees e.g. "postgres" as the owner.
+"""
+
+import ctypes
+import json
+import socket
+import sys
+import time
+
+
+def set_name(name):
+    try:
+        libc = ctypes.CDLL(None)
+        libc.prctl(15, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)  # PR_SET_NAME
+    except Exception:
+        pass
+
+
+def main():
+    spec = json.loads(sys.argv[1])
+    set_name(spec["name"])
+    if spec.get("delay"):
+        time.sleep(spec["delay"])
+    family = socket.AF_INET6 if ":" in spec["address"] else socket.AF_INET
+    kind = socket.SOCK_DGRAM if spec["protocol"] == "udp" else socket.SOCK_STREAM
+    s = socket.socket(family, kind)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6 and spec.get("v6only") is not None:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if spec["v6only"] else 0)
+    try:
+        s.bind((spec["address"], spec["port"]))
+    except OSError as exc:
+        print(f"bind failed: {exc}", flush=True)
+        sys.exit(1)
+    clients = []
+    if kind == socket.SOCK_STREAM:
+        s.listen(spec.get("backlog", 128))
+        for _ in range(spec.get("fill", 0)):
+            c = socket.socket(family, socket.SOCK_STREAM)
+            c.setblocking(False)
+            try:
+                c.connect((spec["address"] if not spec["address"] in ("0.0.0.0", "::") else
+                           ("127.0.0.1" if family == socket.AF_INET else "::1"), spec["port"]))
+            except (BlockingIOError, OSError):
+                pass
+            clients.append(c)
+        time.sleep(0.2 if spec.get("fill") else 0)
+    print("ready", flush=True)
+    if kind == socket.SOCK_DGRAM:
+        while True:
+            data, peer = s.recvfrom(65535)
+            s.sendto(b"pong", peer)
+    if not spec.get("accept", True):
+        while True:
+            time.sleep(3600)
+    while True:
+        conn, _ = s.accept()
+        conn.close()
+
+
+if __name__ == "__main__":
+    main()

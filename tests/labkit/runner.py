@@ -1,0 +1,87 @@
+"""Runs inside a fresh network namespace: set up, start listeners, run portdoctor.
+
+Reads a JSON spec on stdin (see labkit.Lab.run), prints one JSON object on stdout.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def as_user(user, argv):
+    if not user:
+        return argv
+    return ["setpriv", "--reuid", user, "--regid", "nogroup" if user == "nobody" else user,
+            "--clear-groups", "--"] + argv
+
+
+def main():
+    spec = json.loads(sys.stdin.read())
+    log = []
+
+    def sh(line):
+        p = subprocess.run(line, shell=True, capture_output=True, text=True, timeout=20)
+        log.append(f"$ {line} -> {p.returncode} {p.stderr.strip()}")
+        if p.returncode != 0:
+            raise SystemExit(f"setup failed: {line}: {p.stderr.strip()}")
+
+    sh("ip link set lo up")
+    for line in spec["setup"]:
+        sh(line)
+
+    procs = []
+    namespaces = {}  # label -> pid of a holder process in that nested namespace
+    try:
+        for l in spec["listeners"]:
+            argv = [spec["python"], str(HERE / "listener.py"), json.dumps(l)]
+            argv = as_user(l.get("user"), argv)
+            if l.get("netns"):
+                label = l["netns"]
+                if label not in namespaces:
+                    holder = subprocess.Popen(
+                        ["unshare", "--net", "sh", "-c", "ip link set lo up; exec sleep 3600"])
+                    procs.append(holder)
+                    time.sleep(0.2)
+                    namespaces[label] = holder.pid
+                argv = ["nsenter", f"--net=/proc/{namespaces[label]}/ns/net", "--"] + argv
+            p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            procs.append(p)
+            if l.get("delay", 0) == 0:
+                line = p.stdout.readline().strip()
+                log.append(f"listener {l['name']} {l['address']}:{l['port']}: {line or p.stderr.read()}")
+                if line != "ready" and not l.get("expect_fail"):
+                    raise SystemExit(f"listener failed: {l}: {line} {p.stderr.read() if p.poll() is not None else ''}")
+
+        env = dict(os.environ)
+        env.update(spec["env"])
+        env.setdefault("NO_COLOR", "1")
+        env["CI"] = "true"
+        argv = as_user(spec["user"], [spec["python"], "-m", "portdoctor"] + spec["portdoctor"])
+        start = time.monotonic()
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=spec["timeout"],
+                               cwd="/")
+            rc, out, err = p.returncode, p.stdout, p.stderr
+        except subprocess.TimeoutExpired as exc:
+            rc, out, err = -9, exc.stdout or "", f"portdoctor did not finish within {spec['timeout']} s"
+        elapsed = time.monotonic() - start
+    finally:
+        for p in procs:
+            try:
+                p.send_signal(signal.SIGKILL)
+                p.wait(timeout=5)
+            except Exception:
+                pass
+    print(json.dumps({"returncode": rc, "stdout": out if isinstance(out, str) else out.decode(),
+                      "stderr": err if isinstance(err, str) else err.decode(),
+                      "elapsed": elapsed, "setup_log": log}))
+
+
+if __name__ == "__main__":
+    main()
