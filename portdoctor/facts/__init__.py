@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import platform
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from portdoctor.model import Socket
 
@@ -43,9 +44,29 @@ class Snapshot:
     # Facts contributed by optional gatherers, keyed by name.
     extras: dict[str, Any] = field(default_factory=dict)
 
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
     @property
     def listening(self) -> list[Socket]:
         return [s for s in self.sockets if s.listening]
+
+    def lazy(self, name: str, gatherer: Callable[["Snapshot"], Any]) -> Any:
+        """A fact that only some checks need, gathered on first use and kept in ``extras``.
+
+        Costly sources (systemd, the process table) go through here so that a healthy
+        target does not pay for them. Tests inject fixture data by setting
+        ``extras[name]`` before the check runs.
+        """
+        with self._lock:
+            if name not in self.extras:
+                start = time.perf_counter()
+                try:
+                    self.extras[name] = gatherer(self)
+                except Exception as exc:  # noqa: BLE001 - reported as missing visibility
+                    self.extras[name] = None
+                    self.visibility[name] = f"could not be read: {type(exc).__name__}: {exc}"
+                self.timings_ms[name] = (time.perf_counter() - start) * 1000
+            return self.extras[name]
 
 
 def gather(port: int, protocol: str = "tcp") -> Snapshot:
