@@ -1,6 +1,38 @@
-"""Is the service running? (Placeholder; to be written.)"""
+"""Is the service running? The ``not-listening`` cause.
 
-from portdoctor.api import Check
+Fails when nothing is bound to the target's port on any address, for the target's
+protocol, in any network namespace the tool can see; says exactly what was looked at
+(and what was hidden), and suggests a listening port that looks like a typo of the
+target's ("did you mean :8080?").
+"""
+
+from __future__ import annotations
+
+from portdoctor.api import Check, Context, Socket, fix
+
+
+def looks_like_typo(wanted: int, other: int) -> bool:
+    """One digit changed, one digit added or removed, or two adjacent digits swapped."""
+    a, b = str(wanted), str(other)
+    if a == b:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    if abs(len(a) - len(b)) == 1:
+        short, long_ = (a, b) if len(a) < len(b) else (b, a)
+        return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+    return False
+
+
+def _owner(sock: Socket) -> str:
+    if sock.process and sock.pid:
+        return f"{sock.process}, pid {sock.pid}"
+    if sock.process:
+        return sock.process
+    return f"uid {sock.uid}" if sock.uid is not None else "owner hidden"
 
 
 class ServiceRunningCheck(Check):
@@ -8,7 +40,76 @@ class ServiceRunningCheck(Check):
     title = "Is the service running?"
     order = 100
 
-    def run(self, ctx):
-        if ctx.listeners(own_namespace=False):
-            return self.passed("Something is listening on the port.")
-        return self.fail("not-listening", f"Nothing is listening on port {ctx.target.port}.")
+    def run(self, ctx: Context):
+        port, proto = ctx.target.port, ctx.target.protocol
+        snap = ctx.facts
+        local = [p.address for p in ctx.probes if snap.is_local(p.address)]
+        if ctx.probes and not local:
+            return self.skip(f"{ctx.target.host} is not this machine; its services cannot be seen from here.",
+                             how="Run portdoctor on that host to see what listens there.",
+                             command=f"portdoctor {ctx.target.display}")
+        here = ctx.listeners()
+        if here:
+            where = ", ".join(sorted({f"{s.address} ({_owner(s)})" for s in here}))
+            return self.passed(f"Port {port}/{proto} is listening: {where}.")
+        # A port published through NAT (Docker without the userland proxy, CNI hostPort) has no
+        # socket here: the published-ports check judges the forward and its destination.
+        forwarded = getattr(snap, "dnat", None) or []
+        if forwarded:
+            return self.passed(f"Port {port}/{proto} has no listening socket here but is forwarded by NAT "
+                               f"({forwarded[0].describe(port)}); see the published-ports check.")
+        if ctx.reachable:
+            return self.passed(f"{ctx.target.display} accepted a connection, though no listening socket "
+                               "was seen here (a NAT rule or a proxy answers).")
+        elsewhere = [s for s in ctx.listeners(own_namespace=False) if s.namespace is not None]
+        if elsewhere:
+            s = elsewhere[0]
+            where = s.container or s.namespace
+            return self.warn(f"Port {port}/{proto} listens only in another network namespace ({where}).",
+                             "See the other-namespace check for how to reach it.",
+                             cause="other-namespace")
+        other_proto = "udp" if proto == "tcp" else "tcp"
+        if ctx.listeners(protocol=other_proto, own_namespace=False):
+            return self.warn(f"Nothing listens on port {port} for {proto.upper()}, but it is bound for "
+                             f"{other_proto.upper()}.", "See the protocol-mismatch check.",
+                             cause="protocol-mismatch")
+        return self._not_listening(ctx)
+
+    def _not_listening(self, ctx: Context):
+        port, proto = ctx.target.port, ctx.target.protocol
+        snap = ctx.facts
+        looked = [f"{proto.upper()} sockets on port {port}, IPv4 and IPv6, every address and state"]
+        source = snap.extras.get("sockets_source")
+        if source:
+            looked.append({"netlink": "read from the kernel (netlink sock_diag)",
+                           "proc": "read from /proc/net"}.get(source, f"read via {source}"))
+        scanned = len(getattr(snap, "namespaces", []) or [])
+        looked.append(f"this network namespace{f' and {scanned} other(s)' if scanned else ''}")
+        hidden = [f"{k}: {v}" for k, v in snap.visibility.items() if k in ("sockets", "owners", "namespaces", "netlink")]
+        if not snap.privileged and not any(k == "namespaces" for k in snap.visibility):
+            hidden.append("other network namespaces (containers) are not visible without root")
+        detail = "Looked at: " + "; ".join(looked) + "."
+        if hidden:
+            detail += " Not visible: " + "; ".join(hidden) + "."
+        steps = []
+        typos = sorted({s.port: s for s in getattr(snap, "all_listening", []) or []
+                        if s.listening and s.protocol == proto and s.namespace is None
+                        and looks_like_typo(port, s.port)}.values(), key=lambda s: s.port)
+        title = f"Nothing is listening on port {port}/{proto}: the service is not running, crashed, or failed to bind."
+        if typos:
+            hints = ", ".join(f":{s.port}" + (f" ({_owner(s)})" if s.pid or s.process else "") for s in typos[:3])
+            title += f" Did you mean {hints}?"
+            first = typos[0]
+            host = f"[{ctx.target.host}]" if ":" in ctx.target.host else ctx.target.host
+            steps.append(fix(f"Port {first.port} is listening and looks like a typo of {port}; check the port "
+                             "in your client's configuration.", f"portdoctor {host}:{first.port}"))
+        unit = ctx.options.expect or "SERVICE"
+        steps += [
+            fix("Start the service (for a systemd unit, by its unit name):", f"sudo systemctl start {unit}"),
+            fix("Read why it stopped or failed to bind (look for 'Address already in use', 'Permission denied'):",
+                f"journalctl -u {unit} -n 50 --no-pager"),
+            fix("Confirm nothing listens on the port:",
+                f"ss -l{'t' if proto == 'tcp' else 'u'}np 'sport = :{port}'"),
+        ]
+        return self.fail("not-listening", title, detail, steps,
+                         looked_at=looked, hidden=hidden, did_you_mean=[s.port for s in typos])

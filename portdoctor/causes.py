@@ -36,16 +36,19 @@ CAUSES: dict[str, Cause] = {
 }
 
 # Most direct explanation first. "ok" and "unknown" are never picked from findings.
+# port-in-use ranks before firewall and wrong-interface: when a different program holds
+# the port (--expect), removing a rule or connecting to the address it is bound to only
+# reaches the wrong program; the port's owner is the thing to fix first.
 RANK: list[str] = [
     "dns",
     "proxy",
+    "port-in-use",
     "firewall",
     "other-namespace",
     "protocol-mismatch",
     "wrong-interface",
     "backlog-full",
     "privileged-port",
-    "port-in-use",
     "not-listening",
     "unreachable",
     "unknown",

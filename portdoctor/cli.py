@@ -1,9 +1,11 @@
-"""The command line: ``portdoctor TARGET``, ``--report``, ``explain``, ``checks``.
+"""The command line: ``portdoctor TARGET``, ``--report``, ``explain``, ``checks``, ``schema``.
 
-Argument handling, choosing the wizard or the report, exit codes, and the rule that
-no error ever leaves as a traceback: usage errors are one line and exit 2, bugs are
-one line naming where to report them and exit 3. Textual is imported only when the
-wizard actually starts.
+Argument handling, choosing the wizard or the report, waiting (``--wait``), many
+targets diagnosed concurrently, the CI modes (GitHub Actions annotations, groups and
+step summary; GitLab sections), exit codes, and the rule that no error ever leaves
+as a traceback: usage errors are one line and exit 2, bugs are one line naming where
+to report them and exit 3. The report goes to stdout (or ``-o FILE``), notes and
+progress to stderr. Textual is imported only when the wizard actually starts.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Sequence
 from portdoctor import __version__
 from portdoctor.exitcodes import ISSUES_URL, ExitCode, UsageError
 
-SUBCOMMANDS = ("explain", "checks")
+SUBCOMMANDS = ("explain", "checks", "schema")
+MAX_WORKERS = 32  # targets diagnosed at once
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="portdoctor",
         description="Why is a connection to host:port refused or hanging, and what to do now.",
-        epilog="Subcommands: 'portdoctor explain CAUSE', 'portdoctor checks'. "
+        epilog="Subcommands: 'portdoctor explain CAUSE', 'portdoctor checks', 'portdoctor schema'. "
         "Exit codes: 0 reachable, 1 problem diagnosed, 2 usage error, 3 internal error.",
     )
     p.add_argument("targets", nargs="*", metavar="TARGET",
@@ -49,20 +52,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="store_true", help="never interactive: print a report and exit with a code")
     p.add_argument("--format", choices=("text", "markdown", "json", "junit"),
                    help="report format (default: text, or from the -o extension)")
-    p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the report to FILE (atomically)")
+    p.add_argument("-o", "--output", type=Path, metavar="FILE",
+                   help="write the report to FILE (atomically; .md .json .xml .txt pick the format)")
     p.add_argument("--save", action="store_true", help="also keep the report in the user's reports folder")
     p.add_argument("--timeout", type=_positive_float, default=2.0, metavar="SECONDS",
                    help="per connection attempt (default 2)")
     p.add_argument("--expect", metavar="NAME", help="the process that should own the port")
     p.add_argument("--wait", type=_positive_float, metavar="SECONDS",
-                   help="wait for the target to come up; diagnose if it does not")
+                   help="wait up to SECONDS for every target to accept; exit 0 when they do, "
+                   "diagnose (exit 1) when they do not")
+    p.add_argument("--targets-file", type=Path, metavar="FILE",
+                   help="read more targets from FILE, one per line ('#' comments; '-' for stdin)")
+    p.add_argument("--fail-on", choices=("fail", "warn"), default="fail",
+                   help="exit 1 on failures only (default) or on warnings too")
+    p.add_argument("--exit-zero", action="store_true",
+                   help="exit 0 even when a problem is diagnosed (usage and internal errors still exit 2/3)")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="colour in text output (NO_COLOR and FORCE_COLOR are honoured)")
     p.add_argument("--checks-dir", type=Path, action="append", default=[], metavar="DIR",
                    help="load extra checks from *.py files in DIR (repeatable)")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     p.add_argument("-v", "--verbose", action="store_true",
-                   help="with --version: versions, paths and every check's origin")
+                   help="with --version: versions, paths and every check's origin and load status")
     return p
 
 
@@ -71,8 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(_dispatch(argv))
     except UsageError as exc:
-        _err(f"portdoctor: error: {exc}")
+        _err(f"portdoctor: error: {_one_line(str(exc))}")
         return ExitCode.USAGE
+    except SystemExit as exc:  # --help from argparse
+        code = exc.code
+        return code if isinstance(code, int) else (ExitCode.OK if code is None else ExitCode.USAGE)
     except KeyboardInterrupt:
         _err("portdoctor: interrupted")
         return 130
@@ -85,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.OK
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
         where = _where(exc)
-        _err(f"portdoctor: internal error: {type(exc).__name__}: {exc} (at {where}); "
+        _err(f"portdoctor: internal error: {type(exc).__name__}: {_one_line(str(exc))} (at {where}); "
              f"please report it at {ISSUES_URL}")
         if os.environ.get("PORTDOCTOR_DEBUG"):
             raise
@@ -97,19 +111,27 @@ def _dispatch(argv: list[str]) -> int:
         return _cmd_explain(argv[1:])
     if argv and argv[0] == "checks":
         return _cmd_checks(argv[1:])
+    if argv and argv[0] == "schema":
+        return _cmd_schema(argv[1:])
 
     args = build_parser().parse_args(argv)
     if args.version:
         print(f"portdoctor {__version__}")
         if args.verbose:
-            _print_debug_info(args)
+            _print_self_diagnosis(args)
         return ExitCode.OK
 
     from portdoctor.target import parse_target
 
-    if not args.targets:
+    texts = list(args.targets)
+    if args.targets_file is not None:
+        texts += read_targets_file(args.targets_file)
+    if not texts:
         raise UsageError("no TARGET given, e.g. 'portdoctor 127.0.0.1:8080'")
-    targets = [parse_target(t) for t in args.targets]
+    targets = [parse_target(t) for t in texts]
+
+    if args.output is not None and str(args.output) == "-":
+        args.output = None  # "-o -" is stdout
     fmt = args.format
     if args.output is not None:
         from portdoctor.output import check_writable
@@ -124,58 +146,184 @@ def _dispatch(argv: list[str]) -> int:
         from portdoctor.tui import run_wizard  # deferred: Textual costs ~0.3 s to import
 
         return run_wizard(targets, args)
+    if args.wait is not None:
+        return _run_wait(targets, args, fmt)
     return _run_report(targets, args, fmt)
+
+
+def read_targets_file(path: Path) -> list[str]:
+    """Targets from a file: one per line; blank lines and ``#`` comments ignored.
+
+    A ``#`` starts a comment at the start of a line or after whitespace, so URL
+    fragments (``http://x/#top``) survive.
+    """
+    try:
+        if str(path) == "-":
+            content = sys.stdin.read()
+        else:
+            content = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"cannot read targets file {path}: {reason}") from None
+    targets = []
+    for line in content.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        for marker in (" #", "\t#"):
+            if marker in stripped:
+                stripped = stripped.split(marker, 1)[0].strip()
+        targets.append(stripped)
+    if not targets:
+        raise UsageError(f"targets file {path} names no target")
+    return targets
 
 
 def _interactive(args) -> bool:
     if args.report or args.output is not None or args.format is not None:
+        return False
+    if args.wait is not None or args.exit_zero or args.fail_on != "fail":
         return False
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         return False
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _run_report(targets, args, fmt: str) -> int:
+def diagnose_all(targets, args):
+    """Every target diagnosed concurrently (threads); reports in the targets' order."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from portdoctor.api import Options
     from portdoctor.pipeline import diagnose
     from portdoctor.plugins import discover
-    from portdoctor.render import render
 
     checks, plugin_errors = discover(args.checks_dir)
     for error in plugin_errors:
-        _err(f"portdoctor: {error}")
+        _err(f"portdoctor: {_one_line(str(error))}")
     options = Options(timeout=args.timeout, expect=args.expect)
-    reports = [diagnose(t, checks, options, plugin_errors=plugin_errors) for t in targets]
 
-    color = _use_color(args.color, sys.stdout) and fmt == "text" and args.output is None
-    text = render(reports, fmt, color=color)
+    def one(target):
+        return diagnose(target, checks, options, plugin_errors=plugin_errors)
+
+    if len(targets) == 1:
+        return [one(targets[0])]
+    with ThreadPoolExecutor(max_workers=min(len(targets), MAX_WORKERS)) as pool:
+        return list(pool.map(one, targets))
+
+
+def _run_wait(targets, args, fmt: str) -> int:
+    from portdoctor.wait import Progress, wait_until_up
+
+    progress = Progress(sys.stderr)
+    result = wait_until_up(targets, args.wait, args.timeout, progress)
+    if result.ready:
+        if progress.live or len(targets) > 1:  # a log already has one "is up" line per target
+            what = targets[0].display if len(targets) == 1 else f"all {len(targets)} targets"
+            progress.finish(f"portdoctor: {what} {'is' if len(targets) == 1 else 'are'} up "
+                            f"after {result.elapsed:.1f} s")
+        # A report only when one was asked for; otherwise '--wait 30 db:5432 && run-tests' stays quiet.
+        if args.output is not None or args.format is not None or args.save or args.expect:
+            return _run_report(targets, args, fmt)
+        return ExitCode.OK
+    still = ", ".join(f"{k} {v}" for k, v in result.states.items() if v != "up")
+    progress.finish(f"portdoctor: gave up after {args.wait:g} s ({still}); diagnosing")
+    return _run_report(targets, args, fmt)
+
+
+def _run_report(targets, args, fmt: str) -> int:
+    from portdoctor.render import render
+    from portdoctor.render import github, gitlab
+
+    reports = diagnose_all(targets, args)
+    document = render(reports, fmt)  # plain: what -o and --save keep
+    on_github = github.active()
+    on_gitlab = gitlab.active() and not on_github
+
     if args.output is not None:
         from portdoctor.output import write_atomic
 
-        write_atomic(args.output, text)
+        write_atomic(args.output, document)
         _err(f"portdoctor: report written to {args.output}")
     else:
-        sys.stdout.write(text)
+        color = fmt == "text" and _use_color(args.color, sys.stdout)
+        sys.stdout.write(_stdout_document(reports, fmt, color, document, on_github, on_gitlab))
         sys.stdout.flush()
+
+    if on_github:
+        _github_extras(reports, fmt, stdout_has_data=args.output is None and fmt in ("json", "junit"))
     if args.save:
         from portdoctor.output import save_report
 
         label = targets[0].display if len(targets) == 1 else f"{len(targets)}-targets"
-        path = save_report(text if args.output is None or fmt else text, fmt, label)
+        path = save_report(document, fmt, label)
         _err(f"portdoctor: report saved to {path}")
-    return ExitCode.PROBLEM if any(r.failed for r in reports) else ExitCode.OK
+    return exit_code(reports, args.fail_on, args.exit_zero)
 
 
-def _use_color(choice: str, stream) -> bool:
+def _stdout_document(reports, fmt, color, document, on_github, on_gitlab) -> str:
+    """What goes to stdout: the document, wrapped for the CI log when one is detected."""
+    if fmt not in ("text", "markdown") or not (on_github or on_gitlab):
+        if color:
+            from portdoctor.render import render
+
+            return render(reports, fmt, color=True)
+        return document
+    from portdoctor.render import github, gitlab
+    from portdoctor.render.text import render_one, render_summary
+
+    if fmt == "markdown":  # read by humans in the log; echoed, never executed
+        return github.stop_commands(document) if on_github else document
+    one = lambda r: render_one(r, color=color)  # noqa: E731
+    if on_github:
+        out = github.grouped(reports, one)
+        if len(reports) > 1:
+            out += github.stop_commands(render_summary(reports, color=color))
+        return out
+    out = gitlab.sectioned(reports, one)
+    return out + (render_summary(reports, color=color) if len(reports) > 1 else "")
+
+
+def _github_extras(reports, fmt: str, *, stdout_has_data: bool) -> None:
+    """Annotations (stdout, or stderr when stdout carries JSON/JUnit) and the step summary."""
+    from portdoctor.render import github
+    from portdoctor.render.markdown import render_markdown
+
+    stream = sys.stderr if stdout_has_data else sys.stdout
+    for line in github.annotations(reports):
+        stream.write(line + "\n")
+    stream.flush()
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_path:
+        try:
+            if github.append_step_summary(render_markdown(reports), summary_path):
+                _err("portdoctor: the step summary was cut to fit GitHub's 1 MiB limit")
+        except OSError as exc:
+            _err(f"portdoctor: cannot write the step summary {summary_path}: {exc.strerror or exc}")
+
+
+def exit_code(reports, fail_on: str = "fail", exit_zero: bool = False) -> int:
+    """The contract's exit code for these reports, after --fail-on and --exit-zero."""
+    if exit_zero:
+        return ExitCode.OK
+    from portdoctor.model import Status
+
+    failed = any(r.failed for r in reports)
+    if fail_on == "warn":
+        failed = failed or any(f.status is Status.WARN for r in reports for f in r.findings)
+    return ExitCode.PROBLEM if failed else ExitCode.OK
+
+
+def _use_color(choice: str, stream, environ=None) -> bool:
+    environ = os.environ if environ is None else environ
     if choice == "always":
         return True
     if choice == "never":
         return False
-    if os.environ.get("NO_COLOR"):
+    if environ.get("NO_COLOR"):
         return False
-    if os.environ.get("FORCE_COLOR"):
+    if environ.get("FORCE_COLOR"):
         return True
-    return hasattr(stream, "isatty") and stream.isatty() and os.environ.get("TERM") != "dumb"
+    return hasattr(stream, "isatty") and stream.isatty() and environ.get("TERM") != "dumb"
 
 
 def _cmd_explain(argv: list[str]) -> int:
@@ -207,30 +355,72 @@ def _cmd_checks(argv: list[str]) -> int:
     for c in checks:
         print(f"{c.check.order:>4}  {c.check.name:<{width}}  {c.check.title}  [{c.origin}: {c.source}]")
     for error in errors:
-        print(f"   !  {error}")
+        print(f"   !  {_one_line(str(error))}")
     return ExitCode.OK
 
 
-def _print_debug_info(args) -> None:
+def schema_text() -> str:
+    from importlib.resources import files
+
+    return files("portdoctor").joinpath("schema/report.schema.json").read_text(encoding="utf-8")
+
+
+def _cmd_schema(argv: list[str]) -> int:
+    p = _Parser(prog="portdoctor schema", description="Print the JSON Schema of the --format json report.")
+    p.parse_args(argv)
+    text = schema_text()
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return ExitCode.OK
+
+
+def _print_self_diagnosis(args) -> None:
+    """``--version --verbose``: what to paste into a bug report (glances --issue style)."""
     import platform
+    import time
+    from importlib.metadata import PackageNotFoundError, version
 
+    import portdoctor
+    from portdoctor.output import reports_dir
     from portdoctor.plugins import discover, user_checks_dir
+    from portdoctor.render import github, gitlab
 
-    print(f"python {platform.python_version()} ({sys.executable})")
-    print(f"platform {platform.platform()}")
-    for dist in ("textual", "psutil", "platformdirs"):
+    def row(label: str, value: object) -> None:
+        print(f"  {label:<14}{value}")
+
+    row("python", f"{platform.python_version()} ({sys.executable})")
+    row("platform", platform.platform())
+    row("package", Path(portdoctor.__file__).resolve().parent)
+    for dist in ("psutil", "platformdirs", "textual"):
         try:
-            from importlib.metadata import version
+            v = version(dist)
+        except PackageNotFoundError:
+            v = "not installed"
+        note = " (wizard only; not imported for reports)" if dist == "textual" else ""
+        row(dist, v + note)
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    row("privileged", "yes (root)" if root else "no (other users' sockets are hidden; use sudo)")
+    checks_dir = user_checks_dir()
+    row("checks folder", f"{checks_dir} ({'present' if checks_dir.is_dir() else 'absent'})")
+    row("reports", reports_dir())
+    try:
+        from importlib.resources import files
 
-            print(f"{dist} {version(dist)}")
-        except Exception:  # noqa: BLE001
-            print(f"{dist} not installed")
-    print(f"user checks folder {user_checks_dir()}")
+        row("schema", files("portdoctor").joinpath("schema/report.schema.json"))
+    except Exception as exc:  # noqa: BLE001
+        row("schema", f"missing: {exc}")
+    ci = "GitHub Actions" if github.active() else "GitLab CI" if gitlab.active() else (
+        "generic (CI set)" if os.environ.get("CI") else "none")
+    row("CI", ci)
+    row("colour", "yes" if _use_color(args.color, sys.stdout) else "no")
+    start = time.perf_counter()
     checks, errors = discover(args.checks_dir)
+    elapsed = (time.perf_counter() - start) * 1000
+    print(f"checks: {len(checks)} loaded, {len(errors)} failed, discovered in {elapsed:.0f} ms")
+    width = max((len(c.check.name) for c in checks), default=4)
     for c in checks:
-        print(f"check {c.check.name} ({c.origin}: {c.source})")
+        print(f"  ok    {c.check.order:>4} {c.check.name:<{width}}  {c.origin}: {c.source}")
     for e in errors:
-        print(f"check error: {e}")
+        print(f"  FAIL  {_one_line(str(e))}")
 
 
 def _where(exc: BaseException) -> str:
@@ -242,6 +432,13 @@ def _where(exc: BaseException) -> str:
     if frame is None:
         return "unknown"
     return f"{Path(frame.tb_frame.f_code.co_filename).name}:{frame.tb_lineno}"
+
+
+def _one_line(text: str) -> str:
+    from portdoctor.render.common import printable
+
+    lines = text.strip().splitlines()
+    return printable(lines[0] if len(lines) == 1 else " ".join(l.strip() for l in lines))
 
 
 def _err(message: str) -> None:

@@ -20,6 +20,15 @@ def reports_dir() -> Path:
 
 def check_writable(path: Path) -> None:
     """Fail early (exit 2) when the output path cannot be written."""
+    try:
+        _check_writable(path)
+    except (ValueError, OSError) as exc:  # an embedded NUL, a name too long, ...
+        raise UsageError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _check_writable(path: Path) -> None:
+    if "\x00" in str(path):
+        raise UsageError(f"cannot write {str(path)!r}: a file name cannot contain a NUL character")
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise UsageError(f"cannot write {path}: it is a directory")
@@ -35,7 +44,10 @@ def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file in the same folder, then rename: never a partial file."""
     check_writable(path)
     parent = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -46,12 +58,12 @@ def write_atomic(path: Path, text: str) -> None:
         else:
             os.chmod(tmp, 0o644 & ~_umask())
         os.replace(tmp, path)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def save_report(text: str, fmt: str, label: str, folder: Path | None = None) -> Path:

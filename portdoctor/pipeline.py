@@ -19,8 +19,8 @@ from portdoctor import __version__
 from portdoctor.api import Context, Options
 from portdoctor.bounded import Overrun, call_with_timeout
 from portdoctor.causes import CAUSES, rank
-from portdoctor.facts import Snapshot, gather
-from portdoctor.model import Finding, HostInfo, Probe, Report, Status, Target, Verdict
+from portdoctor.facts import Snapshot, gather, netstat
+from portdoctor.model import Finding, HostInfo, Outcome, Probe, Report, Status, Target, Verdict
 from portdoctor.plugins import LoadedCheck, PluginError
 from portdoctor.probe import probe_all
 from portdoctor.resolve import resolve
@@ -99,15 +99,22 @@ def diagnose(
     emit(Resolved(target, addresses, resolve_error))
 
     # The probes wait on the network while the facts are read from the kernel.
+    # The kernel's listen-overflow counters are namespace-wide and cumulative: read them
+    # just before and just after the probes, so the difference is what our probes met
+    # (the backlog-full check reads it from extras["listen_counters"]).
+    listen_before = netstat.read_listen_counters()
     with ThreadPoolExecutor(max_workers=1) as pool:
         probing = pool.submit(probe_all, addresses, target.port, target.protocol, options.timeout)
         snapshot = gather_facts(target.port, target.protocol)
         probes = probing.result()
+    snapshot.extras.setdefault("listen_counters", netstat.delta(listen_before, netstat.read_listen_counters()))
     emit(Probed(target, probes))
     emit(FactsGathered(target, snapshot))
 
     ctx = Context(target, addresses, probes, snapshot, options, resolve_error)
     notes = [str(e) for e in (plugin_errors or [])]
+    # What the facts could not see (e.g. "owners": run with sudo to see the process).
+    notes += [f"{source}: {why}" for source, why in snapshot.visibility.items()]
     for loaded in checks:
         check = loaded.check
         try:
@@ -182,8 +189,30 @@ def decide_verdict(ctx: Context) -> Verdict:
     if reachable:
         return Verdict(True, "ok", f"{ctx.target.display} accepted a connection on every address "
                        f"({', '.join(ctx.addresses)}).")
+    if _udp_bound_and_silent(ctx):
+        # UDP has no handshake: silence (no ICMP port-unreachable) from a port that a local
+        # UDP socket holds is a delivered datagram the service did not answer, not a failure.
+        return Verdict(True, "ok", f"{ctx.target.display}: a UDP socket is bound on every address and no "
+                       "ICMP error came back (UDP has no handshake; the service did not reply to an empty datagram).")
     outcomes = ", ".join(f"{p.address} {p.outcome}" for p in ctx.probes) or "no probe"
     return Verdict(False, "unknown", f"The connection fails ({outcomes}) and no check explains why.")
+
+
+def _udp_bound_and_silent(ctx: Context) -> bool:
+    """A udp:// target whose every probe met silence on an address a local UDP socket serves."""
+    if ctx.target.protocol != "udp" or not ctx.probes:
+        return False
+    bound = ctx.listeners(protocol="udp")
+    for p in ctx.probes:
+        if p.outcome is Outcome.OPEN:
+            continue
+        if p.outcome is not Outcome.TIMEOUT or not ctx.facts.is_local(p.address):
+            return False
+        bare = p.address.split("%", 1)[0]
+        if not any(s.address == bare or (s.address in ("0.0.0.0", "*", "") and ":" not in bare)
+                   or (s.address == "::" and (":" in bare or s.v6only is not True)) for s in bound):
+            return False
+    return True
 
 
 def _os_name() -> str:

@@ -55,7 +55,8 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
     """Every check that would run, in pipeline order, and what failed to load."""
     loaded: list[LoadedCheck] = []
     errors: list[PluginError] = []
-    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+    # Built-ins first, so that a plugin reusing a built-in check's name is the one ignored.
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: (not e.value.startswith("portdoctor.checks."), e.name)):
         builtin = ep.value.startswith("portdoctor.checks.")
         dist = getattr(ep, "dist", None)
         origin = "built-in" if builtin else (
@@ -73,7 +74,10 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
     if include_user_dir:
         dirs.append(user_checks_dir())
     for folder in dirs:
-        if not folder.is_dir():
+        try:
+            if not folder.is_dir():
+                continue
+        except OSError:  # e.g. sudo -u nobody with HOME=/root: not ours to read
             continue
         for path in sorted(folder.glob("*.py")):
             if path.name.startswith("_"):

@@ -1,13 +1,16 @@
 """The explain pages: one Markdown page per cause, shipped as package data.
 
 ``portdoctor explain CAUSE`` prints :func:`page`; the wizard's detail pane shows the
-same text. Sections: What it means / Why it happens / How to confirm / How to fix
-(Linux, macOS, Windows).
+same text, or one part of it through :func:`sections`. Every page has the title line
+``# CAUSE: summary`` and the sections What it means / Why it happens / How to confirm /
+How to fix (with ``### Linux``, ``### macOS`` and ``### Windows`` subsections).
 """
 
 from __future__ import annotations
 
 from importlib import resources
+
+SECTION_TITLES = ("What it means", "Why it happens", "How to confirm", "How to fix")
 
 
 def page(cause: str) -> str:
@@ -21,3 +24,20 @@ def page(cause: str) -> str:
 
 def has_page(cause: str) -> bool:
     return resources.files("portdoctor.explain").joinpath("pages", f"{cause}.md").is_file()
+
+
+def sections(cause: str) -> dict[str, str]:
+    """The page's ``## `` sections by title, in page order, without their headings."""
+    parts: dict[str, str] = {}
+    current: str | None = None
+    lines: list[str] = []
+    for line in page(cause).splitlines():
+        if line.startswith("## "):
+            if current is not None:
+                parts[current] = "\n".join(lines).strip()
+            current, lines = line[3:].strip(), []
+        elif current is not None:
+            lines.append(line)
+    if current is not None:
+        parts[current] = "\n".join(lines).strip()
+    return parts

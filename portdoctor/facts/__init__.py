@@ -22,6 +22,7 @@ class InterfaceAddress:
     interface: str  # "lo", "eth0"
     address: str  # "127.0.0.1", "::1", "fe80::1%eth0"
     family: int  # 4 | 6
+    prefixlen: int | None = None  # 8 for 127.0.0.1/8, when known
 
 
 @dataclass
@@ -34,7 +35,17 @@ class Snapshot:
     # every state, this namespace and every other namespace we can see.
     sockets: list[Socket] = field(default_factory=list)
     interfaces: list[InterfaceAddress] = field(default_factory=list)
+    # Every TCP LISTEN / bound UDP socket in our own namespace on ANY port (no owners):
+    # for "did you mean port 8080?" hints and well-known services.
+    all_listening: list[Socket] = field(default_factory=list)
+    # The other network namespaces that were scanned (portdoctor.facts.namespaces.NetworkNamespace).
+    namespaces: list[Any] = field(default_factory=list)
+    # portdoctor itself runs inside a container: "docker", "podman", "kubernetes", ...; else None.
+    in_container: str | None = None
     firewall: Any = None  # portdoctor.facts.firewall.FirewallFacts, or None if not gathered
+    # NAT rules / docker-proxy forwards that can apply to this port
+    # (portdoctor.facts.nat.DnatRule): a published port that answers without a listener.
+    dnat: list[Any] = field(default_factory=list)
     privileged: bool = False  # could we see every process's sockets and owners
     os: str = field(default_factory=lambda: platform.system().lower())  # linux, darwin, windows
     environ: dict[str, str] = field(default_factory=dict)
@@ -49,6 +60,24 @@ class Snapshot:
     @property
     def listening(self) -> list[Socket]:
         return [s for s in self.sockets if s.listening]
+
+    def is_local(self, address: str) -> bool:
+        """Is ``address`` this machine's: loopback, unspecified, or on one of its interfaces?
+
+        Checks about local sockets step aside for other addresses (a remote target).
+        """
+        import ipaddress
+
+        bare = address.split("%", 1)[0]
+        try:
+            ip = ipaddress.ip_address(bare)
+        except ValueError:
+            return False
+        if ip.is_loopback or ip.is_unspecified:
+            return True
+        if getattr(ip, "ipv4_mapped", None) and (ip.ipv4_mapped.is_loopback or self.is_local(str(ip.ipv4_mapped))):
+            return True
+        return any(i.address.split("%", 1)[0] == bare for i in self.interfaces)
 
     def lazy(self, name: str, gatherer: Callable[["Snapshot"], Any]) -> Any:
         """A fact that only some checks need, gathered on first use and kept in ``extras``.
@@ -71,14 +100,16 @@ class Snapshot:
 
 def gather(port: int, protocol: str = "tcp") -> Snapshot:
     """Read the machine once for this port. Never raises for missing visibility."""
-    from portdoctor.facts import firewall, interfaces, sockets
+    from portdoctor.facts import firewall, interfaces, namespaces, nat, sockets
 
     snap = Snapshot(port=port, protocol=protocol, environ=dict(os.environ))
     snap.privileged = sockets.is_privileged()
     for name, fn in (
         ("sockets", lambda: sockets.gather_sockets(snap)),
+        ("namespaces", lambda: namespaces.gather_namespaces(snap)),
         ("interfaces", lambda: interfaces.gather_interfaces(snap)),
         ("firewall", lambda: firewall.gather_firewall(snap)),
+        ("nat", lambda: nat.gather_dnat(snap)),  # reads the firewall facts: keep it after them
     ):
         start = time.perf_counter()
         try:

@@ -1,16 +1,165 @@
-"""Plain-text report for terminals and logs. (Minimal; to be completed.)"""
+"""The text report for terminals and CI logs (the default format).
+
+Layout, per target: the target and its resolved addresses, each probe's outcome and
+time, the listeners on the port (address, owner, user, namespace), every finding
+with a status mark and its remediation (exact commands on their own ``$`` lines),
+then the verdict and the first thing to do, last, where the eye lands. Prose wraps
+at 80 columns; commands are never wrapped, so they stay copyable. Colour is plain
+ANSI (no rich on the report path) and only when the caller asks for it.
+"""
 
 from __future__ import annotations
 
-from portdoctor.model import Report
+import textwrap
+
+from portdoctor.model import Report, Status
+from portdoctor.render.common import STATUS_LABEL, endpoint, overall_line, owner_label, printable, printable_block
+
+WIDTH = 80
+
+_RESET = "\x1b[0m"
+_STYLE = {
+    "bold": "\x1b[1m",
+    "dim": "\x1b[2m",
+    "red": "\x1b[31m",
+    "green": "\x1b[32m",
+    "yellow": "\x1b[33m",
+    "magenta": "\x1b[35m",
+    "cyan": "\x1b[36m",
+    "boldred": "\x1b[1;31m",
+    "boldgreen": "\x1b[1;32m",
+}
+_STATUS_STYLE = {
+    Status.PASS: "green",
+    Status.WARN: "yellow",
+    Status.FAIL: "boldred",
+    Status.SKIP: "dim",
+    Status.ERROR: "magenta",
+}
+_OUTCOME_STYLE = {"open": "green", "refused": "red", "timeout": "yellow", "unreachable": "red", "error": "magenta"}
+
+
+class _Painter:
+    def __init__(self, color: bool):
+        self.color = color
+
+    def __call__(self, text: str, style: str | None) -> str:
+        if not self.color or not style:
+            return text
+        return f"{_STYLE[style]}{text}{_RESET}"
+
+
+def _wrap(text: str, first: str, rest: str) -> list[str]:
+    """Wrap prose to WIDTH with the given indents; keeps the caller's line breaks."""
+    lines: list[str] = []
+    for i, para in enumerate(text.splitlines() or [""]):
+        wrapped = textwrap.wrap(para, WIDTH, initial_indent=first if i == 0 else rest,
+                                subsequent_indent=rest, break_long_words=True, break_on_hyphens=False)
+        lines.extend(wrapped or [(first if i == 0 else rest).rstrip()])
+    return lines
+
+
+def render_one(r: Report, *, color: bool = False) -> str:
+    """The text report of one target."""
+    paint = _Painter(color)
+    out: list[str] = []
+    t = r.target
+    head = f"portdoctor {r.tool_version}  {printable(t.display)} ({t.protocol})"
+    if t.input != t.display:
+        head += f"  from {printable(t.input)!s}"
+    out.append(paint(head, "bold"))
+    if r.addresses:
+        out.extend(_wrap(", ".join(r.addresses), "  addresses  ", " " * 13))
+    else:
+        out.append("  addresses  none (the name did not resolve)")
+
+    if r.probes:
+        addr_w = min(max(len(p.address) for p in r.probes), 39)
+        for i, p in enumerate(r.probes):
+            label = "  probes     " if i == 0 else " " * 13
+            outcome = str(p.outcome)
+            line = (f"{label}{p.address:<{addr_w}}  {paint(f'{outcome:<11}', _OUTCOME_STYLE.get(outcome))}"
+                    f"{p.ms:>8.1f} ms")
+            if p.error and p.outcome.value != "open":
+                line += f"  {printable(p.error)}"
+            out.append(line)
+    else:
+        out.append("  probes     none (no address to connect to)")
+
+    if r.listeners:
+        out.append(f"  listeners  on port {t.port}:")
+        for s in r.listeners:
+            where = f"{s.protocol} {endpoint(s.address, s.port)}"
+            out.extend(_wrap(f"{where:<26} {owner_label(s)}", "    ", " " * 31))
+    else:
+        out.append(f"  listeners  none on port {t.port} (any address, any protocol)")
+    if not r.host.privileged:
+        out.append(paint("             not root: other users' processes and some rules are hidden;", "dim"))
+        out.append(paint("             run with sudo to see everything", "dim"))
+
+    out.append("")
+    out.append(paint("Checks", "bold"))
+    name_w = min(max((len(f.check) for f in r.findings), default=8), 20)
+    for f in r.findings:
+        mark = paint(f"{STATUS_LABEL[f.status]:<5}", _STATUS_STYLE[f.status])
+        lead = f"  {mark} {f.check:<{name_w}}  "
+        hang = " " * (2 + 5 + 1 + name_w + 2)
+        if len(f.check) > name_w:  # a long plugin name: the title goes under it
+            out.append(f"  {mark} {f.check}")
+            lead = hang
+        # wrap against the hanging indent, then put the (coloured) lead on the first line
+        wrapped = _wrap(printable(f.title), hang, hang)
+        out.append((lead + wrapped[0][len(hang):]).rstrip())
+        out.extend(wrapped[1:])
+        if f.detail and f.status in (Status.FAIL, Status.WARN, Status.ERROR):
+            out.extend(_wrap(printable_block(f.detail), hang, hang))
+        for fix in f.remediation:
+            out.extend(_wrap(printable(fix.text), hang + "-> ", hang + "   "))
+            if fix.command:
+                out.append(hang + "   " + paint(f"$ {printable(fix.command)}", "cyan"))
+
+    if r.notes:
+        out.append("")
+        out.append(paint("Notes", "bold"))
+        for note in r.notes:
+            out.extend(_wrap(printable(note), "  - ", "    "))
+
+    out.append("")
+    v = r.verdict
+    cause = v.cause.upper()
+    prefix = f"Verdict  {cause}  "
+    lines = _wrap(printable(v.summary), prefix, " " * 9)
+    lines[0] = "Verdict  " + paint(cause, "boldgreen" if not r.failed else "boldred") + "  " + lines[0][len(prefix):]
+    out.extend(lines)
+    step = v.first_step
+    if step is not None:
+        lines = _wrap(printable(step.text), "Do now   ", " " * 9)
+        lines[0] = paint("Do now", "bold") + lines[0][6:]
+        out.extend(lines)
+        if step.command:
+            out.append(" " * 9 + paint(f"$ {printable(step.command)}", "cyan"))
+    elif r.failed:
+        out.append(paint("Do now", "bold") + f"   portdoctor explain {v.cause}")
+    tail = f"({r.duration_ms:.0f} ms"
+    tail += f"; 'portdoctor explain {v.cause}' tells more)" if r.failed and step is not None else ")"
+    out.append(" " * 9 + paint(tail, "dim"))
+    return "\n".join(out) + "\n"
+
+
+def render_summary(reports: list[Report], *, color: bool = False) -> str:
+    """One line per target and the overall count: the end of a multi-target report."""
+    paint = _Painter(color)
+    lines = [paint(f"Summary: {overall_line(reports)}", "bold")]
+    disp_w = min(max(len(printable(r.target.display)) for r in reports), 30)
+    for r in reports:
+        mark = paint("OK  ", "green") if not r.failed else paint("FAIL", "boldred")
+        lines.append(f"  {mark}  {printable(r.target.display):<{disp_w}}  {r.verdict.cause}")
+    return "\n".join(lines) + "\n"
 
 
 def render_text(reports: list[Report], *, color: bool = False) -> str:
-    out = []
-    for r in reports:
-        out.append(f"{r.target.display}: {r.verdict.cause} - {r.verdict.summary}")
-        for f in r.findings:
-            out.append(f"  [{f.status}] {f.check}: {f.title}")
-            for fix in f.remediation:
-                out.append(f"      -> {fix.text}" + (f"\n         $ {fix.command}" if fix.command else ""))
-    return "\n".join(out) + "\n"
+    """One target: its report. Several: each report, then one line per target."""
+    if len(reports) == 1:
+        return render_one(reports[0], color=color)
+    rule = "-" * WIDTH + "\n"
+    return rule.join(render_one(r, color=color) for r in reports) + rule + render_summary(reports, color=color)

@@ -1,0 +1,29 @@
+"""The interactive wizard (the only part of portdoctor that imports Textual).
+
+``portdoctor TARGET`` in a terminal calls :func:`run_wizard`. Importing this package is
+cheap; Textual is imported when the wizard starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portdoctor.model import Target
+
+
+def run_wizard(targets: list[Target], args: Any) -> int:
+    """Run the wizard on ``targets``; return 0 if every target's last diagnosis was ok, else 1."""
+    from portdoctor.api import Options
+    from portdoctor.tui.app import WizardApp  # deferred: Textual and the app import in ~180 ms measured
+    from portdoctor.tui.engine import Engine
+
+    engine = Engine(
+        options=Options(timeout=getattr(args, "timeout", 2.0) or 2.0, expect=getattr(args, "expect", None)),
+        check_dirs=list(getattr(args, "checks_dir", None) or []),
+    )
+    app = WizardApp(targets, engine)
+    app.run()
+    return app.result_code()
+
+
+__all__ = ["run_wizard"]

@@ -1,6 +1,7 @@
 """The scenario lab: real broken setups in private network namespaces.
 
-``Lab.run(...)`` starts a fresh network namespace (``unshare --net``), brings up
+``Lab.run(...)`` starts a fresh network namespace (``unshare --net``, with its own PID
+and mount namespaces so that only the scenario's processes are visible), brings up
 loopback, runs setup commands (nft/iptables rules, addresses), starts real listener
 processes (optionally in a second namespace, or as another user), then runs
 ``python -m portdoctor`` inside it and returns its exit code, stdout, stderr and
@@ -38,7 +39,7 @@ class Listener:
 
     address: str
     port: int
-    protocol: str = "tcp"
+    protocol: str = "tcp"  # "tcp" | "udp" | "unix" (address is then a socket path)
     name: str = "fakesvc"
     v6only: bool | None = None
     backlog: int = 128
@@ -48,6 +49,8 @@ class Listener:
     user: str | None = None
     netns: str | None = None
     expect_fail: bool = False  # binding is expected to fail (e.g. privileged port as nobody)
+    reply: bool = True  # UDP: answer each datagram with "pong"; False stays silent
+    extra_args: list[str] = field(default_factory=list)  # appended to its command line (/proc/PID/cmdline)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -63,7 +66,10 @@ class LabResult:
 
     @property
     def json(self) -> Any:
-        return json.loads(self.stdout)
+        """The parsed report, validated against portdoctor's JSON Schema (every scenario)."""
+        document = json.loads(self.stdout)
+        validate_report(document)
+        return document
 
     @property
     def cause(self) -> str:
@@ -76,6 +82,15 @@ class LabResult:
         raise KeyError(f"no finding from {check!r}: {[f['check'] for f in self.json['findings']]}")
 
 
+def validate_report(document: Any) -> None:
+    """Raise jsonschema.ValidationError unless ``document`` matches report.schema.json."""
+    import jsonschema
+
+    from portdoctor.cli import schema_text
+
+    jsonschema.Draft202012Validator(json.loads(schema_text())).validate(document)
+
+
 def unavailable_reason() -> str | None:
     """Why the lab cannot run here, or None if it can."""
     if sys.platform != "linux":
@@ -84,7 +99,8 @@ def unavailable_reason() -> str | None:
         return "the scenario lab needs root (unshare --net); run the tests as root"
     if not shutil.which("unshare") or not shutil.which("ip"):
         return "the scenario lab needs unshare (util-linux) and ip (iproute2)"
-    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True, timeout=10)
+    probe = subprocess.run(["unshare", "--net", "--pid", "--fork", "--mount-proc", "true"],
+                           capture_output=True, text=True, timeout=10)
     if probe.returncode != 0:
         return f"unshare --net is not permitted here: {probe.stderr.strip()}"
     return None
@@ -106,11 +122,14 @@ class Lab:
         env: dict[str, str] | None = None,
         timeout: float = 60.0,
         json_report: bool = True,
+        hosts: str | None = None,
     ) -> LabResult:
         """Run ``portdoctor ARGS`` in a fresh namespace after ``setup`` (shell lines) and listeners.
 
         With ``json_report`` (default), ``--report --format json`` is prepended.
         ``user`` runs portdoctor as that user (e.g. "nobody") instead of root.
+        ``hosts``: the text of an /etc/hosts for the scenario (bind-mounted in a private
+        mount namespace, so the host's file is untouched), e.g. "::1 localhost" first.
         """
         argv = (["--report", "--format", "json"] if json_report else []) + list(args)
         spec = {
@@ -121,9 +140,14 @@ class Lab:
             "user": user,
             "env": env or {},
             "timeout": timeout,
+            "hosts": hosts,
         }
+        # A private PID namespace too: portdoctor (as root) inspects every network
+        # namespace it can see through /proc, so the scenario must see only its own
+        # processes; and when the runner exits, the kernel kills everything it started.
         proc = subprocess.run(
-            ["unshare", "--net", "--", self.python, str(RUNNER)],
+            ["unshare", "--net", "--pid", "--fork", "--mount-proc", "--propagation", "private",
+             "--", self.python, str(RUNNER)],
             input=json.dumps(spec), capture_output=True, text=True, timeout=timeout + 30,
         )
         if proc.returncode != 0:

@@ -19,11 +19,26 @@ def set_name(name):
         pass
 
 
+def serve_unix(spec):
+    import os
+
+    os.makedirs(os.path.dirname(spec["address"]), exist_ok=True)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(spec["address"])
+    s.listen(spec.get("backlog", 128))
+    print("ready", flush=True)
+    while True:
+        conn, _ = s.accept()
+        conn.close()
+
+
 def main():
     spec = json.loads(sys.argv[1])
     set_name(spec["name"])
     if spec.get("delay"):
         time.sleep(spec["delay"])
+    if spec["protocol"] == "unix":  # address is a filesystem path: a Unix-socket-only service
+        serve_unix(spec)
     family = socket.AF_INET6 if ":" in spec["address"] else socket.AF_INET
     kind = socket.SOCK_DGRAM if spec["protocol"] == "udp" else socket.SOCK_STREAM
     s = socket.socket(family, kind)
@@ -49,6 +64,9 @@ def main():
             clients.append(c)
         time.sleep(0.2 if spec.get("fill") else 0)
     print("ready", flush=True)
+    if kind == socket.SOCK_DGRAM and not spec.get("reply", True):
+        while True:  # a UDP service that ignores what it receives (e.g. empty datagrams)
+            s.recvfrom(65535)
     if kind == socket.SOCK_DGRAM:
         while True:
             data, peer = s.recvfrom(65535)

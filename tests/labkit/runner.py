@@ -32,6 +32,13 @@ def main():
             raise SystemExit(f"setup failed: {line}: {p.stderr.strip()}")
 
     sh("ip link set lo up")
+    if spec.get("hosts"):  # a private mount namespace (see Lab.run): the host's file is untouched
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".hosts", delete=False) as f:
+            f.write(spec["hosts"])
+        os.chmod(f.name, 0o644)
+        sh(f"mount --bind {f.name} /etc/hosts")
+        os.unlink(f.name)  # the bind mount keeps the file alive for this namespace
     for line in spec["setup"]:
         sh(line)
 
@@ -39,7 +46,7 @@ def main():
     namespaces = {}  # label -> pid of a holder process in that nested namespace
     try:
         for l in spec["listeners"]:
-            argv = [spec["python"], str(HERE / "listener.py"), json.dumps(l)]
+            argv = [spec["python"], str(HERE / "listener.py"), json.dumps(l)] + list(l.get("extra_args") or [])
             argv = as_user(l.get("user"), argv)
             if l.get("netns"):
                 label = l["netns"]

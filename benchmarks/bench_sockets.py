@@ -1,0 +1,163 @@
+"""How fast is `portdoctor --report` on a machine with many sockets, next to ss and lsof?
+
+Run as root:  .venv/bin/python benchmarks/bench_sockets.py [--sizes 100,10000,50000] [--runs 7]
+
+For each size N it builds a fresh network namespace (``unshare --net``) holding about
+N TCP sockets: one listener on the target port (5432), "sink" listeners on other
+ports, and established loopback connections to the sink (both ends, so two sockets per
+connection), spread over several holder processes because the open-file limit is
+20 000 per process. Then it times, whole-process, the median of ``--runs`` runs of:
+
+- ``portdoctor --report 127.0.0.1:5433`` (nothing listens: refused)
+- ``portdoctor --report 127.0.0.1:5432`` (the listener)
+- ``ss -Htlnp 'sport = :5432'``
+- ``lsof -nP -iTCP:5432``
+
+and prints a Markdown table (for the README's speed section). This is a script, never
+a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TARGET_PORT = 5432
+REFUSED_PORT = 5433
+SINK_PORT = 9000
+PAIRS_PER_HOLDER = 9000  # 18 000 fds: under the 20 000 open-file limit
+ROOT = Path(__file__).resolve().parents[1]
+
+HOLDER = r"""
+import socket, sys, time
+pairs, sink_port = int(sys.argv[1]), int(sys.argv[2])
+keep = []
+server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", sink_port)); server.listen(4096)
+for i in range(pairs):
+    c = socket.create_connection(("127.0.0.1", sink_port))
+    a, _ = server.accept()
+    keep += [c, a]
+print("ready", flush=True)
+time.sleep(3600)
+"""
+
+TARGET = r"""
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", %d)); s.listen(128)
+print("ready", flush=True)
+time.sleep(3600)
+""" % TARGET_PORT
+
+
+def count_tcp_sockets() -> int:
+    total = 0
+    for name in ("tcp", "tcp6"):
+        with open(f"/proc/net/{name}") as f:
+            total += sum(1 for _ in f) - 1
+    return total
+
+
+def time_command(argv: list[str], runs: int, env: dict) -> tuple[float, int]:
+    samples = []
+    code = None
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, timeout=120)
+        samples.append((time.perf_counter() - start) * 1000)
+        code = proc.returncode
+    return statistics.median(samples), code
+
+
+def inside(size: int, runs: int, portdoctor: str) -> dict:
+    """Runs in the fresh namespace: build the sockets, time the commands."""
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as f:
+        f.write("10000 65000")  # per namespace; 25 000 client ports
+    procs = []
+    try:
+        target = subprocess.Popen([sys.executable, "-c", TARGET], stdout=subprocess.PIPE, text=True)
+        procs.append(target)
+        assert target.stdout.readline().strip() == "ready"
+        pairs = max(0, (size - 2) // 2)
+        holder = 0
+        while pairs > 0:
+            n = min(pairs, PAIRS_PER_HOLDER)
+            # One sink port per holder: each accepts only its own connections.
+            p = subprocess.Popen([sys.executable, "-c", HOLDER, str(n), str(SINK_PORT + holder)],
+                                 stdout=subprocess.PIPE, text=True)
+            procs.append(p)
+            assert p.stdout.readline().strip() == "ready", "holder failed"
+            pairs -= n
+            holder += 1
+        sockets = count_tcp_sockets()
+        env = dict(os.environ, CI="true", NO_COLOR="1")
+        rows = {}
+        commands = {
+            "portdoctor --report (refused port)": [portdoctor, "--report", f"127.0.0.1:{REFUSED_PORT}"],
+            "portdoctor --report (listening port)": [portdoctor, "--report", f"127.0.0.1:{TARGET_PORT}"],
+            f"ss -Htlnp 'sport = :{TARGET_PORT}'": ["ss", "-Htlnp", f"sport = :{TARGET_PORT}"],
+            f"lsof -nP -iTCP:{TARGET_PORT}": ["lsof", "-nP", f"-iTCP:{TARGET_PORT}"],
+        }
+        for label, argv in commands.items():
+            if shutil.which(argv[0]) is None:
+                rows[label] = None
+                continue
+            time_command(argv, 1, env)  # warm the page cache
+            rows[label] = time_command(argv, runs, env)
+        return {"size": size, "sockets": sockets, "rows": rows}
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="100,10000,50000")
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--portdoctor", default=str(ROOT / ".venv" / "bin" / "portdoctor"))
+    ap.add_argument("--inside", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.inside is not None:
+        print(json.dumps(inside(args.inside, args.runs, args.portdoctor)))
+        return
+    if os.geteuid() != 0:
+        sys.exit("run as root: the benchmark builds network namespaces (unshare --net)")
+    results = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        proc = subprocess.run(["unshare", "--net", "--", sys.executable, __file__, "--inside", str(size),
+                               "--runs", str(args.runs), "--portdoctor", args.portdoctor],
+                              capture_output=True, text=True, timeout=1800)
+        if proc.returncode != 0:
+            sys.exit(f"size {size} failed: {proc.stderr[-2000:]}")
+        results.append(json.loads(proc.stdout))
+        print(f"size {size}: done", file=sys.stderr)
+
+    labels = list(results[0]["rows"])
+    print(f"Machine: {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+          f"Python {platform.python_version()}; open-file limit "
+          f"{resource.getrlimit(resource.RLIMIT_NOFILE)[0]}; median of {args.runs} runs, whole process, ms.\n")
+    header = "| command | " + " | ".join(f"{r['sockets']:,} TCP sockets" for r in results) + " |"
+    print(header)
+    print("|" + " --- |" * (len(results) + 1))
+    for label in labels:
+        cells = []
+        for r in results:
+            cell = r["rows"][label]
+            cells.append("n/a" if cell is None else f"{cell[0]:.0f}")
+        print(f"| `{label}` | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

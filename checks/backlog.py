@@ -1,0 +1,124 @@
+"""Is the listener's accept queue full? The ``backlog-full`` cause.
+
+A listener that stops calling ``accept()`` (hung, deadlocked, overloaded) keeps its
+socket, so the port looks healthy, but once the accept queue reaches its limit the
+kernel drops new connection attempts and clients hang until they time out. The
+evidence: on Linux a LISTEN socket's Recv-Q (connections waiting) at its Send-Q (the
+backlog limit), and the namespace's ``ListenOverflows`` counter rising while our probes
+ran (read before and after them by the pipeline).
+"""
+
+from __future__ import annotations
+
+from portdoctor.api import Check, Context, Outcome, Socket, fix
+
+
+def serves(sock: Socket, address: str) -> bool:
+    """Would a connection to ``address`` reach this listening socket?"""
+    bare = address.split("%", 1)[0]
+    v6_target = ":" in bare
+    if sock.address.split("%", 1)[0] == bare:
+        return True
+    if sock.address in ("0.0.0.0", "*", ""):
+        return not v6_target
+    if sock.address == "::":
+        return v6_target or sock.v6only is not True
+    return False
+
+
+def at_limit(sock: Socket) -> bool:
+    """The accept queue holds as many connections as the backlog allows (or more)."""
+    if sock.recv_queue is None or sock.send_queue is None:
+        return False
+    return sock.recv_queue >= max(sock.send_queue, 1)
+
+
+def remediation(os_name: str, port: int, pid: int | None) -> list:
+    who = str(pid) if pid else "PID"
+    if os_name == "darwin":
+        return [
+            fix("See the queue: qlen/incqlen/maxqlen of the listening socket.", f"netstat -Lan | grep '\\.{port} '"),
+            fix("See what the service's threads are doing (5 s sample).", f"sample {who} 5"),
+            fix("Raise the system's cap on the backlog, then the backlog the service passes to listen().",
+                "sudo sysctl -w kern.ipc.somaxconn=1024"),
+        ]
+    if os_name == "windows":
+        return [
+            fix("Find the owning process.", f"Get-NetTCPConnection -LocalPort {port} -State Listen"),
+            fix("Take a dump of the hung process to see its threads (Sysinternals).", f"procdump -ma {who}"),
+            fix("Restart the service; raise the backlog it passes to listen() (SOMAXCONN_HINT).", None),
+        ]
+    return [
+        fix("Confirm: Recv-Q (waiting) at Send-Q (limit) means nothing is accepting.",
+            f"ss -ltn 'sport = :{port}'"),
+        fix("See what the service's threads are doing: a Python service…", f"py-spy dump --pid {who}"),
+        fix("…any native service (backtraces of every thread).",
+            f"gdb -p {who} -batch -ex 'thread apply all bt'"),
+        fix("Is it busy (CPU per thread) or blocked (0% everywhere)?", f"top -H -p {who}"),
+        fix("Watch the kernel's drop counters rise as clients retry.",
+            "nstat -az TcpExtListenOverflows TcpExtListenDrops"),
+        fix("If it is only overloaded: raise the cap on the backlog, then the backlog the app passes "
+            "to listen() (e.g. gunicorn --backlog, nginx `listen ... backlog=`).",
+            "sudo sysctl -w net.core.somaxconn=4096"),
+    ]
+
+
+class BacklogCheck(Check):
+    name = "backlog"
+    title = "Is the listener accepting connections?"
+    order = 420  # after the firewall check (400): a DROP rule also times out
+
+    def applies(self, ctx: Context) -> bool:
+        return ctx.target.protocol == "tcp" and any(ctx.facts.is_local(a) for a in ctx.addresses)
+
+    def run(self, ctx: Context):
+        local = [a for a in ctx.addresses if ctx.facts.is_local(a)]
+        listeners = [s for s in ctx.listeners(protocol="tcp") if s.state == "LISTEN"
+                     and any(serves(s, a) for a in local)]
+        if not listeners:
+            return self.passed("No listener here for these addresses, so no accept queue to fill.")
+        port = ctx.target.port
+        full = [s for s in listeners if at_limit(s)]
+        counters = ctx.facts.extras.get("listen_counters")
+        overflows = counters.overflows if counters is not None else None
+        timed_out = [p for p in ctx.probes if p.outcome is Outcome.TIMEOUT and p.address in local]
+        owner = next((s for s in (full or listeners) if s.pid), None)
+        queues = ", ".join(
+            f"{s.address}:{s.port} {s.recv_queue if s.recv_queue is not None else '?'} waiting"
+            f" / backlog {s.send_queue if s.send_queue is not None else '?'}" for s in listeners)
+        who = f"{owner.process or 'the service'} (pid {owner.pid})" if owner else "the service"
+        evidence = dict(queues=[{"address": s.address, "waiting": s.recv_queue, "backlog": s.send_queue,
+                                 "pid": s.pid} for s in listeners],
+                        listen_overflows_during_probes=overflows)
+        firewall = ctx.finding("firewall")
+        also = (" A firewall rule was also found; see the firewall check."
+                if firewall is not None and firewall.cause == "firewall" and str(firewall.status) == "fail" else "")
+        drops = (f" The kernel dropped {overflows} connection attempt(s) for a full accept queue while we probed."
+                 if overflows else "")
+
+        if timed_out and (full or overflows):
+            detail = (f"The socket exists but {who} is not calling accept(): its queue is at its limit "
+                      f"({queues}), so the kernel ignores new connection attempts and clients hang until "
+                      f"they time out.{drops} The process is hung, deadlocked or overloaded.{also}")
+            if not full:
+                detail = (f"The probe timed out although a listener exists ({queues}), and the kernel counted "
+                          f"accept-queue overflows while we probed.{drops} Overflow counters are per network "
+                          f"namespace, so another listener could share the blame; the queue of this one "
+                          f"could not be read.{also}")
+            return self.fail("backlog-full", f"{who} is not accepting: the accept queue on port {port} is full.",
+                             detail, remediation(ctx.facts.os, port, owner.pid if owner else None), **evidence)
+        if full:
+            return self.warn(f"The accept queue on port {port} is at its limit ({queues}).",
+                             f"Our probe got in, but the next connections will hang: {who} accepts more slowly "
+                             f"than clients arrive, or not at all.{drops}",
+                             remediation(ctx.facts.os, port, owner.pid if owner else None),
+                             cause="backlog-full", **evidence)
+        if all(s.recv_queue is None or s.send_queue is None for s in listeners):
+            if ctx.facts.os == "linux":
+                how, command = "Compare Recv-Q with Send-Q of the listening socket.", f"ss -ltn 'sport = :{port}'"
+            elif ctx.facts.os == "darwin":
+                how, command = "Compare qlen with maxqlen.", f"netstat -Lan | grep '\\.{port} '"
+            else:
+                how, command = "This OS does not show accept-queue lengths; watch whether accepts happen.", None
+            return self.skip("The listener's accept-queue length is not visible here.", how, command, **evidence)
+        return self.passed(f"The listener is accepting ({queues}).", **evidence)

@@ -1,0 +1,188 @@
+"""Is a firewall rule blocking? The ``firewall`` cause.
+
+Walks the packet-filter rules (read by :mod:`portdoctor.facts.firewall`) the way the
+kernel does for each failed connection attempt and names the rule that drops or
+rejects it, with the exact command that removes it. When the rules cannot be read
+(no root, no tool) but a listener serves the address and the connection still failed
+the way a filter makes it fail, the cause is *inferred* and said to be so; otherwise
+the check skips with how to look.
+"""
+
+from __future__ import annotations
+
+from portdoctor.api import Check, Context, Outcome, Probe, fix
+from portdoctor.checks.wrong_interface import serves_address
+from portdoctor.facts.firewall import (Decision, FirewallFacts, FirewallRule, evaluate, packet_for,
+                                       probe_signature)
+
+_FILTER_OUTCOMES = (Outcome.REFUSED, Outcome.TIMEOUT, Outcome.ERROR, Outcome.UNREACHABLE)
+EPERM = 1
+
+
+def _rule_line(rule: FirewallRule) -> str:
+    return f"{rule.where}: {rule.text}"
+
+
+class FirewallCheck(Check):
+    name = "firewall"
+    title = "Is a firewall rule blocking?"
+    order = 400
+
+    def run(self, ctx: Context):
+        failed = ctx.failed_probes
+        if not failed:
+            return self.passed("Connected on every address; no rule blocks it.")
+        facts: FirewallFacts | None = ctx.facts.firewall
+        if facts is None or not getattr(facts, "readable", False):
+            return self._unreadable(ctx, facts, failed)
+        local_addrs = [i.address for i in ctx.facts.interfaces]
+        blocked: list[tuple[Probe, Decision]] = []
+        maybe: list[tuple[Probe, Decision]] = []
+        walked: list[str] = []
+        for probe in failed:
+            packet, hooks = packet_for(probe.address, ctx.target.port, ctx.target.protocol, local_addrs)
+            decision = evaluate(facts, packet, hooks)
+            walked = walked or decision.walked
+            if decision.blocked:
+                blocked.append((probe, decision))
+            elif decision.maybe:
+                maybe.append((probe, decision))
+        sources = ", ".join(k for k, v in facts.sources.items() if v == "read")
+        if blocked:
+            return self._blocked(ctx, facts, blocked)
+        if maybe:
+            return self._maybe(ctx, facts, maybe)
+        n_rules = len(facts.rules())
+        return self.passed(
+            f"No firewall rule blocks {ctx.target.protocol} to port {ctx.target.port} "
+            f"({n_rules} rule{'s' if n_rules != 1 else ''} read from {sources or 'no source'}).",
+            "Chains walked: " + ("; ".join(walked) if walked else "none hook this traffic") + ".",
+            sources=facts.sources)
+
+    # --- a rule was found ------------------------------------------------------------
+    def _blocked(self, ctx: Context, facts: FirewallFacts, blocked: list[tuple[Probe, Decision]]):
+        port, proto = ctx.target.port, ctx.target.protocol
+        probe, decision = blocked[0]
+        expected = probe_signature(decision)
+        seen = str(probe.outcome)
+        consistent = seen in expected
+        verb = "drops" if decision.verdict == "drop" else "rejects"
+        if decision.rule is not None:
+            rule = decision.rule
+            title = f"Firewall rule {verb} {proto} to {probe.address}:{port}: {rule.text}"
+            detail = (f"{_rule_line(rule)} (hook {decision.hook}). ")
+            steps = self._remedies(ctx, facts, rule)
+            evidence = {"rule": rule.to_dict()}
+        else:
+            chain = decision.chain
+            title = (f"Firewall chain {chain.family} {chain.table} {chain.name} {verb} {proto} to "
+                     f"{probe.address}:{port} by its default policy (drop): no rule accepts it.")
+            detail = f"The {chain.name} chain (hook {decision.hook}) ends in policy drop. "
+            steps = [fix("Accept the port before the policy applies:", "sudo " + chain.policy_command(
+                packet_for(probe.address, port, proto, [i.address for i in ctx.facts.interfaces])[0]))]
+            steps += self._frontend_steps(facts, port, proto)
+            evidence = {"chain": f"{chain.family} {chain.table} {chain.name}", "policy": chain.policy}
+        detail += self._signature_words(decision, probe, consistent)
+        others = [f"{p.address}" for p, _ in blocked[1:]]
+        if others:
+            detail += f" Also blocked: {', '.join(others)}."
+        if decision.maybe:
+            detail += " Rules with matchers not evaluated that may also match: " + "; ".join(
+                _rule_line(r) for _, r in decision.maybe) + "."
+        return self.fail("firewall", title, detail, steps, inferred=False, hook=decision.hook,
+                         verdict=decision.verdict, probe_outcome=seen, expected_outcomes=list(expected), **evidence)
+
+    def _maybe(self, ctx: Context, facts: FirewallFacts, maybe: list[tuple[Probe, Decision]]):
+        port, proto = ctx.target.port, ctx.target.protocol
+        probe, decision = maybe[0]
+        hook, rule = decision.maybe[0]
+        unevaluated = ", ".join(rule.unevaluated) or "matchers portdoctor does not evaluate"
+        served = any(serves_address(s, probe.address, ctx.facts) for s in ctx.listeners())
+        title = f"A firewall rule may {rule.action} {proto} to {probe.address}:{port}: {rule.text}"
+        detail = (f"{_rule_line(rule)} (hook {hook}) matches the port and address, but also tests "
+                  f"{unevaluated}, which portdoctor does not evaluate. The connection {probe.outcome}.")
+        steps = self._remedies(ctx, facts, rule)
+        steps.append(fix("Watch the rule's counter while you connect, to confirm it is the one:",
+                         "sudo nft list ruleset | grep -n counter" if rule.backend == "nftables"
+                         else f"sudo {rule.backend} -t {rule.table} -L {rule.chain} -v -n --line-numbers"))
+        expected = probe_signature(Decision(rule.action or "drop", hook, rule))
+        if served and str(probe.outcome) in expected:
+            return self.fail("firewall", title, detail + " A listener serves that address, so the rule is the "
+                             "likely cause.", steps, inferred=False, may_match=True, rule=rule.to_dict())
+        return self.warn(title, detail, steps, cause="firewall", may_match=True, rule=rule.to_dict())
+
+    @staticmethod
+    def _signature_words(decision: Decision, probe: Probe, consistent: bool) -> str:
+        how = {"timeout": "a timeout", "refused": "refused", "unreachable": "unreachable (EHOSTUNREACH)",
+               "error": "EPERM at once"}
+        expected = " or ".join(how[o] for o in probe_signature(decision))
+        if consistent:
+            return f"The connection failed as such a rule makes it fail: {how.get(str(probe.outcome), str(probe.outcome))}."
+        return (f"Such a rule shows as {expected}, but the connection was {probe.outcome}; "
+                "something before it may refuse first.")
+
+    def _remedies(self, ctx: Context, facts: FirewallFacts, rule: FirewallRule):
+        port, proto = ctx.target.port, ctx.target.protocol
+        steps = []
+        if rule.chain.startswith("ufw") and (facts.ufw_active or facts.ufw_status is None):
+            steps.append(fix("The rule belongs to ufw; allow the port there (ufw rewrites its chains):",
+                             f"sudo ufw allow {port}/{proto}"))
+        if rule.table == "firewalld" or rule.chain.startswith(("filter_IN_", "IN_")):
+            steps.append(fix("The rule belongs to firewalld; open the port in the zone (add --permanent to keep it):",
+                             f"sudo firewall-cmd --add-port={port}/{proto}"))
+        steps.append(fix("Delete the rule (it is not saved: also remove it from the ruleset file or the "
+                         "tool that loads it):", f"sudo {rule.removal_command()}"))
+        if not steps[:-1]:
+            steps += self._frontend_steps(facts, port, proto)
+        return steps
+
+    @staticmethod
+    def _frontend_steps(facts: FirewallFacts, port: int, proto: str):
+        steps = []
+        if facts.ufw_active:
+            steps.append(fix("ufw is active; allow the port there:", f"sudo ufw allow {port}/{proto}"))
+        if facts.firewalld_running:
+            steps.append(fix("firewalld is running; open the port in the zone:",
+                             f"sudo firewall-cmd --add-port={port}/{proto}"))
+        return steps
+
+    # --- the rules could not be read -------------------------------------------------
+    def _unreadable(self, ctx: Context, facts: FirewallFacts | None, failed: list[Probe]):
+        port = ctx.target.port
+        why = "; ".join(f"{k}: {v}" for k, v in (facts.unreadable.items() if facts else [])) \
+            or ctx.facts.visibility.get("firewall", "the rules were not read")
+        listeners = ctx.listeners()
+        suspicious = []
+        for probe in failed:
+            if probe.outcome not in _FILTER_OUTCOMES:
+                continue
+            if probe.outcome is Outcome.ERROR and probe.errno != EPERM:
+                continue
+            if probe.outcome is Outcome.TIMEOUT and ctx.target.protocol == "udp":
+                continue  # UDP has no handshake: silence is what an unanswered datagram looks like
+            serving = [s for s in listeners if serves_address(s, probe.address, ctx.facts)]
+            if not serving:
+                continue
+            if any(s.recv_queue is not None and s.send_queue and s.recv_queue >= s.send_queue for s in serving):
+                continue  # a full accept queue also times out: the backlog check's case
+            suspicious.append((probe, serving[0]))
+        how = "Read the rules as root to see which one it is."
+        command = "sudo nft list ruleset; sudo iptables-save"
+        if not suspicious:
+            return self.skip(f"Cannot read the firewall rules ({why}).", how=how, command=command)
+        probe, sock = suspicious[0]
+        words = {Outcome.REFUSED: "was refused (as by a REJECT rule)", Outcome.TIMEOUT: "timed out (as by a DROP rule)",
+                 Outcome.ERROR: "failed at once with EPERM (as by a DROP rule in OUTPUT)",
+                 Outcome.UNREACHABLE: "was unreachable (as by a REJECT with icmp *-prohibited)"}[probe.outcome]
+        title = (f"INFERRED: a firewall rule probably blocks port {port}: {sock.address}:{port} is listening, "
+                 f"yet the connection to {probe.address} {words.split(' (')[0]}.")
+        detail = (f"The rules could not be read ({why}), so this is inferred, not seen: a listener serves "
+                  f"{probe.address}, and the connection {words}.")
+        steps = [
+            fix("Confirm with root, and find the rule that matches the port:", "sudo nft list ruleset"),
+            fix("For iptables rules:", "sudo iptables-save; sudo ip6tables-save"),
+            fix("Or run the diagnosis as root to have the rule named with its removal command:",
+                f"sudo portdoctor {ctx.target.input}"),
+        ]
+        return self.fail("firewall", title, detail, steps, inferred=True, probe_outcome=str(probe.outcome),
+                         unreadable=why)

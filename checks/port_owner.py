@@ -1,0 +1,112 @@
+"""Is the port taken, and by whom? The ``port-in-use`` cause.
+
+Lists every owner of the target's port (pid, process, user, masked command line) and
+the sockets on it that are not listening (TIME_WAIT, a client bound to it). With
+``--expect NAME`` it fails ``port-in-use`` when another program holds the port. When
+an owner is hidden (another user's process, no root) it skips the comparison with how
+to see it: never a guessed ``port-in-use``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+from portdoctor.api import Check, Context, Socket, fix
+
+
+def _describe_owner(s: Socket) -> str:
+    parts = [s.process or "?", f"pid {s.pid}"]
+    if s.user:
+        parts.append(f"user {s.user}")
+    text = f"{parts[0]} ({', '.join(parts[1:])})"
+    if s.cmdline:
+        text += f": {s.cmdline}"
+    return text
+
+
+def owner_matches(sock: Socket, expected: str) -> bool:
+    """Is this socket's owner the expected program? Name, 15-char comm, or the command line's program."""
+    want = expected.strip().lower()
+    names = set()
+    if sock.process:
+        names.add(sock.process.lower())
+    if sock.cmdline:
+        words = sock.cmdline.split()
+        for w in words[:2]:  # "nginx: master ...", "/usr/bin/python3 app.py"
+            names.add(os.path.basename(w).rstrip(":").lower())
+    if want in names:
+        return True
+    # comm is cut at 15 characters: "postgres-exporter" shows as "postgres-export".
+    return bool(sock.process) and len(sock.process) == 15 and want.startswith(sock.process.lower())
+
+
+class PortOwnerCheck(Check):
+    name = "port-owner"
+    title = "Is the port taken, and by whom?"
+    order = 200
+
+    def run(self, ctx: Context):
+        port, proto = ctx.target.port, ctx.target.protocol
+        snap = ctx.facts
+        expected = ctx.options.expect
+        listeners = [s for s in snap.sockets if s.listening and s.protocol == proto]
+        others = [s for s in snap.sockets if not s.listening and s.protocol == proto]
+        states = Counter(s.state for s in others)
+        noted = ""
+        if states:
+            noted = (" Not listening on the port: "
+                     + ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+                     + (" (connections that ended recently: harmless)." if set(states) == {"TIME_WAIT"}
+                        else "."))
+            clients = [s for s in others if s.state not in ("TIME_WAIT",) and not any(
+                l.pid and l.pid == s.pid for l in listeners)]
+            if clients and not listeners:
+                noted += (f" {len(clients)} socket(s) use port {port} as their local port without listening "
+                          "(a client bound to it, or an outgoing connection); they keep the port from being bound.")
+        known = [s for s in listeners if s.pid]
+        hidden = [s for s in listeners if not s.pid]
+        owners = sorted({_describe_owner(s) for s in known})
+        evidence = dict(owners=[{"pid": s.pid, "process": s.process, "user": s.user, "address": s.address,
+                                 "namespace": s.namespace} for s in listeners],
+                        other_states=dict(states))
+        if not listeners:
+            if expected:
+                return self.passed(f"Nothing holds port {port}/{proto}; {expected} is not running on it "
+                                   "(see service-running).", noted.strip(), **evidence)
+            return self.passed(f"Nothing holds port {port}/{proto}.", noted.strip(), **evidence)
+        hidden_words = ""
+        if hidden:
+            uids = sorted({s.uid for s in hidden if s.uid is not None})
+            hidden_words = (f" {len(hidden)} listening socket(s) belong to a process this user cannot see"
+                            + (f" (uid {', '.join(map(str, uids))})" if uids else "") + ".")
+        held = f"Port {port}/{proto} is held by " + ("; ".join(owners) if owners else "a hidden owner") + "."
+        if not expected:
+            return self.passed(held, (hidden_words + noted).strip(), **evidence)
+        strangers = [s for s in known if not owner_matches(s, expected)]
+        if strangers:
+            return self._port_in_use(ctx, expected, strangers, held, hidden_words + noted, evidence)
+        if hidden:
+            return self.skip(
+                f"Cannot tell whether {expected} owns port {port}: the owner is hidden from this user.",
+                how=f"Run again as root to see the owner of port {port} and compare it with {expected}.",
+                command=f"sudo portdoctor --expect {expected} {ctx.target.input}", **evidence)
+        return self.passed(f"Port {port}/{proto} is held by {expected}, as expected.", (held + noted).strip(),
+                           **evidence)
+
+    def _port_in_use(self, ctx: Context, expected: str, strangers: list[Socket], held: str, noted: str, evidence):
+        port, proto = ctx.target.port, ctx.target.protocol
+        first = strangers[0]
+        who = f"{first.process or 'another program'} (pid {first.pid}" + (f", user {first.user}" if first.user else "") + ")"
+        title = f"Port {port}/{proto} is held by {who}, not by {expected}."
+        steps = [
+            fix("See what that process is before stopping it:", f"ps -o pid,user,lstart,args -p {first.pid}"),
+            fix("Stop it, if it should not be there:", f"kill {first.pid}"),
+            fix("If it is a systemd service, stop (and disable) the unit instead, or it comes back:",
+                f"systemctl status {first.pid}"),
+            fix(f"Or move {expected} to another free port and point its clients there.", None),
+            fix("Last resort, kills every process on the port (check the list first with `fuser -v`):",
+                f"fuser -k {port}/{proto}"),
+        ]
+        return self.fail("port-in-use", title, f"{held} Expected: {expected}.{noted}", steps,
+                         expected=expected, **evidence)

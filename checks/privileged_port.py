@@ -1,0 +1,93 @@
+"""Can the service bind this port at all? The ``privileged-port`` cause.
+
+On Linux a port below ``net.ipv4.ip_unprivileged_port_start`` (1024 by default) can
+only be bound by root or a process holding ``CAP_NET_BIND_SERVICE``; anyone else gets
+EACCES and the service never listens. When nothing listens on such a port, the check
+looks for evidence of who would bind it: running processes that name the port (or the
+``--expect`` process) without the capability, or else the user portdoctor runs as (a
+developer's service usually runs as the developer). Without such evidence it only warns.
+"""
+
+from __future__ import annotations
+
+from portdoctor.api import Check, Context, fix
+from portdoctor.facts.binders import lazy_bind_candidates, whoami
+from portdoctor.facts.netstat import unprivileged_port_floor
+
+
+def _remediation(port: int, floor: int, exe: str | None) -> list:
+    binary = exe or "/path/to/binary"
+    return [
+        fix("Let that one binary bind low ports (for an interpreter such as python or node this applies "
+            "to every script it runs: prefer the systemd way).",
+            f"sudo setcap 'cap_net_bind_service=+ep' {binary}"),
+        fix("For a systemd service: add `AmbientCapabilities=CAP_NET_BIND_SERVICE` under [Service], "
+            "then restart it.", "sudo systemctl edit SERVICE"),
+        fix(f"Or lower the floor for this machine (now {floor}; persist it in /etc/sysctl.d/).",
+            f"sudo sysctl -w net.ipv4.ip_unprivileged_port_start={port}"),
+        fix(f"Or run the service on a port ≥ {floor} and put a reverse proxy (nginx, caddy) or a port "
+            f"mapping in front (Docker: -p {port}:8080).", None),
+    ]
+
+
+class PrivilegedPortCheck(Check):
+    name = "privileged-port"
+    title = "Is the port privileged, so the service may not bind it?"
+    order = 115
+
+    def applies(self, ctx: Context) -> bool:
+        local = any(ctx.facts.is_local(a) for a in ctx.addresses)
+        return local and not ctx.listeners(own_namespace=False) and not ctx.facts.dnat
+
+    def run(self, ctx: Context):
+        port, os_name = ctx.target.port, ctx.facts.os
+        if os_name == "windows":
+            return self.passed("Windows has no privileged ports: any user may bind any free port.")
+        if os_name == "darwin":
+            if port >= 1024:
+                return self.passed(f"Port {port} is not privileged.")
+            return self.warn(
+                f"Port {port} is below 1024.",
+                "Since macOS 10.14 any user may bind low ports on 0.0.0.0/::, but binding a specific address "
+                "(e.g. 127.0.0.1) below 1024 still needs root.",
+                [fix("Bind the service to 0.0.0.0, or run it on a port ≥ 1024 behind a pf `rdr` rule.", None)],
+                cause="privileged-port")
+        floor = ctx.facts.lazy("unprivileged-port-floor", lambda snap: unprivileged_port_floor())
+        if floor is None:
+            return self.skip("The unprivileged-port floor is not readable here.",
+                             "Read it yourself.", "sysctl net.ipv4.ip_unprivileged_port_start")
+        if port >= floor:
+            return self.passed(f"Port {port} is not privileged here (the floor is {floor}).", floor=floor)
+
+        candidates = lazy_bind_candidates(ctx.facts, port, ctx.options.expect) or []
+        blocked = [c for c in candidates if c.may_bind_privileged is False]
+        evidence = dict(floor=floor, candidates=[{"pid": c.pid, "name": c.name, "user": c.user, "uid": c.uid,
+                                                  "may_bind_privileged": c.may_bind_privileged, "why": c.why}
+                                                 for c in candidates])
+        if blocked:
+            c = next((b for b in blocked if b.why == "is the expected process"), blocked[0])
+            probably = "" if c.why == "is the expected process" else "probably "
+            return self.fail(
+                "privileged-port",
+                f"{c.name} (pid {c.pid}, user {c.user or c.uid}) {probably}wants port {port} but may not bind it: "
+                f"ports below {floor} need root or CAP_NET_BIND_SERVICE.",
+                f"{c.name} {c.why} ({c.cmdline}) and runs as {c.user or c.uid} without CAP_NET_BIND_SERVICE, "
+                f"so its bind() fails with EACCES (\"Permission denied\") and nothing listens on {port}.",
+                _remediation(port, floor, c.exe), **evidence)
+        uid, user = ctx.facts.lazy("whoami", lambda snap: whoami()) or (None, None)
+        if uid not in (None, 0):
+            return self.fail(
+                "privileged-port",
+                f"Port {port} is privileged (below {floor}): a service started as {user or uid}, as you are, "
+                f"cannot bind it.",
+                f"Nothing listens on {port}, and you run as {user or uid}, not root. A service you start the same "
+                f"way gets EACCES (\"Permission denied\") from bind(), which is probably why it is not listening; "
+                f"look for that error in its log. If the service runs as root or holds CAP_NET_BIND_SERVICE, "
+                f"this is not the cause. portdoctor cannot see which user a service that is not running would use.",
+                _remediation(port, floor, None), **evidence)
+        return self.warn(
+            f"Port {port} is privileged (below {floor}): a service running as a non-root user cannot bind it.",
+            f"Nothing listens on {port}. If the service runs as a regular user without CAP_NET_BIND_SERVICE, "
+            f"its bind() fails with EACCES (\"Permission denied\"): look for that in its log. portdoctor cannot "
+            f"tell which user a service that is not running would use.",
+            _remediation(port, floor, None), cause="privileged-port", **evidence)

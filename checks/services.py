@@ -1,0 +1,211 @@
+"""Is the usual service for this port installed and running? Enriches ``not-listening``.
+
+For well-known ports (PostgreSQL 5432, MySQL 3306, Redis 6379, MongoDB 27017, the
+common development-server ports, ...) it names the service that usually owns the
+port and, when nothing listens on TCP, says why as far as this machine shows:
+its process runs but listens only on a Unix socket, or on another port; its
+systemd unit failed or is stopped; or it does not run at all — each with how to
+check on it and start it. Where systemd is PID 1 it also looks for a failed unit
+whose ExecStart or Listen= names the port, for any port.
+
+Findings are ``warn`` with the cause ``not-listening`` (the evidence explains why
+nothing listens; it never invents another cause) or ``pass``. Costly facts (the
+process table, systemctl) are read lazily, only when nothing listens.
+"""
+
+from __future__ import annotations
+
+from portdoctor.api import Check, Context, fix
+from portdoctor.facts.services import (
+    WELL_KNOWN,
+    KnownService,
+    gather_init_process,
+    gather_service_processes,
+    gather_systemd_units,
+    gather_unix_listeners,
+    names_port,
+)
+
+
+class WellKnownServiceCheck(Check):
+    name = "well-known-service"
+    title = "Is the usual service for this port installed and running?"
+    order = 110
+
+    def applies(self, ctx: Context) -> bool:
+        if ctx.target.protocol != "tcp":
+            return False
+        if ctx.target.port in WELL_KNOWN:
+            return True
+        # Any other port: only the systemd "failed unit names the port" lead applies.
+        return (ctx.facts.os == "linux" and not ctx.reachable and _local(ctx)
+                and ctx.facts.lazy("init_process", gather_init_process) == "systemd")
+
+    def run(self, ctx: Context):
+        port = ctx.target.port
+        known = WELL_KNOWN.get(port)
+        label = f"{known.name}'s usual port" if known else f"port {port}"
+        if not _local(ctx):
+            return self.skip(
+                f"Port {port} is {label}, but {ctx.target.host} is another machine: "
+                "only that machine can say whether the service runs.",
+                how="Run portdoctor on that machine.",
+                command=f"portdoctor --report 127.0.0.1:{port}",
+            )
+        listeners = ctx.listeners() or ctx.listeners(own_namespace=False)
+        if ctx.reachable or listeners:
+            owners = sorted({s.process for s in listeners if s.process})
+            who = ", ".join(owners) if owners else "a process"
+            where = " in another network namespace" if listeners and all(s.namespace for s in listeners) else ""
+            return self.passed(f"Port {port} is {label}; {who} listens on it{where}.",
+                               service=known.name if known else None)
+
+        units = None
+        if ctx.facts.os == "linux":
+            units = ctx.facts.lazy(f"systemd_units:{port}",
+                                   lambda snap: gather_systemd_units(snap, known.units if known else ()))
+        down = [u for u in units or [] if u.down and (
+            (known and any(u.id == f"{p}.service" or u.id.startswith((f"{p}@", f"{p}.")) for p in known.units))
+            or any(names_port(text, port) for text in u.exec_start + u.listen))]
+        # A unit that was never started is "inactive" too; only report those named like the service.
+
+        if known is None:
+            failed = [u for u in down if u.active_state == "failed"]
+            if failed:
+                return self._unit_down(ctx, failed[0], None)
+            return self.passed(f"No failed systemd unit mentions port {port}.")
+
+        processes = []
+        if known.processes:
+            processes = ctx.facts.lazy(f"service_processes:{port}",
+                                       lambda snap: gather_service_processes(snap, known.processes)) or []
+        sockets = []
+        pattern = known.socket_pattern(port)
+        if pattern is not None and ctx.facts.os == "linux":
+            sockets = [u for u in ctx.facts.lazy("unix_listeners", gather_unix_listeners) or []
+                       if pattern.search(u.basename)]
+
+        evidence = dict(service=known.name,
+                        processes=[{"pid": p.pid, "name": p.name, "user": p.user, "listening": p.listening}
+                                   for p in processes],
+                        unix_sockets=[s.path for s in sockets],
+                        units=[{"id": u.id, "state": u.active_state, "result": u.result} for u in down])
+        running = _describe(processes)
+
+        if sockets:
+            where = ", ".join(s.path for s in sockets)
+            who = f"{known.name} is running ({running})" if processes else f"{known.name}'s Unix socket exists"
+            steps = [fix(f"Turn TCP on: {known.tcp_setting}.", None)] if known.tcp_setting else []
+            steps.append(_socket_client(known, sockets[0].path, port))
+            return self.warn(
+                f"{who} but listens only on the Unix socket {where}, not on TCP port {port}.",
+                "Clients that connect to host:port get 'connection refused'; clients on this machine "
+                "can use the socket instead.",
+                steps, cause="not-listening", **evidence)
+
+        elsewhere = sorted({e for p in processes for e in p.listening})
+        if elsewhere:
+            return self.warn(
+                f"{known.name} is running ({running}) but listens on {', '.join(elsewhere)}, not on port {port}.",
+                "The service is up with another port in its configuration, or this port is a typo.",
+                [fix(f"Connect to the port it listens on, or set it to {port} in its configuration "
+                     "and restart it.", None),
+                 fix("See every port it listens on.", f"ss -ltnp | grep {processes[0].name}"
+                     if ctx.facts.os == "linux" else f"lsof -nP -iTCP -sTCP:LISTEN -a -p {processes[0].pid}")],
+                cause="not-listening", **evidence)
+
+        if processes:
+            return self.warn(
+                f"{known.name} is running ({running}) but nothing listens on TCP port {port}.",
+                "It may still be starting, be configured for another port, or listen only in a way "
+                "this machine does not show (run with sudo to see every process's sockets).",
+                [*self._check_steps(ctx, known, None)], cause="not-listening", **evidence)
+
+        if down:
+            return self._unit_down(ctx, down[0], known, **evidence)
+
+        if not known.processes:
+            steps = [fix("Start it.", known.start)] if known.start else []
+            steps.append(fix("If it runs in a container, check that the port is published.", "docker compose ps"))
+            return self.warn(
+                f"Port {port} is usually {known.name}; nothing listens on it.",
+                "Start the server, or check which port it printed when it started.",
+                steps, cause="not-listening", **evidence)
+
+        return self.warn(
+            f"{known.name} (the usual owner of port {port}) does not appear to be running: "
+            f"no {' or '.join(known.processes)} process.",
+            "It is not installed, not started, or runs in a container or VM whose port is not published.",
+            self._start_steps(ctx, known), cause="not-listening", **evidence)
+
+    # --- remediation ------------------------------------------------------------------
+
+    def _unit_down(self, ctx: Context, unit, known: KnownService | None, **evidence):
+        state = f"{unit.active_state}" + (f", result {unit.result}" if unit.result and unit.result != "success" else "")
+        what = known.name if known else "The unit"
+        names = ""
+        if not known:
+            named = [t for t in unit.exec_start + unit.listen if names_port(t, ctx.target.port)]
+            names = f" Its {'ExecStart' if unit.exec_start and named and named[0] in unit.exec_start else 'Listen='} " \
+                    f"names port {ctx.target.port}: {named[0]}" if named else ""
+        verb = "has failed" if unit.active_state == "failed" else "is not running"
+        return self.warn(
+            f"{unit.id} {verb} ({state}).",
+            f"{what} is managed by systemd and is down.{names}",
+            [fix("Read why it stopped.", f"journalctl -u {unit.id} -n 20 --no-pager"),
+             fix("See its state.", f"systemctl status {unit.id}"),
+             fix("Start it again once the cause is fixed.", f"sudo systemctl restart {unit.id}")],
+            cause="not-listening", unit=unit.id, unit_state=unit.active_state, unit_result=unit.result,
+            **evidence)
+
+    def _check_steps(self, ctx: Context, known: KnownService, unit: str | None):
+        name = unit or (known.units[0] if known.units else None)
+        if ctx.facts.os == "linux" and name:
+            return [fix("Read its recent log.", f"journalctl -u {name} -n 20 --no-pager"),
+                    fix("See which ports it listens on.", "sudo ss -ltnp")]
+        if ctx.facts.os == "darwin":
+            return [fix("See which ports it listens on.", "sudo lsof -nP -iTCP -sTCP:LISTEN")]
+        return [fix("See which ports it listens on.", "Get-NetTCPConnection -State Listen")]
+
+    def _start_steps(self, ctx: Context, known: KnownService):
+        steps = []
+        unit = known.units[0] if known.units else None
+        if ctx.facts.os == "linux" and unit:
+            steps += [fix("Check whether the service is installed and why it stopped.", f"systemctl status {unit}"),
+                      fix("Start it.", f"sudo systemctl start {unit}")]
+        elif ctx.facts.os == "darwin" and known.brew:
+            steps += [fix("Check the Homebrew services.", "brew services list"),
+                      fix("Start it.", f"brew services start {known.brew}")]
+        elif ctx.facts.os == "windows" and known.windows_service:
+            steps += [fix("Check the Windows service.", f"Get-Service {known.windows_service}"),
+                      fix("Start it.", f"Start-Service {known.windows_service}")]
+        steps.append(fix("If it should run in a container, check that it is up and publishes the port.",
+                         "docker compose ps"))
+        if known.docker:
+            steps.append(fix("Or run one in a container, publishing the port.", known.docker))
+        return steps
+
+
+def _local(ctx: Context) -> bool:
+    if not ctx.addresses:
+        return ctx.target.host_defaulted or ctx.target.host == "localhost"
+    return all(ctx.facts.is_local(a) for a in ctx.addresses)
+
+
+def _describe(processes) -> str:
+    shown = ", ".join(f"{p.name} pid {p.pid}" for p in processes[:3])
+    more = f" and {len(processes) - 3} more" if len(processes) > 3 else ""
+    return shown + more
+
+
+def _socket_client(known: KnownService, path: str, port: int):
+    folder = path.rsplit("/", 1)[0] or "/"
+    if known.name == "PostgreSQL":
+        return fix("Or connect through the socket.", f"psql -h {folder} -p {port}")
+    if known.name.startswith("MySQL"):
+        return fix("Or connect through the socket.", f"mysql --socket={path}")
+    if known.name == "Redis":
+        return fix("Or connect through the socket.", f"redis-cli -s {path}")
+    if known.name == "MongoDB":
+        return fix("Or connect through the socket.", f"mongosh 'mongodb://{path.replace('/', '%2F')}'")
+    return fix("Or connect through the socket.", None)

@@ -1,0 +1,165 @@
+"""Is it bound to the wrong interface? The ``wrong-interface`` cause.
+
+Something listens on the target's port, but not on the address or family the client
+connects to: bound to 127.0.0.2 while connecting to 127.0.0.1, ``::1`` only with an IPv4
+target, an IPV6_V6ONLY socket on ``::`` with an IPv4 target, ``localhost`` resolving to
+``::1`` first while the service listens on 127.0.0.1 only, bound to a non-loopback
+interface address, or to one device with SO_BINDTODEVICE.
+
+:func:`serves_address` (does this listening socket accept connections to that address?)
+is shared with the firewall check.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from portdoctor.api import Check, Context, Outcome, Socket, fix
+from portdoctor.facts import Snapshot
+
+
+def _bare(address: str) -> str:
+    return address.split("%", 1)[0]
+
+
+def _family(address: str) -> int:
+    return 6 if ":" in address else 4
+
+
+def interface_of(address: str, snap: Snapshot | None) -> str | None:
+    """The interface that holds ``address`` (loopback addresses: "lo")."""
+    bare = _bare(address)
+    try:
+        if ipaddress.ip_address(bare).is_loopback:
+            return "lo"
+    except ValueError:
+        return None
+    for i in (snap.interfaces if snap else []):
+        if _bare(i.address) == bare:
+            return i.interface
+    return None
+
+
+def serves_address(sock: Socket, address: str, snap: Snapshot | None = None) -> bool:
+    """Would a connection to ``address`` on the socket's port reach this listening socket?"""
+    bare = _bare(address)
+    if sock.interface and snap is not None:
+        held_by = interface_of(bare, snap)
+        if held_by is not None and held_by != sock.interface:
+            return False
+    bound = _bare(sock.address)
+    if sock.family == 4:
+        return _family(bare) == 4 and bound in (bare, "0.0.0.0", "*", "")
+    if _family(bare) == 6:
+        return bound in (bare, "::", "*", "")
+    if bound == f"::ffff:{bare}":
+        return True
+    # An IPv6 wildcard accepts IPv4 unless IPV6_V6ONLY (Linux default: net.ipv6.bindv6only=0).
+    return bound in ("::", "*", "") and sock.v6only is not True
+
+
+def _describe(sock: Socket) -> str:
+    where = f"[{sock.address}]" if ":" in sock.address else sock.address
+    extra = []
+    if sock.family == 6 and sock.address == "::" and sock.v6only:
+        extra.append("IPV6_V6ONLY: IPv6 only")
+    if sock.interface:
+        extra.append(f"bound to device {sock.interface}")
+    owner = f"{sock.process} pid {sock.pid}" if sock.pid else (f"uid {sock.uid}" if sock.uid is not None else "owner hidden")
+    return f"{where}:{sock.port} ({owner}{'; ' + '; '.join(extra) if extra else ''})"
+
+
+def _addr_port(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+BIND_HINTS = (
+    "Framework hints: uvicorn/flask/rails/vite `--host 0.0.0.0` (or `--host ::`), "
+    "Django `runserver 0.0.0.0:PORT`, MySQL `bind-address`, PostgreSQL `listen_addresses`, "
+    "Redis `bind`, nginx `listen`."
+)
+
+
+class WrongInterfaceCheck(Check):
+    name = "wrong-interface"
+    title = "Is it bound to the wrong interface?"
+    order = 300
+
+    def run(self, ctx: Context):
+        port = ctx.target.port
+        listeners = ctx.listeners()
+        if not ctx.probes:
+            return self.passed("No address to compare the listeners with.")
+        if not listeners:
+            return self.passed(f"Nothing listens on port {port} in this network namespace, "
+                               "so no address is the wrong one.")
+        local = [p for p in ctx.probes if ctx.facts.is_local(p.address)]
+        if not local:
+            return self.passed(f"{ctx.target.host} is not this machine: its listeners cannot be seen from here.",
+                               addresses=ctx.addresses)
+        unserved = [p for p in local if not any(serves_address(s, p.address, ctx.facts) for s in listeners)]
+        bound = ", ".join(_describe(s) for s in listeners)
+        if not unserved:
+            return self.passed(f"A listener on port {port} serves every address connected to.",
+                               f"Listening: {bound}.")
+        failed_unserved = [p for p in unserved if p.outcome is not Outcome.OPEN]
+        if not failed_unserved:
+            # Connected anyway (a NAT rule, a proxy): the bound address is not the problem.
+            return self.passed(f"Connected on every address, though no listener here is bound to "
+                               f"{', '.join(p.address for p in unserved)}.", f"Listening: {bound}.")
+        return self._fail(ctx, listeners, failed_unserved, bound)
+
+    def _fail(self, ctx: Context, listeners: list[Socket], missing, bound: str):
+        port = ctx.target.port
+        missing_addrs = [p.address for p in missing]
+        opened = [p.address for p in ctx.probes if p.outcome is Outcome.OPEN]
+        first_missing = missing_addrs[0]
+        want_family = _family(first_missing)
+        detail = [f"Listening on port {port}: {bound}.",
+                  "Connection attempts: " + ", ".join(f"{p.address} {p.outcome}" for p in ctx.probes) + "."]
+        steps = []
+        v6only = [s for s in listeners if s.family == 6 and s.address in ("::", "") and s.v6only and want_family == 4]
+        devices = [s for s in listeners if s.interface and interface_of(first_missing, ctx.facts) not in (None, s.interface)]
+        if opened:  # some addresses answer, others do not: localhost -> ::1 first, and the like
+            title = (f"{ctx.target.host} resolves to {', '.join(ctx.addresses)}; the service listens on "
+                     f"{', '.join(opened)} only, so connections to {', '.join(missing_addrs)} are refused.")
+            detail.append("Clients try the resolver's addresses in order; many stop at the first refusal.")
+            steps.append(fix(f"Connect to {_addr_port(opened[0], port)} instead of {ctx.target.display} "
+                             "(the service answers there); check it with:",
+                             f"portdoctor {_addr_port(opened[0], port)}"))
+            steps.append(fix("Or bind the service to every address (IPv4 and IPv6): `::` with IPV6_V6ONLY off, "
+                             "or both 0.0.0.0 and ::. " + BIND_HINTS.replace("PORT", str(port))))
+        elif v6only:
+            title = (f"Port {port} is bound on [::] with IPV6_V6ONLY, which takes IPv6 only; "
+                     f"{first_missing} is IPv4.")
+            steps.append(fix(f"Turn IPV6_V6ONLY off on that socket (or also bind 0.0.0.0), or connect over "
+                             f"IPv6 to {_addr_port('::1', port)}; check it with:",
+                             f"portdoctor {_addr_port('::1', port)}"))
+            steps.append(fix("Check the system default if the service does not set it itself.",
+                             "sysctl net.ipv6.bindv6only"))
+        elif devices:
+            title = (f"Port {port} is bound to device {devices[0].interface} (SO_BINDTODEVICE); "
+                     f"{first_missing} is on another interface.")
+            steps.append(fix("Remove the device binding from the service's configuration, or connect to an "
+                             f"address on {devices[0].interface}."))
+        else:
+            families = {s.family for s in listeners}
+            if want_family not in families and not any(serves_address(s, first_missing) for s in listeners):
+                fam_words = "IPv6" if want_family == 4 else "IPv4"
+                title = (f"Port {port} listens on {fam_words} only ({', '.join(s.address for s in listeners)}); "
+                         f"{first_missing} is IPv{want_family}.")
+            else:
+                title = (f"Port {port} is bound to {', '.join(sorted({s.address for s in listeners}))}, "
+                         f"not to {first_missing}.")
+            bound_addr = listeners[0].address
+            connectable = "127.0.0.1" if bound_addr == "0.0.0.0" else ("::1" if bound_addr == "::" else bound_addr)
+            steps.append(fix(f"Connect to {_addr_port(connectable, port)}, where the service listens; "
+                             "check it with:", f"portdoctor {_addr_port(connectable, port)}"))
+            everything = "0.0.0.0" if want_family == 4 else "::"
+            steps.append(fix(f"Or bind the service to {first_missing} or to every address ({everything}; "
+                             "for :: turn IPV6_V6ONLY off to take IPv4 too). "
+                             + BIND_HINTS.replace("PORT", str(port))))
+        steps.append(fix("See what is bound to the port:", f"ss -ltnp 'sport = :{port}'"
+                         if ctx.target.protocol == "tcp" else f"ss -lunp 'sport = :{port}'"))
+        return self.fail("wrong-interface", title, " ".join(detail), steps,
+                         listening=[s.address for s in listeners], not_served=missing_addrs, open=opened)

@@ -1,0 +1,220 @@
+"""Other network namespaces (containers, ``ip netns``), and whether we run in a container.
+
+- :func:`gather_namespaces` (Linux, best as root): groups every process by its network
+  namespace (one ``readlink /proc/PID/ns/net`` each), skips our own, and for each other
+  namespace reads ``/proc/<one pid>/net/{tcp,tcp6,udp,udp6}`` for the target's port,
+  finds the owners among that namespace's processes, and labels the sockets:
+  ``Socket.namespace`` ("netns:blue" or "net:[4026532456] (pid 4242 sleep)") and
+  ``Socket.container`` ("docker:3f2a1b4c5d6e"). What was scanned goes to
+  ``Snapshot.namespaces``.
+- :func:`detect_container`: "docker", "podman", "kubernetes", ... when portdoctor itself
+  runs inside a container (``Snapshot.in_container``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+NOT_ROOT = "other network namespaces cannot be inspected without root"
+
+# Compiled on first use: only a namespace with a socket on the port needs them.
+_CGROUP_PATTERNS = [
+    ("docker", r"docker-([0-9a-f]{12,64})\.scope"),
+    ("docker", r"/docker/([0-9a-f]{12,64})"),
+    ("podman", r"libpod-(?:conmon-)?([0-9a-f]{12,64})\.scope"),
+    ("podman", r"/libpod_parent/libpod-([0-9a-f]{12,64})"),
+    ("kubernetes", r"kubepods.*?(?:cri-containerd-|crio-|docker-)?([0-9a-f]{64})"),
+    ("containerd", r"cri-containerd-([0-9a-f]{12,64})\.scope"),
+    ("lxc", r"/lxc(?:\.payload)?[./]([^/\s]+)"),
+]
+
+
+@dataclass
+class NetworkNamespace:
+    """One network namespace other than ours, as scanned."""
+
+    inode: int
+    pids: list[int] = field(default_factory=list)
+    name: str | None = None  # `ip netns` name, from /run/netns
+    container: str | None = None  # "docker:3f2a1b4c5d6e"
+    label: str = ""
+
+    def to_dict(self) -> dict:
+        return {"inode": self.inode, "pids": len(self.pids), "name": self.name,
+                "container": self.container, "label": self.label}
+
+
+def namespace_inode(link: str) -> int | None:
+    """4026531840 from "net:[4026531840]"."""
+    if link.startswith("net:[") and link.endswith("]"):
+        return int(link[5:-1])
+    return None
+
+
+def container_from_cgroup(text: str) -> str | None:
+    """A container label ("docker:3f2a1b4c5d6e") from the text of /proc/PID/cgroup."""
+    if not text.strip() or text.strip() == "0::/":
+        return None
+    for kind, pattern in _CGROUP_PATTERNS:
+        m = re.search(pattern, text)
+        if m:
+            ident = m.group(1)
+            return f"{kind}:{ident[:12]}"
+    return None
+
+
+def detect_container(root: str = "/") -> str | None:
+    """What kind of container portdoctor itself runs in, or None on a plain host."""
+    join = os.path.join
+    if os.path.exists(join(root, ".dockerenv")):
+        return "docker"
+    if os.path.exists(join(root, "run/.containerenv")):
+        return "podman"
+    try:
+        with open(join(root, "proc/1/cgroup"), encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        text = ""
+    label = container_from_cgroup(text)
+    if label:
+        return label.split(":", 1)[0]
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and root == "/":
+        return "kubernetes"
+    return None
+
+
+def _netns_names() -> dict[int, str]:
+    names = {}
+    try:
+        entries = list(os.scandir("/run/netns"))
+    except OSError:
+        return names
+    for e in entries:
+        try:
+            names[os.stat(e.path).st_ino] = e.name
+        except OSError:
+            continue
+    return names
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def list_namespaces() -> tuple[int | None, dict[int, list[int]]]:
+    """Our own network namespace inode, and every namespace inode -> its pids (ascending)."""
+    own = namespace_inode(os.readlink("/proc/self/ns/net"))
+    groups: dict[int, list[int]] = {}
+    readlink = os.readlink
+    for entry in os.scandir("/proc"):
+        name = entry.name
+        if not name.isdigit():
+            continue
+        try:
+            link = readlink(f"/proc/{name}/ns/net")
+        except OSError:
+            continue  # another user's process (no privilege), or gone
+        inode = namespace_inode(link)
+        if inode is not None:
+            groups.setdefault(inode, []).append(int(name))
+    for pids in groups.values():
+        pids.sort()
+    return own, groups
+
+
+def listeners_in_namespace(pid: int, port: int) -> list:
+    """Listeners on ``port`` in the network namespace of ``pid``, via netlink (needs root).
+
+    A short-lived thread joins that namespace (setns affects only the calling thread)
+    and asks sock_diag there: far cheaper than reading /proc/PID/net/tcp, whose cost
+    grows with every socket on the machine. Raises OSError when setns is refused.
+    """
+    import threading
+
+    from portdoctor.facts.sockets import _sockets_by_netlink
+
+    box: dict = {}
+
+    def worker() -> None:
+        try:
+            _enter_network_namespace(f"/proc/{pid}/ns/net")
+            from portdoctor.facts import netlink
+
+            with netlink.open_netlink() as nl:
+                box["sockets"] = _sockets_by_netlink(port, nl, listening_only=True)
+        except BaseException as exc:  # noqa: BLE001 - handed back below
+            box["error"] = exc
+
+    thread = threading.Thread(target=worker, name="portdoctor-netns", daemon=True)
+    thread.start()
+    thread.join(3.0)
+    if "sockets" in box:
+        return [s for s in box["sockets"] if s.listening]
+    error = box.get("error")
+    raise error if isinstance(error, OSError) else OSError(f"namespace of pid {pid}: {error or 'timed out'}")
+
+
+def _enter_network_namespace(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if hasattr(os, "setns"):  # Python 3.12+
+            os.setns(fd, os.CLONE_NEWNET)
+            return
+        import ctypes  # deferred: ~3 ms, only when another namespace exists
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+            errno = ctypes.get_errno()
+            raise OSError(errno, os.strerror(errno))
+    finally:
+        os.close(fd)
+
+
+def gather_namespaces(snap) -> None:
+    """Scan every other network namespace for sockets on the target's port."""
+    from portdoctor.facts.sockets import read_proc_net_port, resolve_owners
+
+    snap.in_container = detect_container()
+    if not os.path.isdir("/proc/self/ns"):
+        return
+    if not snap.privileged:
+        snap.visibility["namespaces"] = NOT_ROOT
+    own, groups = list_namespaces()
+    netns_names = None
+    for inode, pids in sorted(groups.items()):
+        if inode == own:
+            continue
+        try:
+            sockets = listeners_in_namespace(pids[0], snap.port)
+        except OSError:
+            sockets = []
+            for pid in pids:  # the first pid whose /proc/PID/net is readable
+                sockets = [s for s in read_proc_net_port(snap.port, f"/proc/{pid}/net") if s.listening]
+                if sockets or os.path.exists(f"/proc/{pid}/net/tcp"):
+                    break
+        ns = NetworkNamespace(inode, pids)
+        snap.namespaces.append(ns)
+        if not sockets:
+            continue
+        # Labels cost a few reads; only namespaces with a socket on the port pay them.
+        if netns_names is None:
+            netns_names = _netns_names()
+        ns.name = netns_names.get(inode)
+        for pid in pids:
+            cgroup = _read(f"/proc/{pid}/cgroup")
+            ns.container = container_from_cgroup(cgroup or "")
+            if ns.container:
+                break
+        comm = (_read(f"/proc/{pids[0]}/comm") or "?").strip()
+        ns.label = f"netns:{ns.name}" if ns.name else f"net:[{inode}] (pid {pids[0]} {comm})"
+        for s in sockets:
+            s.namespace = ns.label
+            s.container = ns.container
+        resolve_owners(sockets, snap, pids=pids)
+        snap.sockets.extend(sockets)

@@ -1,0 +1,82 @@
+"""Helpers shared by the renderers: cleaning untrusted text, owner labels, marks.
+
+Process names, command lines and OS messages come from the machine, not from us:
+a process can name itself ``\\x1b]0;pwned\\x07`` or ``::error::``. Every renderer
+passes such text through :func:`printable` (or its own escaping) before output.
+"""
+
+from __future__ import annotations
+
+import re
+
+from portdoctor.model import Report, Socket, Status
+
+# C0 controls, DEL and C1 controls: never copied raw into a report.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+STATUS_LABEL = {
+    Status.PASS: "PASS",
+    Status.WARN: "WARN",
+    Status.FAIL: "FAIL",
+    Status.SKIP: "SKIP",
+    Status.ERROR: "ERROR",
+}
+
+
+def printable(text: object) -> str:
+    """``text`` with every control character shown as an escape (``\\n``, ``\\x1b``)."""
+    s = "" if text is None else str(text)
+
+    def escape(m: re.Match) -> str:
+        ch = m.group(0)
+        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch, f"\\x{ord(ch):02x}")
+
+    return _CONTROL.sub(escape, s)
+
+
+def printable_block(text: object) -> str:
+    """Like :func:`printable`, but keeps line breaks (for multi-line details we wrote)."""
+    return "\n".join(printable(line) for line in ("" if text is None else str(text)).splitlines())
+
+
+def endpoint(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def owner_label(s: Socket) -> str:
+    """Who owns a socket, in words: ``pid 812 postgres, user postgres`` or the hidden form."""
+    if s.pid is None and s.process is None:
+        if s.uid is not None:
+            who = f"uid {s.uid} (run with sudo to see)"
+        else:
+            who = "owner hidden (run with sudo to see)"
+    else:
+        parts = []
+        if s.pid is not None:
+            parts.append(f"pid {s.pid}")
+        if s.process:
+            parts.append(printable(s.process))
+        who = " ".join(parts)
+        if s.user:
+            who += f", user {printable(s.user)}"
+        elif s.uid is not None:
+            who += f", uid {s.uid}"
+    if s.namespace:
+        who += f", netns {printable(s.namespace)}"
+    if s.container:
+        who += f" ({printable(s.container)})"
+    return who
+
+
+def counts(report: Report) -> dict[Status, int]:
+    out = {s: 0 for s in Status}
+    for f in report.findings:
+        out[f.status] += 1
+    return out
+
+
+def overall_line(reports: list[Report]) -> str:
+    failed = sum(1 for r in reports if r.failed)
+    if failed:
+        return f"{failed} of {len(reports)} targets failed"
+    return f"all {len(reports)} targets reachable"

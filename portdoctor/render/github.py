@@ -1,0 +1,128 @@
+"""GitHub Actions output: annotations, log groups, and the step summary.
+
+Used by the CLI when ``GITHUB_ACTIONS=true``:
+
+- :func:`annotations`: one ``::error`` / ``::warning`` workflow command per failing /
+  warning finding (file-less annotations, shown on the run's summary page).
+- :func:`grouped`: each target's text report inside ``::group::`` … ``::endgroup::``,
+  and inside ``::stop-commands::<token>`` … ``::<token>::`` so that nothing echoed
+  (a process named ``::error::``, a command line with a newline) is taken as a command.
+- :func:`step_summary`: the Markdown report for ``$GITHUB_STEP_SUMMARY``, cut to fit
+  the runner's 1 MiB limit with a note saying so.
+
+Untrusted text in a command is escaped as the runner expects: ``%``, ``\\r``, ``\\n`` in
+the message, and additionally ``:`` and ``,`` in properties.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Callable
+
+from portdoctor.model import Report, Status
+
+SUMMARY_LIMIT = 1024 * 1024  # bytes GitHub accepts in one step's summary
+TRUNCATION_NOTE = ("\n\n> **Note:** portdoctor cut this summary to stay under GitHub's 1 MiB "
+                   "step-summary limit; the full report is in the job log.\n")
+
+
+def active(environ=os.environ) -> bool:
+    return environ.get("GITHUB_ACTIONS", "").lower() == "true"
+
+
+def escape_data(text: object) -> str:
+    """A workflow command's message."""
+    return str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: object) -> str:
+    """A workflow command's property value (``title=…``)."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def command(name: str, message: object = "", **properties: object) -> str:
+    props = ",".join(f"{k}={escape_property(v)}" for k, v in properties.items() if v is not None)
+    return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+def annotations(reports: list[Report]) -> list[str]:
+    """``::error`` for each failing finding, ``::warning`` for each warning or broken check.
+
+    A failing verdict that no failing finding explains (cause ``unknown``) gets its own error.
+    """
+    lines: list[str] = []
+    for r in reports:
+        display = r.target.display
+        failing = False
+        for f in r.findings:
+            if f.status not in (Status.FAIL, Status.WARN, Status.ERROR):
+                continue
+            kind = "error" if f.status is Status.FAIL else "warning"
+            failing |= f.status is Status.FAIL
+            title = f"portdoctor {display}: {f.cause or f.check}"
+            parts = [f.title]
+            if f.status is Status.ERROR:
+                parts = [f"check {f.check} could not run: {f.detail or f.title}"]
+            for fix in f.remediation[:1]:
+                parts.append(f"Fix: {fix.text}" + (f" ({fix.command})" if fix.command else ""))
+            lines.append(command(kind, "\n".join(parts), title=title))
+        if r.failed and not failing:
+            lines.append(command("error", r.verdict.summary, title=f"portdoctor {display}: {r.verdict.cause}"))
+    return lines
+
+
+def new_token() -> str:
+    return "portdoctor-" + secrets.token_hex(16)
+
+
+def stop_commands(text: str, token: str | None = None) -> str:
+    """``text`` between ``::stop-commands::TOKEN`` and ``::TOKEN::``: echoed, never executed."""
+    token = token or new_token()
+    while token in text:  # practically never; but the token must not occur in what it guards
+        token = new_token()
+    body = text if text.endswith("\n") else text + "\n"
+    return f"::stop-commands::{token}\n{body}::{token}::\n"
+
+
+def grouped(reports: list[Report], render_one: Callable[[Report], str]) -> str:
+    """Each target's report in a collapsible group, its text guarded by stop-commands."""
+    out = []
+    for r in reports:
+        state = "ok" if not r.failed else r.verdict.cause
+        out.append(f"::group::{escape_data(f'portdoctor {r.target.display}: {state}')}\n")
+        out.append(stop_commands(render_one(r)))
+        out.append("::endgroup::\n")
+    return "".join(out)
+
+
+def step_summary(markdown: str, already: int = 0, limit: int = SUMMARY_LIMIT) -> str:
+    """``markdown`` cut (at a line break) so the summary file stays under ``limit`` bytes.
+
+    ``already``: bytes the step's summary file holds before we append.
+    """
+    budget = limit - already - 1
+    data = markdown.encode("utf-8")
+    if len(data) <= budget:
+        return markdown
+    note = TRUNCATION_NOTE.encode("utf-8")
+    room = max(budget - len(note), 0)
+    cut = data[:room]
+    newline = cut.rfind(b"\n")
+    if newline > 0:
+        cut = cut[:newline]
+    return cut.decode("utf-8", errors="ignore") + TRUNCATION_NOTE if room else ""
+
+
+def append_step_summary(markdown: str, path: str | os.PathLike[str]) -> bool:
+    """Append to the step-summary file; returns whether the summary had to be cut."""
+    p = Path(path)
+    try:
+        already = p.stat().st_size
+    except OSError:
+        already = 0
+    text = step_summary(markdown, already)
+    with open(p, "a", encoding="utf-8") as fh:
+        fh.write(text if text.endswith("\n") or not text else text + "\n")
+    return text != markdown

@@ -1,0 +1,63 @@
+"""port-owner: every owner, other states, --expect, and hidden owners (never a false port-in-use)."""
+
+from portdoctor.checks.port_owner import PortOwnerCheck, owner_matches
+from snapshots import context, sock
+
+check = PortOwnerCheck()
+
+
+def redis(**kw):
+    return sock("0.0.0.0", 8080, pid=4242, process="fakeredis", user="redis",
+                cmdline="fakeredis --port 8080 --requirepass ****", **kw)
+
+
+def test_owners_are_listed():
+    f = check.run(context("127.0.0.1:8080", "open", sockets=[redis()]))
+    assert f.status == "pass"
+    assert "fakeredis (pid 4242, user redis): fakeredis --port 8080 --requirepass ****" in f.title
+
+
+def test_other_states_are_noted():
+    sockets = [redis(), sock("127.0.0.1", 8080, state="TIME_WAIT"), sock("127.0.0.1", 8080, state="TIME_WAIT")]
+    f = check.run(context("127.0.0.1:8080", "open", sockets=sockets))
+    assert "2 TIME_WAIT" in f.detail and "harmless" in f.detail
+    assert f.evidence["other_states"] == {"TIME_WAIT": 2}
+
+
+def test_client_bound_to_the_port_without_listener_is_noted():
+    client = sock("10.0.0.5", 8080, state="ESTABLISHED", pid=99, process="curl")
+    f = check.run(context("127.0.0.1:8080", sockets=[client]))
+    assert f.status == "pass" and "a client bound to it" in f.detail
+
+
+def test_expect_another_owner_is_port_in_use():
+    f = check.run(context("127.0.0.1:8080", "open", sockets=[redis()], expect="nginx"))
+    assert (f.status, f.cause) == ("fail", "port-in-use")
+    assert "fakeredis (pid 4242, user redis), not by nginx" in f.title
+    commands = [r.command for r in f.remediation]
+    assert "kill 4242" in commands and "fuser -k 8080/tcp" in commands
+
+
+def test_expect_the_owner_passes():
+    nginx = sock("0.0.0.0", 8080, pid=10, process="nginx", cmdline="nginx: master process /usr/sbin/nginx")
+    f = check.run(context("127.0.0.1:8080", "open", sockets=[nginx], expect="nginx"))
+    assert f.status == "pass" and "as expected" in f.title
+
+
+def test_expect_with_a_hidden_owner_skips_with_how():
+    hidden = sock("0.0.0.0", 8080, uid=0)
+    f = check.run(context("127.0.0.1:8080", "open", sockets=[hidden], privileged=False, expect="nginx"))
+    assert f.status == "skip" and f.cause is None
+    assert f.remediation[0].command == "sudo portdoctor --expect nginx 127.0.0.1:8080"
+
+
+def test_expect_with_nothing_on_the_port_is_not_port_in_use():
+    f = check.run(context("127.0.0.1:8080", expect="nginx"))
+    assert f.status == "pass" and f.cause is None
+
+
+def test_owner_matching():
+    assert owner_matches(sock("::", 1, process="postgres-export"), "postgres-exporter")  # 15-char comm
+    assert owner_matches(sock("::", 1, process="python3", cmdline="/usr/bin/python3 app.py"), "python3")
+    assert owner_matches(sock("::", 1, process="node", cmdline="/usr/local/bin/node server.js"), "NODE")
+    assert not owner_matches(sock("::", 1, process="nginx"), "apache2")

@@ -1,0 +1,79 @@
+"""service-running: not-listening, what was looked at, typo hints, other namespaces, remote targets."""
+
+import pytest
+
+from portdoctor.checks.service_running import ServiceRunningCheck, looks_like_typo
+from snapshots import context, sock
+
+check = ServiceRunningCheck()
+
+
+@pytest.mark.parametrize("wanted, other, typo", [
+    (8080, 8081, True),  # one digit changed
+    (8080, 80800, True), (8080, 880, True),  # one digit added / removed
+    (8080, 8800, True),  # two adjacent digits swapped
+    (5432, 5423, True),
+    (8080, 8080, False), (8080, 9090, False), (8080, 443, False), (8080, 8008, True),
+    (5432, 2345, False),
+])
+def test_typo_rules(wanted, other, typo):
+    assert looks_like_typo(wanted, other) is typo
+
+
+def test_nothing_listening_fails_and_says_what_was_looked_at():
+    ctx = context("127.0.0.1:8080", privileged=False, visibility={"owners": "run with sudo"})
+    f = check.run(ctx)
+    assert (f.status, f.cause) == ("fail", "not-listening")
+    assert "TCP sockets on port 8080, IPv4 and IPv6" in f.detail
+    assert "other network namespaces" in f.detail and "owners: run with sudo" in f.detail
+    commands = [r.command for r in f.remediation]
+    assert "ss -ltnp 'sport = :8080'" in commands
+    assert any(c and c.startswith("journalctl -u") for c in commands)
+
+
+def test_did_you_mean_a_port_one_digit_off():
+    near = sock("0.0.0.0", 8081, pid=1234, process="python3")
+    far = sock("0.0.0.0", 9999, pid=1, process="other")
+    ctx = context("127.0.0.1:8080", all_listening=[far, near])
+    f = check.run(ctx)
+    assert f.cause == "not-listening"
+    assert "Did you mean :8081 (python3, pid 1234)?" in f.title
+    assert f.evidence["did_you_mean"] == [8081]
+    assert f.remediation[0].command == "portdoctor 127.0.0.1:8081"
+
+
+def test_no_hint_for_the_other_protocol():
+    ctx = context("127.0.0.1:8080", all_listening=[sock("0.0.0.0", 8081, protocol="udp")])
+    assert "Did you mean" not in check.run(ctx).title
+
+
+def test_listening_passes():
+    f = check.run(context("127.0.0.1:8080", sockets=[sock("127.0.0.2", 8080, pid=7, process="app")]))
+    assert f.status == "pass" and "127.0.0.2 (app, pid 7)" in f.title
+
+
+def test_non_listening_sockets_do_not_count():
+    ctx = context("127.0.0.1:8080", sockets=[sock("127.0.0.1", 8080, state="TIME_WAIT")])
+    assert check.run(ctx).cause == "not-listening"
+
+
+def test_only_in_another_namespace_is_not_this_checks_failure():
+    other = sock("0.0.0.0", 8080, namespace="net:[4026532177]", container="docker:3f2a")
+    f = check.run(context("127.0.0.1:8080", sockets=[other]))
+    assert f.status == "warn" and f.cause == "other-namespace"
+    assert "docker:3f2a" in f.title
+
+
+def test_other_protocol_points_at_protocol_mismatch():
+    f = check.run(context("127.0.0.1:8080", sockets=[sock("0.0.0.0", 8080, protocol="udp")]))
+    assert f.status == "warn" and f.cause == "protocol-mismatch"
+
+
+def test_remote_target_is_skipped_not_called_not_listening():
+    f = check.run(context("192.0.2.10:8080", "timeout"))
+    assert f.status == "skip" and f.cause is None
+
+
+def test_reachable_without_a_socket_seen_passes():
+    f = check.run(context("127.0.0.1:8080", "open"))
+    assert f.status == "pass"

@@ -1,0 +1,143 @@
+"""GitHub Actions mode (GITHUB_ACTIONS=true): annotations, groups, stop-commands, summary.
+
+The runner's rule we rely on: a line is a workflow command when, after leading
+whitespace, it starts with ``::``. Between ``::stop-commands::TOKEN`` and ``::TOKEN::``
+nothing is. ``commands_outside_stop`` replays that rule over our output.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from portdoctor.cli import main
+from portdoctor.render import github
+from portdoctor.render.markdown import render_markdown
+from portdoctor.render.text import render_one
+from test_render import HOSTILE, make_report
+
+
+def commands_outside_stop(text: str) -> list[str]:
+    """The workflow commands the runner would act on, in order (a model of its parser)."""
+    acted, stopped_by = [], None
+    for line in text.splitlines():
+        s = line.lstrip()
+        if stopped_by is not None:
+            if s == f"::{stopped_by}::":
+                stopped_by = None
+            continue
+        if s.startswith("::stop-commands::"):
+            stopped_by = s[len("::stop-commands::"):]
+            continue
+        if s.startswith("::"):
+            acted.append(s)
+    assert stopped_by is None, "stop-commands never resumed"
+    return acted
+
+
+@pytest.fixture
+def actions(monkeypatch, tmp_path):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.delenv("GITLAB_CI", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    return summary
+
+
+def test_escaping_follows_the_runner():
+    assert github.escape_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
+    assert github.escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
+    assert github.command("error", "x\ny", title="db:5432, down") == "::error title=db%3A5432%2C down::x%0Ay"
+
+
+def test_annotations_one_per_failing_or_warning_finding():
+    lines = github.annotations([make_report(process=HOSTILE)])
+    kinds = [line.split(" ", 1)[0] for line in lines]
+    assert kinds == ["::error", "::warning", "::warning"]  # fail, warn, a check that could not run
+    error = lines[0]
+    assert error.startswith("::error title=portdoctor 127.0.0.1%3A5432%3A wrong-interface::")
+    message = error.split("::", 2)[2]
+    assert "\n" not in error and "\r" not in error
+    assert "%3A" not in message and "::error::pwn" in message  # data: only %, CR, LF are escaped
+    assert "Fix: Make the service listen" in message
+
+
+def test_a_failing_verdict_without_a_failing_finding_still_annotates():
+    r = make_report(failed=False)
+    r.verdict.cause, r.verdict.reachable, r.verdict.summary = "unknown", False, "The connection fails."
+    assert [a for a in github.annotations([r]) if a.startswith("::error")][0] == "::error title=portdoctor 127.0.0.1%3A5432%3A unknown::The connection fails."
+
+
+def test_grouped_text_cannot_issue_commands():
+    text = github.grouped([make_report(process="::error::x", cmdline="a\n::warning::y")], render_one)
+    assert text.startswith("::group::portdoctor 127.0.0.1:5432: wrong-interface\n::stop-commands::portdoctor-")
+    assert text.rstrip().endswith("::endgroup::")
+    assert "::error::x" in text  # echoed ...
+    assert commands_outside_stop(text) == ["::group::portdoctor 127.0.0.1:5432: wrong-interface", "::endgroup::"]
+
+
+def test_stop_commands_token_is_fresh_and_not_in_the_text():
+    a, b = github.stop_commands("x"), github.stop_commands("x")
+    token = a.splitlines()[0].split("::")[2]
+    assert a != b and len(token) > 20 and a.endswith(f"::{token}::\n")
+
+
+def test_step_summary_is_cut_under_the_limit_with_a_note():
+    markdown = "\n".join(f"| row {i} | {'é' * 50} |" for i in range(30000))
+    assert len(markdown.encode()) > github.SUMMARY_LIMIT
+    cut = github.step_summary(markdown)
+    assert len(cut.encode("utf-8")) < github.SUMMARY_LIMIT
+    assert cut.endswith(github.TRUNCATION_NOTE) and "| row 0 |" in cut
+    assert github.step_summary("short", already=10) == "short"
+    small = github.step_summary(markdown, already=github.SUMMARY_LIMIT - 1000)
+    assert 0 < len(small.encode()) <= 1000
+
+
+def test_cli_in_actions_text_mode(actions, free_port, capsys):
+    assert main(["--report", f"127.0.0.1:{free_port}", "127.0.0.1:1"]) == 1
+    out, err = capsys.readouterr()
+    acted = commands_outside_stop(out)
+    groups = [c for c in acted if c.startswith("::group::")]
+    assert groups == [f"::group::portdoctor 127.0.0.1:{free_port}: not-listening",
+                      "::group::portdoctor 127.0.0.1:1: not-listening"]
+    assert acted.count("::endgroup::") == 2
+    errors = [c for c in acted if c.startswith("::error ")]
+    assert len(errors) == 2 and errors[0].startswith(f"::error title=portdoctor 127.0.0.1%3A{free_port}%3A")
+    summary = actions.read_text()
+    assert summary.startswith("## portdoctor: 2 of 2 targets failed")
+    # appended, not overwritten: a second run adds to the step's summary
+    main(["--report", f"127.0.0.1:{free_port}"])
+    assert actions.read_text().startswith(summary) and len(actions.read_text()) > len(summary)
+
+
+def test_cli_in_actions_json_stays_pure_and_annotations_go_to_stderr(actions, free_port, capsys):
+    assert main(["--report", "--format", "json", f"127.0.0.1:{free_port}"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["verdict"]["cause"] == "not-listening"
+    assert commands_outside_stop(out) == []
+    assert any(line.startswith("::error title=") for line in err.splitlines())
+
+
+def test_cli_in_actions_output_file(actions, free_port, tmp_path, capsys):
+    path = tmp_path / "r.xml"
+    main(["--report", "-o", str(path), f"127.0.0.1:{free_port}"])
+    out, err = capsys.readouterr()
+    assert path.read_text().startswith("<?xml")
+    kinds = [c.split(" ")[0] for c in commands_outside_stop(out)]
+    assert kinds[0] == "::error" and set(kinds) <= {"::error", "::warning"}
+
+
+def test_hostile_names_in_every_format_never_become_commands():
+    reports = [make_report(process="::error::pwn", cmdline="x\n::error::cmd\r::warning::z")]
+    reports[0].findings[1].detail += "\n::error::detail\n  ::warning::indented"
+    from portdoctor.render import render
+
+    for fmt in ("json", "junit"):  # machine formats: safe by construction, no wrapping needed
+        assert commands_outside_stop(render(reports, fmt)) == [], fmt
+    assert commands_outside_stop(github.stop_commands(render_markdown(reports))) == []
+    assert commands_outside_stop(github.grouped(reports, render_one))[0].startswith("::group::")
+    annotations = "\n".join(github.annotations(reports))
+    assert all(re.match(r"::(error|warning) title=", line) for line in annotations.splitlines())

@@ -1,0 +1,34 @@
+"""Lab: portdoctor run as an ordinary user sees less, and says so instead of guessing."""
+
+import pytest
+
+from labkit import Listener
+
+pytestmark = pytest.mark.lab
+
+
+def test_root_listener_seen_by_nobody_keeps_uid_and_user(lab):
+    r = lab.run(["127.0.0.1:8080"], listeners=[Listener("127.0.0.1", 8080, name="rootsvc")], user="nobody")
+    assert r.returncode == 0, r.stderr
+    (listener,) = r.json["listeners"]
+    assert listener["pid"] is None and listener["process"] is None, "another user's process is hidden"
+    assert listener["uid"] == 0 and listener["user"] == "root"
+    assert r.json["host"]["privileged"] is False
+    assert any("sudo" in note for note in r.json["notes"])
+
+
+def test_root_listener_seen_by_nobody_text_says_run_with_sudo(lab):
+    r = lab.run(["--report", "--format", "text", "127.0.0.1:8080"],
+                listeners=[Listener("127.0.0.1", 8080, name="rootsvc")], user="nobody", json_report=False)
+    assert r.returncode == 0, r.stderr
+    assert "sudo" in r.stdout
+
+
+def test_other_namespace_as_nobody_is_a_skip_not_a_false_cause(lab):
+    r = lab.run(["127.0.0.1:8080"], listeners=[Listener("127.0.0.1", 8080, name="postgres", netns="box")],
+                user="nobody")
+    assert r.returncode == 1, r.stderr
+    assert r.cause != "other-namespace"
+    f = r.finding("other-namespace")
+    assert f["status"] == "skip"
+    assert any("sudo portdoctor" in (step["command"] or "") for step in f["remediation"])

@@ -1,0 +1,200 @@
+"""The renderers as pure functions of hand-built reports: text, Markdown, JUnit, JSON.
+
+``make_report`` builds a Report the way the pipeline would, with listeners whose
+owners are hidden, in another namespace, and named by a hostile process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+from portdoctor.model import (Finding, HostInfo, Outcome, Probe, Remediation, Report, Socket, Status, Verdict)
+from portdoctor.render import render
+from portdoctor.render.common import owner_label, printable
+from portdoctor.render.junit import render_junit
+from portdoctor.render.markdown import render_markdown
+from portdoctor.render.text import render_text
+from portdoctor.target import parse_target
+
+HOSTILE = "::error::pwn\x1b[31m<b>|`"
+
+
+def make_report(target: str = "127.0.0.1:5432", *, failed: bool = True, process: str = "postgres",
+                cmdline: str | None = None, extra_findings: list[Finding] = ()) -> Report:
+    t = parse_target(target)
+    listeners = [
+        Socket("tcp", 4, "127.0.0.2", t.port, "LISTEN", uid=999, pid=812, process=process, user="postgres",
+               cmdline=cmdline),
+        Socket("tcp", 6, "::", t.port, "LISTEN", uid=0),  # owner hidden: not root
+        Socket("udp", 4, "0.0.0.0", t.port, "UNCONN", pid=77, process="dnsmasq", user="nobody",
+               namespace="netns:4026532481", container="docker:3f2a"),
+    ]
+    findings = [
+        Finding("resolution", Status.PASS, "127.0.0.1 is an address; nothing to resolve."),
+        Finding("firewall", Status.SKIP, "Cannot read the rules without root.",
+                remediation=[Remediation("Run again with sudo.", "sudo portdoctor --report 127.0.0.1:5432")]),
+        Finding("proxy", Status.WARN, "http_proxy is set without no_proxy for 127.0.0.1.", "proxy",
+                "HTTP clients may send this traffic to the proxy.",
+                [Remediation("Exclude the target.", "export no_proxy=127.0.0.1")]),
+        Finding("broken-plugin", Status.ERROR, "broken-plugin: the check failed to run", None,
+                "The check crashed: ZeroDivisionError: division by zero"),
+    ]
+    if failed:
+        findings.insert(1, Finding(
+            "wrong-interface", Status.FAIL, f"{process} listens on 127.0.0.2, not 127.0.0.1.", "wrong-interface",
+            f"The process {process} (pid 812) bound 127.0.0.2:{t.port}.\nConnections to 127.0.0.1 are refused.",
+            [Remediation("Make the service listen on 127.0.0.1 (or 0.0.0.0).",
+                         "sudo sed -i \"s/^listen_addresses.*/listen_addresses = '*'/\" /etc/postgresql/postgresql.conf"),
+             Remediation("Or connect to the address it listens on.", f"portdoctor 127.0.0.2:{t.port}")]))
+    findings.extend(extra_findings)
+    for i, f in enumerate(findings):
+        f.ms = 1.5 + i
+    first = findings[1].remediation[0] if failed else None
+    verdict = (Verdict(False, "wrong-interface", findings[1].title, "wrong-interface", first) if failed
+               else Verdict(True, "ok", f"{t.display} accepted a connection on every address (127.0.0.1)."))
+    probes = [Probe("127.0.0.1", Outcome.REFUSED if failed else Outcome.OPEN, 0.4, 111 if failed else None,
+                    "Connection refused" if failed else None)]
+    return Report("0.1.0", "2025-01-02T03:04:05Z", HostInfo("testhost", "Linux 6.1", False), t, ["127.0.0.1"],
+                  probes, listeners, findings, verdict, 42.0, notes=["plugin x.py: SyntaxError: invalid syntax"])
+
+
+# --- text ---------------------------------------------------------------------------
+
+
+def test_text_layout_has_every_part_and_fits_80_columns():
+    text = render_text([make_report()])
+    for line in text.splitlines():
+        if not line.lstrip().startswith("$ "):  # commands are never wrapped, so they stay copyable
+            assert len(line) <= 80, line
+    assert "127.0.0.1:5432 (tcp)" in text
+    assert "addresses  127.0.0.1" in text
+    assert re.search(r"probes\s+127\.0\.0\.1\s+refused\s+0\.4 ms", text)
+    assert "pid 812 postgres, user postgres" in text
+    assert "uid 0 (run with sudo to see)" in text
+    assert "pid 77 dnsmasq, user nobody, netns netns:4026532481 (docker:3f2a)" in " ".join(text.split())
+    for mark in ("PASS  resolution", "FAIL  wrong-interface", "SKIP  firewall", "WARN  proxy", "ERROR broken-plugin"):
+        assert mark in text
+    assert "$ sudo portdoctor --report 127.0.0.1:5432" in text
+    assert "plugin x.py: SyntaxError" in text
+    # the verdict and the first thing to do are last
+    tail = text.rstrip().splitlines()[-4:]
+    assert tail[0].startswith("Verdict  WRONG-INTERFACE  postgres listens on 127.0.0.2")
+    assert tail[1].startswith("Do now   Make the service listen on 127.0.0.1")
+    assert tail[2].strip().startswith("$ sudo sed -i")
+    assert "\x1b[" not in text  # no colour unless asked
+
+
+def test_text_colour_only_when_asked_and_plain_ansi():
+    coloured = render_text([make_report()], color=True)
+    assert "\x1b[1;31mWRONG-INTERFACE\x1b[0m" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == render_text([make_report()])
+
+
+def test_text_neutralises_control_characters_from_process_names():
+    text = render_text([make_report(process=HOSTILE, cmdline="a\nb")])
+    assert "\x1b" not in text
+    assert "::error::pwn\\x1b[31m<b>|`" in text
+
+
+def test_text_ok_report_has_no_do_now():
+    text = render_text([make_report(failed=False)])
+    assert "Verdict  OK" in text and "Do now" not in text
+
+
+def test_text_several_targets_end_with_a_summary():
+    text = render_text([make_report("127.0.0.1:5432"), make_report("127.0.0.1:6379", failed=False)])
+    summary = text[text.index("Summary:"):]
+    assert "1 of 2 targets failed" in summary
+    assert re.search(r"FAIL\s+127\.0\.0\.1:5432\s+wrong-interface", summary)
+    assert re.search(r"OK\s+127\.0\.0\.1:6379\s+ok", summary)
+
+
+def test_owner_label_forms():
+    assert owner_label(Socket("tcp", 4, "0.0.0.0", 1, "LISTEN")) == "owner hidden (run with sudo to see)"
+    assert owner_label(Socket("tcp", 4, "0.0.0.0", 1, "LISTEN", uid=0)) == "uid 0 (run with sudo to see)"
+    assert owner_label(Socket("tcp", 4, "0.0.0.0", 1, "LISTEN", pid=5, process="x", uid=3)) == "pid 5 x, uid 3"
+    assert printable("a\nb\x07") == "a\\nb\\x07"
+
+
+# --- markdown -----------------------------------------------------------------------
+
+
+def test_markdown_has_heading_tables_and_commands():
+    md = render_markdown([make_report()])
+    assert md.startswith("## ❌ `127.0.0.1:5432`: `wrong-interface`")
+    assert "| `127.0.0.1` | refused (Connection refused) | 0.4 ms |" in md
+    assert "| ❌ fail | `wrong-interface` |" in md and "| ⏭️ skip | `firewall` |" in md
+    assert "    ```sh\n    export no_proxy=127.0.0.1\n    ```" in md
+    assert "uid 0 (run with sudo to see)" in md
+
+
+def test_markdown_escapes_untrusted_text():
+    md = render_markdown([make_report(process=HOSTILE)])
+    assert "<b>" not in md and "&lt;b&gt;" in md
+    assert "\x1b" not in md
+    # every table row still has its columns: the | in the process name is escaped
+    for line in md.splitlines():
+        if line.startswith("| status") or line.startswith("| ✅") or line.startswith("| ❌"):
+            assert len(re.findall(r"(?<!\\)\|", line)) == 4, line
+
+
+def test_markdown_several_targets_start_with_an_overview():
+    md = render_markdown([make_report("127.0.0.1:5432"), make_report("127.0.0.1:6379", failed=False)])
+    assert md.startswith("## portdoctor: 1 of 2 targets failed")
+    assert "### ❌ `127.0.0.1:5432`" in md and "### ✅ `127.0.0.1:6379`" in md
+
+
+# --- junit --------------------------------------------------------------------------
+
+
+def test_junit_one_suite_per_target_one_case_per_check():
+    reports = [make_report("127.0.0.1:5432"), make_report("127.0.0.1:6379", failed=False)]
+    root = ET.fromstring(render_junit(reports))
+    assert root.tag == "testsuites"
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["portdoctor 127.0.0.1:5432", "portdoctor 127.0.0.1:6379"]
+    names = [c.get("name") for c in root.iter("testcase")]
+    assert len(names) == len(set(names)), "test case names must be unique across targets"
+
+    first = {c.get("classname"): c for c in suites[0].findall("testcase")}
+    assert set(first) == {"portdoctor.checks.resolution", "portdoctor.checks.wrong-interface",
+                          "portdoctor.checks.firewall", "portdoctor.checks.proxy",
+                          "portdoctor.checks.broken-plugin", "portdoctor.verdict"}
+    assert first["portdoctor.checks.resolution"].get("name") == "resolution[127.0.0.1:5432]"
+    assert list(first["portdoctor.checks.resolution"]) == []  # a pass has no child
+    failure = first["portdoctor.checks.wrong-interface"].find("failure")
+    assert failure.get("type") == "wrong-interface"
+    assert "Connections to 127.0.0.1 are refused." in failure.text  # detail, line breaks kept
+    assert "$ sudo sed -i" in failure.text  # remediation
+    skipped = first["portdoctor.checks.firewall"].find("skipped")
+    assert skipped.get("message") == "Cannot read the rules without root."
+    assert first["portdoctor.checks.broken-plugin"].find("error") is not None
+    assert first["portdoctor.verdict"].find("failure").get("type") == "wrong-interface"
+    assert suites[0].get("failures") == "2" and suites[0].get("errors") == "1" and suites[0].get("skipped") == "1"
+    assert suites[0].get("tests") == str(len(suites[0].findall("testcase")))
+    assert suites[1].get("failures") == "0"
+    assert suites[1].find("testcase[@classname='portdoctor.verdict']").find("failure") is None
+    props = {p.get("name"): p.get("value") for p in suites[0].iter("property")}
+    assert props["cause"] == "wrong-interface" and props["port"] == "5432"
+    assert root.get("tests") == str(sum(int(s.get("tests")) for s in suites))
+
+
+def test_junit_is_valid_xml_with_any_process_name_and_no_line_starts_with_untrusted_text():
+    nasty = "pg\x00\x01\x0b\ufffe\ud800]]><!--&\"'" + HOSTILE
+    xml = render_junit([make_report(process=nasty)])
+    root = ET.fromstring(xml)  # parses: forbidden characters were stripped
+    failure = root.find(".//testcase[@classname='portdoctor.checks.wrong-interface']/failure")
+    assert "pg]]><!--&\"'::error::pwn[31m<b>|`" in failure.get("message")
+    for line in xml.splitlines():
+        assert line.lstrip().startswith("<"), line
+
+
+def test_json_keeps_the_contract_fields():
+    doc = json.loads(render([make_report()], "json"))
+    assert doc["schema"] == "portdoctor/report/v1"
+    assert doc["listeners"][1]["pid"] is None and doc["listeners"][2]["namespace"] == "netns:4026532481"
+    assert doc["findings"][1]["remediation"][0]["command"].startswith("sudo sed")
+    multi = json.loads(render([make_report(), make_report("127.0.0.1:1")], "json"))
+    assert multi["schema"] == "portdoctor/report/v1" and len(multi["reports"]) == 2

@@ -1,0 +1,104 @@
+"""The wizard's plain logic (no terminal): events into rows, history, comparison, fix actions."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+from portdoctor.model import Finding, HostInfo, Outcome, Probe, Report, Status, Verdict
+from portdoctor.pipeline import CheckFinished, CheckStarted, Finished, Planned, Probed, Resolved
+from portdoctor.target import parse_target
+from portdoctor.tui.detail import detail_markdown
+from portdoctor.tui.state import (
+    NOT_RUN, RUNNING, WAITING, DiagnosisRun, compare_reports, load_report_dict, saved_reports, stop_actions,
+)
+from snapshots import sock
+
+TARGET = parse_target("127.0.0.1:8080")
+
+
+def report(findings, listeners=(), cause="not-listening", reachable=False) -> Report:
+    return Report("0", "2025-01-01T00:00:00Z", HostInfo("h", "Linux", True), TARGET, ["127.0.0.1"],
+                  [Probe("127.0.0.1", Outcome.OPEN if reachable else Outcome.REFUSED, 1.0)], list(listeners),
+                  list(findings), Verdict(reachable, cause, "summary"), 1.0)
+
+
+class TestDiagnosisRun:
+    def test_events_move_rows_from_waiting_to_running_to_their_status(self):
+        run = DiagnosisRun(TARGET)
+        run.apply(Planned(TARGET, [("a", "A?"), ("b", "B?"), ("c", "C?")]))
+        assert [r.state for r in run.rows.values()] == [WAITING] * 3
+        run.apply(Resolved(TARGET, ["127.0.0.1"], None))
+        run.apply(Probed(TARGET, [Probe("127.0.0.1", Outcome.REFUSED, 1.0)]))
+        assert run.addresses == ["127.0.0.1"] and run.probes[0].outcome is Outcome.REFUSED
+        assert run.apply(CheckStarted(TARGET, "a", "A?")) == "a" and run.rows["a"].state == RUNNING
+        findings = [Finding("a", Status.PASS, "fine"), Finding("a", Status.WARN, "hmm")]
+        assert run.apply(CheckFinished(TARGET, findings)) == "a"
+        assert run.rows["a"].state == "warn" and run.rows["a"].result == "fine"
+        run.apply(Finished(TARGET, report(findings)))
+        assert run.finished and run.rows["b"].state == NOT_RUN and run.rows["c"].state == NOT_RUN
+
+
+class TestCompare:
+    def test_verdict_findings_and_listeners_changes(self):
+        old = report([Finding("svc", Status.FAIL, "down", "not-listening")]).to_dict()
+        new = report([Finding("svc", Status.PASS, "up"), Finding("fw", Status.PASS, "no rule")],
+                     [sock("0.0.0.0", 8080, pid=5, process="myapp")], cause="ok", reachable=True).to_dict()
+        text = "\n".join(compare_reports(old, new))
+        assert "was **not-listening** (not reachable)" in text and "now **ok** (reachable)" in text
+        assert "`svc`: **fail** → **pass**" in text and "`fw`: new, **pass**" in text
+        assert "new: tcp 0.0.0.0:8080 myapp (pid 5)" in text
+
+    def test_same_report_says_nothing_changed(self):
+        same = report([Finding("svc", Status.FAIL, "down", "not-listening")]).to_dict()
+        text = "\n".join(compare_reports(same, same))
+        assert "unchanged" in text and "every check has the same status" in text and "none, as before" in text
+
+
+class TestHistory:
+    def test_newest_first_only_report_files(self, tmp_path):
+        for name in ("20240101T000000Z-a.json", "20250101T000000Z-b.md", "notes.pdf", ".hidden.json"):
+            (tmp_path / name).write_text("{}")
+        assert [r.path.name for r in saved_reports(tmp_path)] == ["20250101T000000Z-b.md", "20240101T000000Z-a.json"]
+        assert saved_reports(tmp_path / "missing") == []
+
+    def test_multi_target_json_picks_the_matching_report(self, tmp_path):
+        path = tmp_path / "r.json"
+        other = dict(report([]).to_dict(), target={"host": "10.0.0.1", "port": 1, "protocol": "tcp"})
+        path.write_text(json.dumps({"schema": "x", "reports": [other, report([]).to_dict()]}))
+        assert load_report_dict(path, "127.0.0.1:8080")["target"]["host"] == "127.0.0.1"
+
+
+class TestStopActions:
+    def in_use(self, evidence=None):
+        return [Finding("owner", Status.FAIL, "python3 holds it", "port-in-use", evidence=evidence or {})]
+
+    def test_offered_for_the_wrong_owner_only_with_expect(self):
+        holders = [sock("0.0.0.0", 8080, pid=12345, process="python3", user="bob")]
+        actions = stop_actions(report(self.in_use({"pid": 12345}), holders), "postgres")
+        assert [(a.pid, a.process, a.signal) for a in actions] == [(12345, "python3", signal.SIGTERM)]
+        assert "SIGTERM to pid 12345 (python3, user bob)" in actions[0].describe()
+        assert stop_actions(report(self.in_use(), holders), None) == []
+
+    def test_never_the_expected_owner_another_namespace_or_ourselves(self):
+        listeners = [sock("0.0.0.0", 8080, pid=1, process="postgres"),
+                     sock("::", 8080, pid=2, process="python3", namespace="netns:x"),
+                     sock("127.0.0.1", 8080, pid=os.getpid(), process="python3")]
+        assert stop_actions(report(self.in_use(), listeners), "postgres") == []
+
+    def test_not_offered_without_a_port_in_use_finding(self):
+        holders = [sock("0.0.0.0", 8080, pid=12345, process="python3")]
+        assert stop_actions(report([Finding("svc", Status.FAIL, "x", "not-listening")], holders), "postgres") == []
+
+
+class TestDetailText:
+    def test_remediation_commands_and_resolver_order(self):
+        run = DiagnosisRun(TARGET)
+        run.apply(Planned(TARGET, [("dns", "Does it resolve?")]))
+        f = Finding("dns", Status.FAIL, "localhost is ::1 first", "wrong-interface",
+                    remediation=[], evidence={"resolver_order": ["::1", "127.0.0.1"], "rule": "tcp dport 8080 drop"})
+        run.apply(CheckFinished(TARGET, [f]))
+        text = detail_markdown(run.rows["dns"], None, lambda cause: f"PAGE {cause}")
+        assert "1. `::1`" in text and "2. `127.0.0.1`" in text
+        assert "tcp dport 8080 drop" in text and "PAGE wrong-interface" in text

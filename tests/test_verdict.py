@@ -1,0 +1,91 @@
+"""The verdict: decide_verdict + causes.RANK over the findings of a diagnosis."""
+
+from portdoctor.causes import CAUSES, RANK, rank
+from portdoctor.checks.port_owner import PortOwnerCheck
+from portdoctor.checks.service_running import ServiceRunningCheck
+from portdoctor.checks.wrong_interface import WrongInterfaceCheck
+from portdoctor.model import Finding, Remediation, Status
+from portdoctor.pipeline import decide_verdict
+from snapshots import context, sock
+
+
+def finding(check, status, cause=None, title="", steps=()):
+    return Finding(check, Status(status), title or f"{check} {status}", cause, "", [Remediation(*s) for s in steps])
+
+
+def verdict_for(ctx, *findings):
+    ctx.findings = list(findings)
+    return decide_verdict(ctx)
+
+
+def test_rank_names_every_cause_but_ok_once():
+    assert sorted(RANK) == sorted(set(CAUSES) - {"ok"})
+    assert rank("no-such-cause") == len(RANK)
+
+
+def test_several_failures_the_most_direct_wins():
+    ctx = context("127.0.0.1:8080", "refused")
+    v = verdict_for(ctx,
+                    finding("service-running", "fail", "not-listening"),
+                    finding("firewall", "fail", "firewall", "Firewall rule rejects", [("Delete it", "nft delete ...")]),
+                    finding("wrong-interface", "fail", "wrong-interface"))
+    assert (v.cause, v.check, v.reachable) == ("firewall", "firewall", False)
+    assert v.summary == "Firewall rule rejects"
+    assert v.first_step == Remediation("Delete it", "nft delete ...")
+
+
+def test_findings_order_does_not_matter():
+    a = finding("a", "fail", "not-listening")
+    b = finding("b", "fail", "dns")
+    assert verdict_for(context("x.test:1", "refused"), a, b).cause == "dns"
+    assert verdict_for(context("x.test:1", "refused"), b, a).cause == "dns"
+
+
+def test_warnings_only_and_failed_connection_take_the_warning_as_the_lead():
+    ctx = context("127.0.0.1:8080", "timeout")
+    v = verdict_for(ctx, finding("service-running", "pass"),
+                    finding("firewall", "warn", "firewall", "A rule may drop"),
+                    finding("other", "warn", None, "no cause"))
+    assert (v.cause, v.check) == ("firewall", "firewall")
+
+
+def test_warnings_only_and_reachable_is_ok():
+    ctx = context("127.0.0.1:8080", "open")
+    v = verdict_for(ctx, finding("firewall", "warn", "firewall"), finding("x", "skip"))
+    assert (v.cause, v.reachable) == ("ok", True)
+
+
+def test_reachable_with_a_failure_is_that_failure():
+    ctx = context("127.0.0.1:8080", "open")
+    v = verdict_for(ctx, finding("service-running", "pass"),
+                    finding("port-owner", "fail", "port-in-use", "held by fakeredis"))
+    assert (v.cause, v.reachable, v.check) == ("port-in-use", True, "port-owner")
+
+
+def test_nothing_explains_it_is_unknown():
+    ctx = context("127.0.0.1:8080", "timeout")
+    v = verdict_for(ctx, finding("a", "pass"), finding("b", "skip"), finding("c", "error"))
+    assert v.cause == "unknown" and "127.0.0.1 timeout" in v.summary and not v.reachable
+
+
+def test_port_in_use_outranks_wrong_interface_for_real_findings():
+    # A real case: --expect nginx, but fakeredis holds the port on 127.0.0.2 only.
+    # wrong-interface alone would say "connect to 127.0.0.2:8080", which reaches fakeredis;
+    # the port's owner is the problem to fix first.
+    ctx = context("127.0.0.1:8080", "refused", expect="nginx",
+                  sockets=[sock("127.0.0.2", 8080, pid=9, process="fakeredis")])
+    findings = [ServiceRunningCheck().run(ctx), PortOwnerCheck().run(ctx), WrongInterfaceCheck().run(ctx)]
+    assert [f.cause for f in findings] == [None, "port-in-use", "wrong-interface"]
+    assert verdict_for(ctx, *findings).cause == "port-in-use"
+
+
+def test_port_in_use_outranks_firewall():
+    ctx = context("127.0.0.1:8080", "refused")
+    v = verdict_for(ctx, finding("firewall", "fail", "firewall"), finding("port-owner", "fail", "port-in-use"))
+    assert v.cause == "port-in-use"
+
+
+def test_resolution_failure_outranks_everything():
+    ctx = context("nosuch.invalid:80", resolve_error="Name or service not known")
+    v = verdict_for(ctx, finding("resolution", "fail", "dns"), finding("service-running", "fail", "not-listening"))
+    assert (v.cause, v.reachable) == ("dns", False)
