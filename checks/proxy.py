@@ -44,7 +44,7 @@ def _remediation(ctx: Context, variable: str, proxy_url: str) -> list:
             fix("Or bypass the proxy for one curl call.", f"curl.exe --noproxy '*' {_url(ctx)}"),
         ]
     return [
-        fix(f"Exempt the host from the proxy (both spellings: clients differ).",
+        fix("Exempt the host from the proxy (both spellings: clients differ).",
             f'export no_proxy="${{no_proxy:+$no_proxy,}}{host}" NO_PROXY="${{NO_PROXY:+$NO_PROXY,}}{host}"'),
         fix("Or bypass the proxy for one curl call.", f"curl --noproxy '*' {_url(ctx)}"),
         fix("Or run one command without any proxy variable.",

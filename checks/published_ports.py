@@ -33,7 +33,7 @@ class PublishedPortsCheck(Check):
         if dest is not None:
             steps.append(fix("See which container publishes the port, and whether it is running.",
                              f"docker ps -a --filter publish={port} --format '{{{{.Names}}}} {{{{.Status}}}} {{{{.Ports}}}}'"))
-            steps.append(fix(f"Test the destination directly.", f"portdoctor {_where(dest, dest_port)}"))
+            steps.append(fix("Test the destination directly.", f"portdoctor {_where(dest, dest_port)}"))
         else:
             steps.append(fix(f"Start the service on local port {dest_port}, or fix the redirect.",
                              f"ss -ltnp 'sport = :{dest_port}'"))
