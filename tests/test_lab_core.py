@@ -12,7 +12,7 @@ from labkit import Listener
 
 pytestmark = pytest.mark.lab
 
-PORT = 47613  # unusual: other suites' lab listeners in other namespaces are visible to root
+PORT = 47613
 
 
 def finding_status(result, check):

@@ -1,7 +1,7 @@
 """Lab: a listener in another network namespace (a nested one, like a container's).
 
-As root portdoctor sees every namespace on the machine, including other lab runs
-going on at the same time, so listeners are picked out by their unique process names.
+portdoctor runs as root; the lab's private PID namespace shows it only the scenario's
+own processes, so the report lists exactly the listeners the scenario started.
 """
 
 import pytest
@@ -15,7 +15,8 @@ def test_listener_in_another_namespace_is_other_namespace(lab):
     r = lab.run(["127.0.0.1:8080"], listeners=[Listener("127.0.0.1", 8080, name="pd-ns-postgres", netns="box")])
     assert r.returncode == 1, r.stderr
     assert r.cause == "other-namespace"
-    (listener,) = [l for l in r.json["listeners"] if l["process"] == "pd-ns-postgres"]
+    (listener,) = r.json["listeners"]
+    assert listener["process"] == "pd-ns-postgres"
     assert listener["pid"] and listener["port"] == 8080
     assert listener["namespace"] and listener["namespace"].startswith("net:[")
     f = r.finding("other-namespace")
@@ -29,5 +30,6 @@ def test_listener_here_and_in_another_namespace_is_not_other_namespace(lab):
                                                Listener("127.0.0.1", 8080, name="pd-ns-there", netns="box")])
     assert r.returncode == 0, r.stderr
     assert r.finding("other-namespace")["status"] == "pass"
-    names = {l["process"]: l["namespace"] for l in r.json["listeners"] if l["port"] == 8080}
+    assert len(r.json["listeners"]) == 2 and {l["port"] for l in r.json["listeners"]} == {8080}
+    names = {l["process"]: l["namespace"] for l in r.json["listeners"]}
     assert names["pd-ns-here"] is None and names["pd-ns-there"].startswith("net:[")

@@ -1,4 +1,9 @@
-"""The well-known-service check end to end: a real Unix-socket-only "postgres" in the lab."""
+"""The well-known-service check end to end: a real Unix-socket-only "postgres" in the lab.
+
+Each scenario runs with portdoctor as root and as nobody: the lab's private PID
+namespace shows root only the scenario's own processes, and nobody (who cannot read
+other users' sockets) must reach the same conclusion.
+"""
 
 import pytest
 
@@ -6,13 +11,14 @@ from labkit import Listener
 
 pytestmark = pytest.mark.lab
 
+AS_ROOT_AND_NOBODY = pytest.mark.parametrize("user", [None, "nobody"], ids=["root", "nobody"])
 
-def test_postgres_listening_only_on_its_unix_socket(lab, tmp_path):
-    # portdoctor runs as nobody: as root it would also see (and rightly report) a port-5432
-    # listener in any other network namespace on this machine, e.g. another test's lab.
+
+@AS_ROOT_AND_NOBODY
+def test_postgres_listening_only_on_its_unix_socket(lab, tmp_path, user):
     path = str(tmp_path / "run" / "postgresql" / ".s.PGSQL.5432")
     r = lab.run(["127.0.0.1:5432"], listeners=[Listener(path, 5432, protocol="unix", name="postgres")],
-                user="nobody")
+                user=user)
     assert r.returncode == 1, r.stderr
     assert r.cause == "not-listening"
     f = r.finding("well-known-service")
@@ -23,8 +29,9 @@ def test_postgres_listening_only_on_its_unix_socket(lab, tmp_path):
     assert any(s["command"] == f"psql -h {tmp_path}/run/postgresql -p 5432" for s in f["remediation"])
 
 
-def test_postgres_not_running_at_all(lab):
-    r = lab.run(["127.0.0.1:5432"], user="nobody")
+@AS_ROOT_AND_NOBODY
+def test_postgres_not_running_at_all(lab, user):
+    r = lab.run(["127.0.0.1:5432"], user=user)
     assert r.returncode == 1, r.stderr
     f = r.finding("well-known-service")
     assert f["status"] == "warn" and f["cause"] == "not-listening"
