@@ -191,9 +191,8 @@ def _interactive(args) -> bool:
 
 def diagnose_all(targets, args):
     """Every target diagnosed concurrently (threads); reports in the targets' order."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from portdoctor.api import Options
+    from portdoctor.bounded import parallel_map
     from portdoctor.pipeline import diagnose
     from portdoctor.plugins import discover
 
@@ -205,10 +204,7 @@ def diagnose_all(targets, args):
     def one(target):
         return diagnose(target, checks, options, plugin_errors=plugin_errors)
 
-    if len(targets) == 1:
-        return [one(targets[0])]
-    with ThreadPoolExecutor(max_workers=min(len(targets), MAX_WORKERS)) as pool:
-        return list(pool.map(one, targets))
+    return parallel_map(one, targets, max_workers=MAX_WORKERS)
 
 
 def _run_wait(targets, args, fmt: str) -> int:

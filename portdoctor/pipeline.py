@@ -7,17 +7,16 @@ wizard forwards each event as a Textual message), and returns a :class:`Report`.
 
 from __future__ import annotations
 
-import platform
+import os
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
 from portdoctor import __version__
 from portdoctor.api import Context, Options
-from portdoctor.bounded import Overrun, call_with_timeout
+from portdoctor.bounded import Background, Overrun, call_with_timeout
 from portdoctor.causes import CAUSES, rank
 from portdoctor.facts import Snapshot, gather, netstat
 from portdoctor.model import Finding, HostInfo, Outcome, Probe, Report, Status, Target, Verdict
@@ -103,10 +102,9 @@ def diagnose(
     # just before and just after the probes, so the difference is what our probes met
     # (the backlog-full check reads it from extras["listen_counters"]).
     listen_before = netstat.read_listen_counters()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        probing = pool.submit(probe_all, addresses, target.port, target.protocol, options.timeout)
-        snapshot = gather_facts(target.port, target.protocol)
-        probes = probing.result()
+    probing = Background(lambda: probe_all(addresses, target.port, target.protocol, options.timeout), "probe")
+    snapshot = gather_facts(target.port, target.protocol)
+    probes = probing.result()
     snapshot.extras.setdefault("listen_counters", netstat.delta(listen_before, netstat.read_listen_counters()))
     emit(Probed(target, probes))
     emit(FactsGathered(target, snapshot))
@@ -216,6 +214,11 @@ def _udp_bound_and_silent(ctx: Context) -> bool:
 
 
 def _os_name() -> str:
+    if hasattr(os, "uname"):  # platform.system()/release() without importing platform
+        uname = os.uname()
+        return f"{uname.sysname} {uname.release}"
+    import platform
+
     return f"{platform.system()} {platform.release()}".strip()
 
 

@@ -10,12 +10,12 @@ checks still load.
 
 from __future__ import annotations
 
+import configparser
 import importlib
 import importlib.util
-import inspect
+import os
 import sys
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from portdoctor.api import Check
@@ -45,6 +45,84 @@ class PluginError:
         return f"plugin {self.source}: {self.message}"
 
 
+@dataclass(frozen=True)
+class EntryPoint:
+    """One ``name = module:attr`` line of a distribution's entry_points.txt."""
+
+    name: str
+    value: str
+    dist: str
+    version: str
+
+    def load(self):
+        module_name, _, attrs = self.value.partition(":")
+        obj = importlib.import_module(module_name.strip())
+        for attr in filter(None, attrs.strip().split(".")):
+            obj = getattr(obj, attr)
+        return obj
+
+
+def entry_points(group: str = GROUP) -> list[EntryPoint]:
+    """The entry points of ``group`` of every installed distribution on sys.path.
+
+    What ``importlib.metadata.entry_points(group=...)`` returns, read directly from the
+    ``*.dist-info`` / ``*.egg-info`` folders: importing importlib.metadata costs about
+    20 ms here (email, zipfile, csv), a sixth of a whole ``--report`` run; this scan
+    costs about 2 ms. Like importlib.metadata, the first distribution of a given name
+    on sys.path wins. Zipped eggs on sys.path are not scanned.
+    """
+    found: list[EntryPoint] = []
+    seen: set[str] = set()
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:  # not a folder (a zip), or unreadable
+            continue
+        for meta in names:
+            if not meta.endswith((".dist-info", ".egg-info")):
+                continue
+            dist, _, version = meta.rsplit(".", 1)[0].partition("-")
+            key = dist.lower().replace("-", "_").replace(".", "_")
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                with open(os.path.join(folder, meta, "entry_points.txt"), encoding="utf-8") as fh:
+                    text = fh.read()
+            except OSError:
+                continue
+            if f"[{group}]" not in text:
+                continue
+            parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+            parser.optionxform = str  # entry-point names are case-sensitive
+            try:
+                parser.read_string(text)
+            except configparser.Error:
+                continue
+            dist, version = _name_and_version(os.path.join(folder, meta), dist, version)
+            found.extend(EntryPoint(name, value, dist, version) for name, value in parser.items(group))
+    return found
+
+
+def _name_and_version(meta_dir: str, dist: str, version: str) -> tuple[str, str]:
+    """The distribution's own spelling of its name and version, from its metadata headers."""
+    for filename in ("METADATA", "PKG-INFO"):
+        try:
+            with open(os.path.join(meta_dir, filename), encoding="utf-8") as fh:
+                headers = {}
+                for line in fh:
+                    if not line.strip():
+                        break
+                    key, sep, value = line.partition(":")
+                    if sep and key in ("Name", "Version"):
+                        headers[key] = value.strip()
+            return headers.get("Name", dist), headers.get("Version", version)
+        except OSError:
+            continue
+    return dist, version
+
+
 def user_checks_dir() -> Path:
     import platformdirs
 
@@ -58,10 +136,7 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
     # Built-ins first, so that a plugin reusing a built-in check's name is the one ignored.
     for ep in sorted(entry_points(group=GROUP), key=lambda e: (not e.value.startswith("portdoctor.checks."), e.name)):
         builtin = ep.value.startswith("portdoctor.checks.")
-        dist = getattr(ep, "dist", None)
-        origin = "built-in" if builtin else (
-            f"entry point {dist.name} {dist.version}" if dist is not None else "entry point"
-        )
+        origin = "built-in" if builtin else f"entry point {ep.dist} {ep.version}".rstrip()
         try:
             obj = call_with_timeout(ep.load, IMPORT_TIMEOUT, name=f"import {ep.value}")
             loaded.append(LoadedCheck(_instantiate(obj), origin, ep.value))
@@ -85,7 +160,7 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
             try:
                 module = call_with_timeout(lambda p=path: _import_file(p), IMPORT_TIMEOUT, name=f"import {path}")
                 found = [
-                    obj for _, obj in inspect.getmembers(module, inspect.isclass)
+                    obj for obj in vars(module).values() if isinstance(obj, type)
                     if issubclass(obj, Check) and obj is not Check and obj.name and obj.__module__ == module.__name__
                 ]
                 if not found:
@@ -110,7 +185,7 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
 
 
 def _instantiate(obj) -> Check:
-    if inspect.isclass(obj) and issubclass(obj, Check):
+    if isinstance(obj, type) and issubclass(obj, Check):
         obj = obj()
     if not isinstance(obj, Check):
         raise TypeError(f"is {type(obj).__name__}, not a portdoctor.api.Check subclass")

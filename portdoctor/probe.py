@@ -12,8 +12,8 @@ import errno as errno_mod
 import os
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
 
+from portdoctor.bounded import parallel_map
 from portdoctor.model import Outcome, Probe
 
 _UNREACHABLE = {errno_mod.ENETUNREACH, errno_mod.EHOSTUNREACH, errno_mod.EADDRNOTAVAIL}
@@ -88,7 +88,4 @@ def probe_all(addresses: list[str], port: int, protocol: str, timeout: float) ->
     if not addresses:
         return []
     fn = probe_udp if protocol == "udp" else probe_tcp
-    if len(addresses) == 1:
-        return [fn(addresses[0], port, timeout)]
-    with ThreadPoolExecutor(max_workers=min(len(addresses), 16)) as pool:
-        return list(pool.map(lambda a: fn(a, port, timeout), addresses))
+    return parallel_map(lambda a: fn(a, port, timeout), addresses, max_workers=16)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, TextIO
 
+from portdoctor.bounded import parallel_map
 from portdoctor.model import Outcome, Target
 from portdoctor.probe import probe_all
 from portdoctor.resolve import resolve
@@ -101,23 +101,22 @@ def wait_until_up(
     states = {k: "not tried yet" for k in keys}
     up_after: dict[str, float] = {}
     interval = FIRST_INTERVAL
-    with ThreadPoolExecutor(max_workers=min(max(len(targets), 1), 32)) as pool:
-        while True:
-            remaining = deadline - clock()
-            pending = [t for t in targets if states[t.display] != UP]
-            per_try = max(min(attempt_timeout, remaining), 0.05)
-            results = list(pool.map(lambda t: try_once(t, per_try), pending))
-            now = clock()
-            for t, state in zip(pending, results):
-                states[t.display] = state
-                if state == UP:
-                    up_after.setdefault(t.display, now - start)
-            if progress:
-                progress.update(states, now - start, seconds)
-            if all(states[k] == UP for k in keys):
-                return WaitResult(True, now - start, dict(states), up_after)
-            remaining = deadline - now
-            if remaining <= 0:
-                return WaitResult(False, now - start, dict(states), up_after)
-            sleep(min(interval, remaining))
-            interval = min(interval * BACKOFF, MAX_INTERVAL)
+    while True:
+        remaining = deadline - clock()
+        pending = [t for t in targets if states[t.display] != UP]
+        per_try = max(min(attempt_timeout, remaining), 0.05)
+        results = parallel_map(lambda t: try_once(t, per_try), pending, max_workers=32)
+        now = clock()
+        for t, state in zip(pending, results):
+            states[t.display] = state
+            if state == UP:
+                up_after.setdefault(t.display, now - start)
+        if progress:
+            progress.update(states, now - start, seconds)
+        if all(states[k] == UP for k in keys):
+            return WaitResult(True, now - start, dict(states), up_after)
+        remaining = deadline - now
+        if remaining <= 0:
+            return WaitResult(False, now - start, dict(states), up_after)
+        sleep(min(interval, remaining))
+        interval = min(interval * BACKOFF, MAX_INTERVAL)

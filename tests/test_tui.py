@@ -222,7 +222,7 @@ class TestDetail:
             text = view.query_one("#detail")._markdown
             assert START_COMMAND in text and "What to do" in text
             assert "fixture explain page for **not-listening**" in text
-            assert "looked\\_at" in text
+            assert "- Looked at:" in text  # evidence keys read as words, lists as bullets
 
         drive(app, script)
 

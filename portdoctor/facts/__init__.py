@@ -8,13 +8,25 @@ from fixture data. Each source records why it could not see something in
 from __future__ import annotations
 
 import os
-import platform
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from portdoctor.model import Socket
+
+
+def os_kind() -> str:
+    """"linux", "darwin", "windows", or another lower-case kernel name.
+
+    What ``platform.system().lower()`` gives, without importing platform (~1.5 ms).
+    """
+    if sys.platform.startswith("linux"):
+        return "linux"
+    if sys.platform in ("win32", "cygwin"):
+        return "windows"
+    return os.uname().sysname.lower() if hasattr(os, "uname") else sys.platform
 
 
 @dataclass
@@ -47,7 +59,7 @@ class Snapshot:
     # (portdoctor.facts.nat.DnatRule): a published port that answers without a listener.
     dnat: list[Any] = field(default_factory=list)
     privileged: bool = False  # could we see every process's sockets and owners
-    os: str = field(default_factory=lambda: platform.system().lower())  # linux, darwin, windows
+    os: str = field(default_factory=lambda: os_kind())  # linux, darwin, windows
     environ: dict[str, str] = field(default_factory=dict)
     # source name -> why it could not be read fully ("owners": "run as root to see ...")
     visibility: dict[str, str] = field(default_factory=dict)

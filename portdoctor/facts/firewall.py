@@ -20,11 +20,10 @@ import json
 import re
 import shlex
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from portdoctor.bounded import CommandResult, run_command
+from portdoctor.bounded import CommandResult, parallel_map, run_command
 
 COMMAND_TIMEOUT = 2.0
 BLOCKING = ("drop", "reject")
@@ -321,9 +320,8 @@ def read_firewall(timeout: float = COMMAND_TIMEOUT) -> FirewallFacts:
     if shutil.which("firewall-cmd"):
         commands["firewalld-state"] = ["firewall-cmd", "--state"]
         commands["firewalld-list"] = ["firewall-cmd", "--list-all"]
-    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
-        futures = {k: pool.submit(run_command, argv, timeout) for k, argv in commands.items()}
-        results = {k: f.result() for k, f in futures.items()}
+    outputs = parallel_map(lambda argv: run_command(argv, timeout), list(commands.values()))
+    results = dict(zip(commands, outputs))
     return build_facts(results)
 
 

@@ -89,9 +89,25 @@ def _evidence(evidence: dict[str, Any], report: Report | None) -> list[str]:
     if plain:
         lines.append("### Evidence")
         for key, value in plain.items():
-            lines.append(f"- {_md(key)}: `{_short(value)}`")
+            lines.extend(_evidence_item(key, value))
         lines.append("")
     return lines
+
+
+def _evidence_item(key: str, value: Any) -> list[str]:
+    """One evidence entry as Markdown: lists and mappings as nested bullets, not reprs."""
+    label = _md(key.replace("_", " ").capitalize())
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return [f"- {label}: none"]
+        return [f"- {label}:"] + [f"  - `{_short(v)}`" if not isinstance(v, dict)
+                                   else "  - " + ", ".join(f"{_md(k)}: `{_short(x)}`" for k, x in v.items())
+                                   for v in value]
+    if isinstance(value, dict):
+        if not value:
+            return [f"- {label}: none"]
+        return [f"- {label}:"] + [f"  - {_md(k)}: `{_short(v)}`" for k, v in value.items()]
+    return [f"- {label}: `{_short(value)}`"]
 
 
 def listener_table(listeners: list[Any]) -> list[str]:
