@@ -111,6 +111,26 @@ class Lab:
 
     def __init__(self, python: str = sys.executable):
         self.python = python
+        self._user_problems: dict[str, str | None] = {}
+
+    def user_problem(self, user: str) -> str | None:
+        """Why ``user`` cannot run portdoctor and the lab's listener from here, or None.
+
+        A checkout inside a folder only root may enter (``mktemp -d`` makes 0700 folders)
+        is invisible to "nobody"; .ci/run makes the checkout's parents traversable.
+        """
+        if user not in self._user_problems:
+            probe = subprocess.run(
+                ["setpriv", "--reuid", user, "--regid", "nogroup" if user == "nobody" else user,
+                 "--clear-groups", "--", self.python, "-c",
+                 f"import portdoctor; open({str(LISTENER)!r}).close()"],
+                capture_output=True, text=True, timeout=30,
+            )
+            self._user_problems[user] = None if probe.returncode == 0 else (
+                f"user {user!r} cannot run portdoctor from this checkout "
+                f"({(probe.stderr.strip().splitlines() or ['?'])[-1]}); make its parent folders "
+                f"traversable (chmod o+x) or run .ci/run, which does")
+        return self._user_problems[user]
 
     def run(
         self,
@@ -131,6 +151,12 @@ class Lab:
         ``hosts``: the text of an /etc/hosts for the scenario (bind-mounted in a private
         mount namespace, so the host's file is untouched), e.g. "::1 localhost" first.
         """
+        for who in {user, *(l.user for l in listeners)} - {None}:
+            problem = self.user_problem(who)
+            if problem:
+                import pytest
+
+                pytest.skip(problem)
         argv = (["--report", "--format", "json"] if json_report else []) + list(args)
         spec = {
             "python": self.python,
