@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 
-from portdoctor.api import Check, Context, Socket, fix
+from portdoctor.api import Check, Context, Socket, fix, hostport
 
 
 class OtherNamespaceCheck(Check):
@@ -64,8 +64,8 @@ class OtherNamespaceCheck(Check):
         who = _owner(first)
         where = f"container {first.container}" if first.container else f"network namespace {first.namespace}"
         title = (f"Port {port} is served by {who} in {where}, not in this network namespace.")
-        bound = ", ".join(sorted({f"{_hostport(s.address, s.port)}" for s in others}))
-        seen = [f"{_owner(s)} on {_hostport(s.address, s.port)} in {s.namespace}"
+        bound = ", ".join(sorted({f"{hostport(s.address, s.port)}" for s in others}))
+        seen = [f"{_owner(s)} on {hostport(s.address, s.port)} in {s.namespace}"
                 + (f" (container {s.container})" if s.container else "") for s in others]
         detail = (
             f"Nothing listens on port {port} here, but: {'; '.join(seen)}. Each network namespace has "
@@ -120,10 +120,6 @@ def _owner(s: Socket) -> str:
     if s.pid:
         return f"{s.process} (pid {s.pid})"
     return f"a process of user {s.user or s.uid}" if s.uid is not None else "a process"
-
-
-def _hostport(address: str, port: int) -> str:
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def _loopback(address: str) -> bool:

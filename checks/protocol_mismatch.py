@@ -8,13 +8,20 @@ does not answer an empty datagram is normal, so silence plus a bound socket pass
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Outcome, Socket, fix
+from portdoctor.api import Check, Context, Outcome, Socket, fix, hostport
 
 
 def _owner(sockets: list[Socket]) -> str:
     named = [f"{s.process} (pid {s.pid})" for s in sockets if s.process and s.pid]
     where = ", ".join(sorted({f"{s.address}:{s.port}" for s in sockets}))
     return f"{named[0]} on {where}" if named else where
+
+
+def _see_both_protocols(os_name: str, port: int):
+    return fix("See both protocols on the port.",
+               f"ss -tulpn 'sport = :{port}'" if os_name == "linux" else
+               f"lsof -nP -i :{port}" if os_name == "darwin" else
+               f"Get-NetUDPEndpoint -LocalPort {port}; Get-NetTCPConnection -LocalPort {port}")
 
 
 def _in_ns(sockets: list[Socket]) -> str:
@@ -42,7 +49,6 @@ class ProtocolMismatchCheck(Check):
                 return self.passed(f"Nothing is bound to port {port} for either protocol.")
             if answered:
                 return self.passed(f"Port {port} answered over TCP.")
-            udp_host = f"[{host}]" if ":" in host else host
             return self.fail(
                 "protocol-mismatch",
                 f"Port {port} is bound for UDP only ({_owner(udp)}{_in_ns(udp)}); nothing listens for TCP.",
@@ -50,11 +56,8 @@ class ProtocolMismatchCheck(Check):
                 "separate port spaces. Either the client should speak UDP (DNS, WireGuard, QUIC/HTTP3, syslog, "
                 "statsd), or the service was configured for UDP by mistake.",
                 [
-                    fix("Test the port over UDP instead.", f"portdoctor udp://{udp_host}:{port}"),
-                    fix("See both protocols on the port.",
-                        f"ss -tulpn 'sport = :{port}'" if ctx.facts.os == "linux" else
-                        f"lsof -nP -i :{port}" if ctx.facts.os == "darwin" else
-                        f"Get-NetUDPEndpoint -LocalPort {port}; Get-NetTCPConnection -LocalPort {port}"),
+                    fix("Test the port over UDP instead.", f"portdoctor udp://{hostport(host, port)}"),
+                    _see_both_protocols(ctx.facts.os, port),
                     fix("If the service should speak TCP, fix its listen setting (e.g. `udp` → `tcp` in its "
                         "config, or a `-p PORT:PORT/udp` Docker mapping that should be `/tcp`).", None),
                 ],
@@ -82,11 +85,8 @@ class ProtocolMismatchCheck(Check):
                 "holds the port, while a TCP listener does. The client should use TCP, or the service "
                 "should also bind UDP.",
                 [
-                    fix("Test the port over TCP instead.", f"portdoctor {'[' + host + ']' if ':' in host else host}:{port}"),
-                    fix("See both protocols on the port.",
-                        f"ss -tulpn 'sport = :{port}'" if ctx.facts.os == "linux" else
-                        f"lsof -nP -i :{port}" if ctx.facts.os == "darwin" else
-                        f"Get-NetUDPEndpoint -LocalPort {port}; Get-NetTCPConnection -LocalPort {port}"),
+                    fix("Test the port over TCP instead.", f"portdoctor {hostport(host, port)}"),
+                    _see_both_protocols(ctx.facts.os, port),
                     fix("For Docker, publish the UDP side explicitly (the default is TCP).",
                         f"docker run -p {port}:{port}/udp ..."),
                 ],

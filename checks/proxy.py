@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from portdoctor.api import Check, Context, fix
+from portdoctor.api import Check, Context, fix, hostport
 from portdoctor.facts.proxyenv import (
     HONOURED_BY, IGNORED_BY, SCHEME_VARIABLES, effective_proxy, lazy_proxy_probe, no_proxy_match,
     no_proxy_value,
@@ -31,8 +31,7 @@ def _is_loopback(host: str) -> bool:
 
 def _url(ctx: Context) -> str:
     t = ctx.target
-    host = f"[{t.host}]" if ":" in t.host else t.host
-    return f"{t.scheme or 'http'}://{host}:{t.port}/"
+    return f"{t.scheme or 'http'}://{hostport(t.host, t.port)}/"
 
 
 def _remediation(ctx: Context, variable: str, proxy_url: str) -> list:

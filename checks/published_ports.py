@@ -10,13 +10,13 @@ forward does not apply to connections made from this machine.
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Outcome, fix
+from portdoctor.api import Check, Context, Outcome, fix, hostport
 
 
 def _where(address: str | None, port: int) -> str:
     if address is None:
         return f"local port {port}"
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    return hostport(address, port)
 
 
 class PublishedPortsCheck(Check):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno
 
-from portdoctor.api import Check, Context, Outcome, Status, fix
+from portdoctor.api import Check, Context, Outcome, Status, bracketed, fix
 from portdoctor.facts.routes import lazy_route
 
 NOT_VISIBLE = ("What cannot be seen from here: a cloud security group or network ACL, a firewall on the "
@@ -21,7 +21,7 @@ NOT_VISIBLE = ("What cannot be seen from here: a cloud security group or network
 
 
 def _path_steps(os_name: str, address: str, port: int) -> list:
-    shown = f"[{address}]" if ":" in address else address
+    shown = bracketed(address)
     if os_name == "windows":
         return [fix("Test and trace from here.", f"Test-NetConnection {address} -Port {port} -TraceRoute"),
                 fix("Show the route.", f"Find-NetRoute -RemoteIPAddress {address}")]

@@ -8,7 +8,7 @@ target's ("did you mean :8080?").
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Socket, fix
+from portdoctor.api import Check, Context, Socket, bracketed, fix
 
 
 def looks_like_typo(wanted: int, other: int) -> bool:
@@ -100,7 +100,7 @@ class ServiceRunningCheck(Check):
             hints = ", ".join(f":{s.port}" + (f" ({_owner(s)})" if s.pid or s.process else "") for s in typos[:3])
             title += f" Did you mean {hints}?"
             first = typos[0]
-            host = f"[{ctx.target.host}]" if ":" in ctx.target.host else ctx.target.host
+            host = bracketed(ctx.target.host)
             steps.append(fix(f"Port {first.port} is listening and looks like a typo of {port}; check the port "
                              "in your client's configuration.", f"portdoctor {host}:{first.port}"))
         unit = ctx.options.expect or "SERVICE"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from portdoctor.api import Check, Context, Outcome, Socket, fix
+from portdoctor.api import Check, Context, Outcome, Socket, fix, hostport
 from portdoctor.facts import Snapshot
 
 
@@ -59,18 +59,13 @@ def serves_address(sock: Socket, address: str, snap: Snapshot | None = None) -> 
 
 
 def _describe(sock: Socket) -> str:
-    where = f"[{sock.address}]" if ":" in sock.address else sock.address
     extra = []
     if sock.family == 6 and sock.address == "::" and sock.v6only:
         extra.append("IPV6_V6ONLY: IPv6 only")
     if sock.interface:
         extra.append(f"bound to device {sock.interface}")
     owner = f"{sock.process} pid {sock.pid}" if sock.pid else (f"uid {sock.uid}" if sock.uid is not None else "owner hidden")
-    return f"{where}:{sock.port} ({owner}{'; ' + '; '.join(extra) if extra else ''})"
-
-
-def _addr_port(address: str, port: int) -> str:
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    return f"{hostport(sock.address, sock.port)} ({owner}{'; ' + '; '.join(extra) if extra else ''})"
 
 
 BIND_HINTS = (
@@ -124,17 +119,17 @@ class WrongInterfaceCheck(Check):
             title = (f"{ctx.target.host} resolves to {', '.join(ctx.addresses)}; the service listens on "
                      f"{', '.join(opened)} only, so connections to {', '.join(missing_addrs)} are refused.")
             detail.append("Clients try the resolver's addresses in order; many stop at the first refusal.")
-            steps.append(fix(f"Connect to {_addr_port(opened[0], port)} instead of {ctx.target.display} "
+            steps.append(fix(f"Connect to {hostport(opened[0], port)} instead of {ctx.target.display} "
                              "(the service answers there); check it with:",
-                             f"portdoctor {_addr_port(opened[0], port)}"))
+                             f"portdoctor {hostport(opened[0], port)}"))
             steps.append(fix("Or bind the service to every address (IPv4 and IPv6): `::` with IPV6_V6ONLY off, "
                              "or both 0.0.0.0 and ::. " + BIND_HINTS.replace("PORT", str(port))))
         elif v6only:
             title = (f"Port {port} is bound on [::] with IPV6_V6ONLY, which takes IPv6 only; "
                      f"{first_missing} is IPv4.")
             steps.append(fix(f"Turn IPV6_V6ONLY off on that socket (or also bind 0.0.0.0), or connect over "
-                             f"IPv6 to {_addr_port('::1', port)}; check it with:",
-                             f"portdoctor {_addr_port('::1', port)}"))
+                             f"IPv6 to {hostport('::1', port)}; check it with:",
+                             f"portdoctor {hostport('::1', port)}"))
             steps.append(fix("Check the system default if the service does not set it itself.",
                              "sysctl net.ipv6.bindv6only"))
         elif devices:
@@ -153,8 +148,8 @@ class WrongInterfaceCheck(Check):
                          f"not to {first_missing}.")
             bound_addr = listeners[0].address
             connectable = "127.0.0.1" if bound_addr == "0.0.0.0" else ("::1" if bound_addr == "::" else bound_addr)
-            steps.append(fix(f"Connect to {_addr_port(connectable, port)}, where the service listens; "
-                             "check it with:", f"portdoctor {_addr_port(connectable, port)}"))
+            steps.append(fix(f"Connect to {hostport(connectable, port)}, where the service listens; "
+                             "check it with:", f"portdoctor {hostport(connectable, port)}"))
             everything = "0.0.0.0" if want_family == 4 else "::"
             steps.append(fix(f"Or bind the service to {first_missing} or to every address ({everything}; "
                              "for :: turn IPV6_V6ONLY off to take IPv4 too). "

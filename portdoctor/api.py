@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from portdoctor.facts import Snapshot
-from portdoctor.model import Finding, Outcome, Probe, Remediation, Socket, Status, Target
+from portdoctor.model import Finding, Outcome, Probe, Remediation, Socket, Status, Target, bracketed, hostport
 
 __all__ = [
     "Check",
@@ -31,7 +31,9 @@ __all__ = [
     "Socket",
     "Status",
     "Target",
+    "bracketed",
     "fix",
+    "hostport",
 ]
 
 

@@ -40,6 +40,16 @@ class Outcome(str, Enum):
         return self.value
 
 
+def bracketed(host: str) -> str:
+    """An IPv6 literal in brackets (``[::1]``), anything else as it is."""
+    return f"[{host}]" if ":" in host else host
+
+
+def hostport(host: str, port: int) -> str:
+    """``127.0.0.1:80``, ``[::1]:80``, ``db:5432``: an address and port as users type them."""
+    return f"{bracketed(host)}:{port}"
+
+
 @dataclass(frozen=True)
 class Target:
     """A parsed TARGET: what the user asked about."""
@@ -53,9 +63,8 @@ class Target:
 
     @property
     def display(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
         prefix = "udp://" if self.protocol == "udp" else ""
-        return f"{prefix}{host}:{self.port}"
+        return f"{prefix}{hostport(self.host, self.port)}"
 
 
 @dataclass

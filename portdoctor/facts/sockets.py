@@ -173,8 +173,11 @@ def _state_name(number: int) -> str:
     return TCP_STATES.get(number, str(number))
 
 
-def read_proc_net_port(port: int, proc_net: str = "/proc/net") -> list[Socket]:
-    """Sockets on ``port`` from the /proc/net files of one namespace (missing files are skipped)."""
+def read_proc_net(proc_net: str = "/proc/net", **filters) -> list[Socket]:
+    """Sockets from the /proc/net files of one namespace (missing files are skipped).
+
+    ``filters`` go to :func:`parse_proc_net`: ``port=N`` or ``listening_only=True``.
+    """
     out = []
     for protocol, family, name in PROC_NET_FILES:
         try:
@@ -182,20 +185,18 @@ def read_proc_net_port(port: int, proc_net: str = "/proc/net") -> list[Socket]:
                 text = f.read()
         except OSError:
             continue
-        out.extend(parse_proc_net(text, protocol, family, port=port))
+        out.extend(parse_proc_net(text, protocol, family, **filters))
     return out
+
+
+def read_proc_net_port(port: int, proc_net: str = "/proc/net") -> list[Socket]:
+    """Sockets bound to ``port``, every state."""
+    return read_proc_net(proc_net, port=port)
 
 
 def read_proc_net_listening(proc_net: str = "/proc/net") -> list[Socket]:
-    out = []
-    for protocol, family, name in PROC_NET_FILES:
-        try:
-            with open(f"{proc_net}/{name}", encoding="ascii", errors="replace") as f:
-                text = f.read()
-        except OSError:
-            continue
-        out.extend(parse_proc_net(text, protocol, family, listening_only=True))
-    return out
+    """Listening TCP sockets and bound UDP sockets, any port."""
+    return read_proc_net(proc_net, listening_only=True)
 
 
 # --- owners -------------------------------------------------------------------------
