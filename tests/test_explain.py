@@ -166,7 +166,7 @@ def test_sections_split_a_page_for_the_wizard():
 def test_readme_diagnoses_table_matches_the_checks():
     """Every cause has a row; every check a row names exists and can emit that cause."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- section: diagnoses -->", 1)[1].split("<!-- section:", 1)[0]
+    section = readme.split("## What portdoctor diagnoses", 1)[1].split("\n## ", 1)[0]
     rows = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
