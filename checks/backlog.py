@@ -13,19 +13,6 @@ from __future__ import annotations
 from portdoctor.api import Check, Context, Outcome, Socket, fix
 
 
-def serves(sock: Socket, address: str) -> bool:
-    """Would a connection to ``address`` reach this listening socket?"""
-    bare = address.split("%", 1)[0]
-    v6_target = ":" in bare
-    if sock.address.split("%", 1)[0] == bare:
-        return True
-    if sock.address in ("0.0.0.0", "*", ""):
-        return not v6_target
-    if sock.address == "::":
-        return v6_target or sock.v6only is not True
-    return False
-
-
 def at_limit(sock: Socket) -> bool:
     """The accept queue holds as many connections as the backlog allows (or more)."""
     if sock.recv_queue is None or sock.send_queue is None:
@@ -74,7 +61,7 @@ class BacklogCheck(Check):
     def run(self, ctx: Context):
         local = [a for a in ctx.addresses if ctx.facts.is_local(a)]
         listeners = [s for s in ctx.listeners(protocol="tcp") if s.state == "LISTEN"
-                     and any(serves(s, a) for a in local)]
+                     and any(ctx.facts.serves(s, a) for a in local)]
         if not listeners:
             return self.passed("No listener here for these addresses, so no accept queue to fill.")
         port = ctx.target.port

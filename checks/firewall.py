@@ -11,7 +11,6 @@ the check skips with how to look.
 from __future__ import annotations
 
 from portdoctor.api import Check, Context, Outcome, Probe, fix
-from portdoctor.checks.wrong_interface import serves_address
 from portdoctor.facts.firewall import (Decision, FirewallFacts, FirewallRule, evaluate, packet_for,
                                        probe_signature)
 
@@ -97,7 +96,7 @@ class FirewallCheck(Check):
         probe, decision = maybe[0]
         hook, rule = decision.maybe[0]
         unevaluated = ", ".join(rule.unevaluated) or "matchers portdoctor does not evaluate"
-        served = any(serves_address(s, probe.address, ctx.facts) for s in ctx.listeners())
+        served = any(ctx.facts.serves(s, probe.address) for s in ctx.listeners())
         title = f"A firewall rule may {rule.action} {proto} to {probe.address}:{port}: {rule.text}"
         detail = (f"{_rule_line(rule)} (hook {hook}) matches the port and address, but also tests "
                   f"{unevaluated}, which portdoctor does not evaluate. The connection {probe.outcome}.")
@@ -160,7 +159,7 @@ class FirewallCheck(Check):
                 continue
             if probe.outcome is Outcome.TIMEOUT and ctx.target.protocol == "udp":
                 continue  # UDP has no handshake: silence is what an unanswered datagram looks like
-            serving = [s for s in listeners if serves_address(s, probe.address, ctx.facts)]
+            serving = [s for s in listeners if ctx.facts.serves(s, probe.address)]
             if not serving:
                 continue
             if any(s.recv_queue is not None and s.send_queue and s.recv_queue >= s.send_queue for s in serving):

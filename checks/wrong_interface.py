@@ -6,56 +6,19 @@ target, an IPV6_V6ONLY socket on ``::`` with an IPv4 target, ``localhost`` resol
 ``::1`` first while the service listens on 127.0.0.1 only, bound to a non-loopback
 interface address, or to one device with SO_BINDTODEVICE.
 
-:func:`serves_address` (does this listening socket accept connections to that address?)
-is shared with the firewall check.
+Whether a listening socket accepts connections to an address is the snapshot's to
+answer (``ctx.facts.serves(sock, address)``): the firewall and backlog checks ask it too.
 """
 
 from __future__ import annotations
 
-import ipaddress
-
 from portdoctor.api import Check, Context, Outcome, Socket, fix, hostport
-from portdoctor.facts import Snapshot
-
-
-def _bare(address: str) -> str:
-    return address.split("%", 1)[0]
 
 
 def _family(address: str) -> int:
     return 6 if ":" in address else 4
 
 
-def interface_of(address: str, snap: Snapshot | None) -> str | None:
-    """The interface that holds ``address`` (loopback addresses: "lo")."""
-    bare = _bare(address)
-    try:
-        if ipaddress.ip_address(bare).is_loopback:
-            return "lo"
-    except ValueError:
-        return None
-    for i in (snap.interfaces if snap else []):
-        if _bare(i.address) == bare:
-            return i.interface
-    return None
-
-
-def serves_address(sock: Socket, address: str, snap: Snapshot | None = None) -> bool:
-    """Would a connection to ``address`` on the socket's port reach this listening socket?"""
-    bare = _bare(address)
-    if sock.interface and snap is not None:
-        held_by = interface_of(bare, snap)
-        if held_by is not None and held_by != sock.interface:
-            return False
-    bound = _bare(sock.address)
-    if sock.family == 4:
-        return _family(bare) == 4 and bound in (bare, "0.0.0.0", "*", "")
-    if _family(bare) == 6:
-        return bound in (bare, "::", "*", "")
-    if bound == f"::ffff:{bare}":
-        return True
-    # An IPv6 wildcard accepts IPv4 unless IPV6_V6ONLY (Linux default: net.ipv6.bindv6only=0).
-    return bound in ("::", "*", "") and sock.v6only is not True
 
 
 def _describe(sock: Socket) -> str:
@@ -92,7 +55,7 @@ class WrongInterfaceCheck(Check):
         if not local:
             return self.passed(f"{ctx.target.host} is not this machine: its listeners cannot be seen from here.",
                                addresses=ctx.addresses)
-        unserved = [p for p in local if not any(serves_address(s, p.address, ctx.facts) for s in listeners)]
+        unserved = [p for p in local if not any(ctx.facts.serves(s, p.address) for s in listeners)]
         bound = ", ".join(_describe(s) for s in listeners)
         if not unserved:
             return self.passed(f"A listener on port {port} serves every address connected to.",
@@ -114,7 +77,7 @@ class WrongInterfaceCheck(Check):
                   "Connection attempts: " + ", ".join(f"{p.address} {p.outcome}" for p in ctx.probes) + "."]
         steps = []
         v6only = [s for s in listeners if s.family == 6 and s.address in ("::", "") and s.v6only and want_family == 4]
-        devices = [s for s in listeners if s.interface and interface_of(first_missing, ctx.facts) not in (None, s.interface)]
+        devices = [s for s in listeners if s.interface and ctx.facts.interface_of(first_missing) not in (None, s.interface)]
         if opened:  # some addresses answer, others do not: localhost -> ::1 first, and the like
             title = (f"{ctx.target.host} resolves to {', '.join(ctx.addresses)}; the service listens on "
                      f"{', '.join(opened)} only, so connections to {', '.join(missing_addrs)} are refused.")
@@ -139,7 +102,7 @@ class WrongInterfaceCheck(Check):
                              f"address on {devices[0].interface}."))
         else:
             families = {s.family for s in listeners}
-            if want_family not in families and not any(serves_address(s, first_missing) for s in listeners):
+            if want_family not in families and not any(ctx.facts.serves(s, first_missing) for s in listeners):
                 fam_words = "IPv6" if want_family == 4 else "IPv4"
                 title = (f"Port {port} listens on {fam_words} only ({', '.join(s.address for s in listeners)}); "
                          f"{first_missing} is IPv{want_family}.")

@@ -206,9 +206,7 @@ def _udp_bound_and_silent(ctx: Context) -> bool:
             continue
         if p.outcome is not Outcome.TIMEOUT or not ctx.facts.is_local(p.address):
             return False
-        bare = p.address.split("%", 1)[0]
-        if not any(s.address == bare or (s.address in ("0.0.0.0", "*", "") and ":" not in bare)
-                   or (s.address == "::" and (":" in bare or s.v6only is not True)) for s in bound):
+        if not any(ctx.facts.serves(s, p.address) for s in bound):
             return False
     return True
 

@@ -1,6 +1,6 @@
 """wrong-interface: the address or family connected to is not the one bound."""
 
-from portdoctor.checks.wrong_interface import WrongInterfaceCheck, serves_address
+from portdoctor.checks.wrong_interface import WrongInterfaceCheck
 from portdoctor.facts import InterfaceAddress
 from snapshots import LOOPBACK, context, sock
 
@@ -71,15 +71,6 @@ def test_no_listener_is_not_wrong_interface():
 def test_remote_target_is_not_judged_by_local_sockets():
     f = check.run(context("192.0.2.10:8080", "refused", sockets=[sock("127.0.0.1", 8080)]))
     assert f.status == "pass" and f.cause is None
-
-
-def test_serves_address():
-    assert serves_address(sock("0.0.0.0", 1), "127.0.0.5")
-    assert not serves_address(sock("0.0.0.0", 1), "::1")
-    assert serves_address(sock("::", 1), "127.0.0.1")
-    assert not serves_address(sock("::", 1, v6only=True), "127.0.0.1")
-    assert serves_address(sock("::ffff:127.0.0.1", 1), "127.0.0.1")
-    assert serves_address(sock("fe80::1", 1), "fe80::1%eth0")
 
 
 def _ctx_with_interfaces(target, sockets, interfaces):

@@ -91,6 +91,42 @@ class Snapshot:
             return True
         return any(i.address.split("%", 1)[0] == bare for i in self.interfaces)
 
+    def interface_of(self, address: str) -> str | None:
+        """The interface that holds ``address`` (loopback addresses: "lo"), or None."""
+        import ipaddress
+
+        bare = address.split("%", 1)[0]
+        try:
+            if ipaddress.ip_address(bare).is_loopback:
+                return "lo"
+        except ValueError:
+            return None
+        for i in self.interfaces:
+            if i.address.split("%", 1)[0] == bare:
+                return i.interface
+        return None
+
+    def serves(self, sock: Socket, address: str) -> bool:
+        """Would a connection to ``address`` on the socket's port reach this listening socket?
+
+        Honours wildcards, IPV6_V6ONLY, IPv4-mapped IPv6 binds and SO_BINDTODEVICE.
+        """
+        bare = address.split("%", 1)[0]
+        if sock.interface:
+            held_by = self.interface_of(bare)
+            if held_by is not None and held_by != sock.interface:
+                return False
+        bound = sock.address.split("%", 1)[0]
+        v6_target = ":" in bare
+        if sock.family == 4:
+            return not v6_target and bound in (bare, "0.0.0.0", "*", "")
+        if v6_target:
+            return bound in (bare, "::", "*", "")
+        if bound == f"::ffff:{bare}":
+            return True
+        # An IPv6 wildcard accepts IPv4 unless IPV6_V6ONLY (Linux default: net.ipv6.bindv6only=0).
+        return bound in ("::", "*", "") and sock.v6only is not True
+
     def lazy(self, name: str, gatherer: Callable[["Snapshot"], Any]) -> Any:
         """A fact that only some checks need, gathered on first use and kept in ``extras``.
 
