@@ -33,3 +33,33 @@ def test_listener_here_and_in_another_namespace_is_not_other_namespace(lab):
     assert len(r.json["listeners"]) == 2 and {l["port"] for l in r.json["listeners"]} == {8080}
     names = {l["process"]: l["namespace"] for l in r.json["listeners"]}
     assert names["pd-ns-here"] is None and names["pd-ns-there"].startswith("net:[")
+
+
+def test_a_named_ip_netns_is_labelled_by_its_name(lab):
+    """`ip netns add blue` names show up as netns:blue.
+
+    /run gets a fresh tmpfs inside the scenario's private mount namespace first, so the
+    host's /run/netns is never touched.
+    """
+    import json
+    import shlex
+    import sys
+
+    from labkit import LISTENER
+
+    spec = json.dumps(Listener("127.0.0.1", 8080, name="pd-ns-blue").to_dict())
+    r = lab.run(["127.0.0.1:8080"], setup=[
+        "mount -t tmpfs tmpfs /run",
+        "ip netns add blue",
+        "ip -n blue link set lo up",
+        f"ip netns exec blue {shlex.quote(sys.executable)} {shlex.quote(str(LISTENER))} {shlex.quote(spec)}"
+        " >/dev/null 2>&1 &",
+        "for i in $(seq 50); do ip netns exec blue ss -Hltn 'sport = :8080' | grep -q LISTEN && break; sleep 0.1; done",
+    ])
+    assert r.returncode == 1, r.stderr
+    assert r.cause == "other-namespace"
+    (listener,) = r.json["listeners"]
+    assert listener["process"] == "pd-ns-blue"
+    assert listener["namespace"] == "netns:blue"
+    f = r.finding("other-namespace")
+    assert any(step["command"] and "ip netns exec blue" in step["command"] for step in f["remediation"]), f
