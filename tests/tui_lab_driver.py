@@ -1,0 +1,239 @@
+"""Runs one wizard scenario with Textual's pilot inside a lab namespace; prints what it saw.
+
+tests/test_tui_lab.py starts this script under ``unshare --net --pid --fork --mount-proc
+--propagation private`` (the same isolation as tests/labkit), so the listeners, nftables
+rules and signals below touch only that private namespace. Usage::
+
+    python tui_lab_driver.py SCENARIO PORT
+
+The wizard is reached through the real path: the command line is parsed by
+``portdoctor.cli.build_parser`` and handed to ``portdoctor.tui.run_wizard``, which builds
+the real engine (``portdoctor.plugins.discover()`` checks, ``portdoctor.pipeline.diagnose``).
+Only ``WizardApp.run`` is replaced, by a headless ``run_test()`` session that plays the
+scenario's keys. The driver records observations (some only meaningful at the moment they
+are taken, e.g. "the worker is still running") and prints them as one JSON line after
+``RESULT_MARK``; the test asserts on them. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+HERE = Path(__file__).resolve().parent
+LISTENER = HERE / "labkit" / "listener.py"
+RESULT_MARK = "TUI-LAB-RESULT "
+SCREEN_SIZE = (110, 32)
+
+
+def sh(line: str) -> None:
+    """Run one setup command (bounded); raise with its stderr when it fails."""
+    proc = subprocess.run(line, shell=True, capture_output=True, text=True, timeout=20)
+    if proc.returncode != 0:
+        raise RuntimeError(f"setup failed: {line}: {proc.stderr.strip()}")
+
+
+def start_listener(address: str, port: int, name: str, timeout: float = 5.0) -> subprocess.Popen:
+    """Start tests/labkit/listener.py (its comm renamed to ``name``) and wait for "ready"."""
+    spec = {"address": address, "port": port, "protocol": "tcp", "name": name}
+    proc = subprocess.Popen([sys.executable, str(LISTENER), json.dumps(spec)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    line = proc.stdout.readline().strip() if ready else ""
+    if line != "ready":
+        proc.kill()
+        raise RuntimeError(f"listener {name} on {address}:{port} did not start: {line!r} "
+                           f"{proc.stderr.read() if proc.poll() is not None else ''}")
+    return proc
+
+
+async def until(pilot, condition: Callable[[], bool], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}; the verdict banner said: {banner(pilot.app)!r}")
+        await pilot.pause(0.02)
+
+
+def banner(app) -> str:
+    try:
+        return str(app.view.query_one("#verdict").render())
+    except Exception as exc:  # noqa: BLE001 - only for messages
+        return f"<no banner: {exc}>"
+
+
+def verdict_of(app) -> dict[str, Any]:
+    """The finished run as the screen and the report show it."""
+    view = app.view
+    report = view.run.report
+    classes = sorted(c for c in ("-ok", "-fail", "-fixed", "-running", "-crashed")
+                     if view.query_one("#verdict").has_class(c))
+    return {
+        "cause": report.verdict.cause if report else None,
+        "reachable": report.verdict.reachable if report else None,
+        "outcomes": [p.outcome.value for p in report.probes] if report else None,
+        "findings": {f.check: {"status": f.status.value, "cause": f.cause, "title": f.title}
+                     for f in report.findings} if report else {},
+        "banner": banner(app),
+        "banner_classes": classes,
+        "fixed": view.fixed,
+        "crashed": view.run.crashed,
+    }
+
+
+async def finished_runs(pilot, count: int, timeout: float) -> None:
+    await until(pilot, lambda: pilot.app.view.runs_finished >= count and pilot.app.view.run.finished,
+                f"diagnosis #{count} finished", timeout)
+    for _ in range(3):
+        await pilot.pause()
+
+
+# --- scenarios: each returns (command line, setup lines, listeners, pilot script) ----------
+# A listener is (address, process name), started on PORT before the wizard starts.
+
+
+def scenario_refused_then_listening(port: int, seen: dict, procs: list):
+    async def script(pilot):
+        app = pilot.app
+        await finished_runs(pilot, 1, timeout=15)
+        seen["first"] = verdict_of(app)
+        procs.append(await asyncio.to_thread(start_listener, "127.0.0.1", port, "fakesvc"))
+        await pilot.press("r")
+        await finished_runs(pilot, 2, timeout=15)
+        seen["second"] = verdict_of(app)
+        seen["runs"] = app.view.runs_finished
+        await pilot.press("q")
+
+    return [f"127.0.0.1:{port}"], [], [], script
+
+
+def scenario_firewall_drop(port: int, seen: dict, procs: list):
+    setup = ["nft add table inet lab",
+             "nft 'add chain inet lab input { type filter hook input priority 0; policy accept; }'",
+             f"nft add rule inet lab input tcp dport {port} drop"]
+
+    async def script(pilot):
+        from textual.worker import WorkerState
+
+        from portdoctor.tui.screens import HelpScreen
+
+        app = pilot.app
+        view = app.view
+        started = seen["started"]
+        await until(pilot, lambda: len(view.run.rows) > 0, "the checks are planned", timeout=10)
+        await pilot.press("question_mark")
+        worker = view._current_worker
+        seen["at_help"] = {
+            "help_screen": isinstance(app.screen, HelpScreen),
+            "worker_state": worker.state.name if worker is not None else None,
+            "worker_running": worker is not None and worker.state is WorkerState.RUNNING,
+            "run_finished": view.run.finished,
+            "probes_known": view.run.probes is not None,  # None: still in the probe (timeout) phase
+            "banner": banner(app),
+            "seconds": time.monotonic() - started,
+        }
+        await pilot.press("escape")
+        seen["help_closed"] = not isinstance(app.screen, HelpScreen)
+        before = view.query_one("#pipeline").highlighted
+        await pilot.press("down")
+        await pilot.pause()
+        seen["at_move"] = {
+            "highlighted_before": before,
+            "highlighted_after": view.query_one("#pipeline").highlighted,
+            "selected": view.selected_row.name if view.selected_row else None,
+            "worker_running": worker is not None and worker.state is WorkerState.RUNNING,
+            "run_finished": view.run.finished,
+        }
+        await finished_runs(pilot, 1, timeout=15)
+        seen["seconds_to_verdict"] = time.monotonic() - started
+        seen["final"] = verdict_of(app)
+        seen["worker_state_after"] = worker.state.name if worker is not None else None
+        await pilot.press("q")
+
+    return ["--timeout", "2", f"127.0.0.1:{port}"], setup, [("127.0.0.1", "fakesvc")], script
+
+
+def scenario_fix_port_in_use(port: int, seen: dict, procs: list):
+    async def script(pilot):
+        from portdoctor.tui.screens import ConfirmStopScreen
+
+        app = pilot.app
+        holder = procs[0]
+        seen["holder_pid"] = holder.pid
+        await finished_runs(pilot, 1, timeout=15)
+        seen["first"] = verdict_of(app)
+        await pilot.press("x")
+        seen["dialog"] = isinstance(app.screen, ConfirmStopScreen)
+        seen["dialog_text"] = str(app.screen.query_one("#confirm-what").render()) if seen["dialog"] else ""
+        seen["alive_before_confirm"] = holder.poll() is None
+        await pilot.click("#stop")
+        await finished_runs(pilot, 2, timeout=15)
+        try:
+            seen["holder_returncode"] = holder.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            seen["holder_returncode"] = None
+        seen["status"] = app.view.status_text
+        seen["second"] = verdict_of(app)
+        await pilot.press("q")
+
+    return ["--expect", "nginx", f"127.0.0.1:{port}"], [], [("0.0.0.0", "fakeredis")], script
+
+
+SCENARIOS = {
+    "refused_then_listening": scenario_refused_then_listening,
+    "firewall_drop": scenario_firewall_drop,
+    "fix_port_in_use": scenario_fix_port_in_use,
+}
+
+
+def main() -> int:
+    name, port = sys.argv[1], int(sys.argv[2])
+    seen: dict[str, Any] = {"scenario": name}
+    procs: list[subprocess.Popen] = []
+    try:
+        sh("ip link set lo up")
+        argv, setup, listeners, script = SCENARIOS[name](port, seen, procs)
+        for line in setup:
+            sh(line)
+        for address, process_name in listeners:
+            procs.append(start_listener(address, port, process_name))
+
+        from portdoctor.cli import build_parser
+        from portdoctor.target import parse_target
+        from portdoctor.tui import run_wizard
+        from portdoctor.tui.app import WizardApp
+
+        def run_headless(app: WizardApp, *args: Any, **kwargs: Any) -> None:
+            async def session() -> None:
+                async with app.run_test(size=SCREEN_SIZE) as pilot:
+                    seen["started"] = time.monotonic()
+                    await script(pilot)
+
+            asyncio.run(session())
+
+        WizardApp.run = run_headless  # the only substitution: no real terminal in a test
+        args = build_parser().parse_args(argv)
+        seen["exit_code"] = run_wizard([parse_target(t) for t in args.targets], args)
+    except BaseException as exc:  # noqa: BLE001 - reported to the test, which fails with it
+        seen["error"] = "".join(traceback.format_exception(exc))[-4000:]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+    seen.pop("started", None)
+    print(RESULT_MARK + json.dumps(seen), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("NO_COLOR", "1")
+    sys.exit(main())
