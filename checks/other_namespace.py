@@ -102,14 +102,16 @@ class OtherNamespaceCheck(Check):
                          process=first.process, addresses=bound)
 
     def _inside_container(self, ctx: Context):
-        port = ctx.target.port
+        port, proto = ctx.target.port, ctx.target.protocol
+        prefix = "udp://" if proto == "udp" else ""
         kind = ctx.facts.in_container
         return self.warn(
             f"portdoctor runs inside a {kind} container: {ctx.target.host} here is the container itself, not the host.",
-            f"Nothing listens on port {port} in this container. If the service runs on the host (or in "
-            "another container), localhost does not reach it from here.",
+            f"Nothing listens for {proto.upper()} on port {port} in this container. If the service runs on the "
+            "host (or in another container), localhost does not reach it from here.",
             [fix("From a container, reach the host by name (Docker Desktop, or add "
-                 "--add-host=host.docker.internal:host-gateway on Linux).", f"host.docker.internal:{port}"),
+                 "--add-host=host.docker.internal:host-gateway on Linux).",
+                 f"portdoctor {prefix}host.docker.internal:{port}"),
              fix("Or use the host's address on the container network (the default gateway).",
                  "ip route show default")],
             in_container=kind,

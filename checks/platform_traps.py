@@ -259,7 +259,7 @@ class MacosFirewallCheck(Check):
                 "services on this Mac.",
                 "Block-all mode ignores the allowed-apps list. Loopback connections are not affected.",
                 [fix("Turn block-all off.", f"sudo {_SFW} --setblockall off"),
-                 fix("Then allow the server program.", f"sudo {_SFW} --add /path/to/server")],
+                 fix("Then allow the server program.", f"sudo {_SFW} --add /PATH/TO/SERVER")],
             )
         seen = []
         if alf and alf.enabled is not None:

@@ -41,6 +41,34 @@ def owner_matches(sock: Socket, expected: str) -> bool:
     return bool(sock.process) and len(sock.process) == 15 and want.startswith(sock.process.lower())
 
 
+def _our_probe(ctx: Context, sock: Socket) -> bool:
+    """Is this non-listening socket the far end of portdoctor's own probe connection?
+
+    A listener that never accepts keeps our connection in its queue, and the facts are
+    read while (or after) we connect: that ESTABLISHED / CLOSE-WAIT socket is ours, not a
+    client's. Matched on the address pair: its local address is the probed one, its remote
+    port our probe's source port, its remote address ours (any loopback for a loopback target).
+    """
+    if sock.remote_port is None:
+        return False
+    for p in ctx.probes:
+        if not p.source_port or p.source_port != sock.remote_port or _plain(sock.address) != _plain(p.address):
+            continue
+        remote = _plain(sock.remote_address) if sock.remote_address else None
+        if remote is None or remote == _plain(p.address) or (_loopback(remote) and _loopback(p.address)):
+            return True
+    return False
+
+
+def _plain(address: str) -> str:
+    """``::ffff:127.0.0.1`` (an IPv4 peer of a dual-stack socket) -> ``127.0.0.1``."""
+    return address[7:] if address.lower().startswith("::ffff:") and "." in address else address
+
+
+def _loopback(address: str) -> bool:
+    return address.startswith("127.") or address == "::1"
+
+
 class PortOwnerCheck(Check):
     name = "port-owner"
     title = "Is the port taken, and by whom?"
@@ -50,14 +78,17 @@ class PortOwnerCheck(Check):
         port, proto = ctx.target.port, ctx.target.protocol
         snap = ctx.facts
         expected = ctx.options.expect
-        listeners = [s for s in snap.sockets if s.listening and s.protocol == proto]
-        others = [s for s in snap.sockets if not s.listening and s.protocol == proto]
+        all_listeners = [s for s in snap.sockets if s.listening and s.protocol == proto]
+        listeners = [s for s in all_listeners if s.namespace is None]  # only these hold the port here
+        elsewhere = [s for s in all_listeners if s.namespace is not None]
+        others = [s for s in snap.sockets if not s.listening and s.protocol == proto
+                  and s.namespace is None and not _our_probe(ctx, s)]
         states = Counter(s.state for s in others)
         noted = ""
         if states:
             noted = (" Not listening on the port: "
                      + ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
-                     + (" (connections that ended recently: harmless)." if set(states) == {"TIME_WAIT"}
+                     + (" (connections that ended recently: harmless)." if set(states) <= {"TIME_WAIT", "TIME-WAIT"}
                         else "."))
             clients = [s for s in others if s.state not in ("TIME_WAIT",) and not any(
                 l.pid and l.pid == s.pid for l in listeners)]
@@ -68,13 +99,18 @@ class PortOwnerCheck(Check):
         hidden = [s for s in listeners if not s.pid]
         owners = sorted({_describe_owner(s) for s in known})
         evidence = dict(owners=[{"pid": s.pid, "process": s.process, "user": s.user, "address": s.address,
-                                 "namespace": s.namespace} for s in listeners],
+                                 "namespace": s.namespace} for s in all_listeners],
                         other_states=dict(states))
+        if elsewhere:
+            noted += " In other network namespaces (they do not hold the port here): " + "; ".join(sorted(
+                {f"{_describe_owner(s) if s.pid else 'a hidden owner'} in {s.container or s.namespace}"
+                 for s in elsewhere})) + "."
         if not listeners:
+            here = " in this network namespace" if elsewhere else ""
             if expected:
-                return self.passed(f"Nothing holds port {port}/{proto}; {expected} is not running on it "
+                return self.passed(f"Nothing holds port {port}/{proto}{here}; {expected} is not running on it "
                                    "(see service-running).", noted.strip(), **evidence)
-            return self.passed(f"Nothing holds port {port}/{proto}.", noted.strip(), **evidence)
+            return self.passed(f"Nothing holds port {port}/{proto}{here}.", noted.strip(), **evidence)
         hidden_words = ""
         if hidden:
             uids = sorted({s.uid for s in hidden if s.uid is not None})

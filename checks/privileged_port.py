@@ -3,20 +3,31 @@
 On Linux a port below ``net.ipv4.ip_unprivileged_port_start`` (1024 by default) can
 only be bound by root or a process holding ``CAP_NET_BIND_SERVICE``; anyone else gets
 EACCES and the service never listens. When nothing listens on such a port, the check
-looks for evidence of who would bind it: running processes that name the port (or the
-``--expect`` process) without the capability, or else the user portdoctor runs as (a
-developer's service usually runs as the developer). Without such evidence it only warns.
+looks for evidence of who would bind it: a running process that names the port (or the
+``--expect`` process) without the capability is a ``fail``. Without such a process it only
+warns (cause ``privileged-port``, so the verdict stays ``not-listening``), saying
+"probably" when portdoctor itself runs as a non-root user.
 """
 
 from __future__ import annotations
+
+import shlex
 
 from portdoctor.api import Check, Context, fix
 from portdoctor.facts.binders import lazy_bind_candidates, whoami
 from portdoctor.facts.netstat import unprivileged_port_floor
 
 
-def _remediation(port: int, floor: int, exe: str | None) -> list:
-    binary = exe or "/path/to/binary"
+def _binary(exe: str | None, expect: str | None) -> str:
+    """The executable to give the capability: known, found by name at run time, or a placeholder."""
+    if exe:
+        return shlex.quote(exe)
+    if expect:
+        return f"\"$(command -v {shlex.quote(expect)})\""
+    return "/PATH/TO/BINARY"
+
+
+def _remediation(port: int, floor: int, binary: str) -> list:
     return [
         fix("Let that one binary bind low ports (for an interpreter such as python or node this applies "
             "to every script it runs: prefer the systemd way).",
@@ -73,21 +84,22 @@ class PrivilegedPortCheck(Check):
                 f"ports below {floor} need root or CAP_NET_BIND_SERVICE.",
                 f"{c.name} {c.why} ({c.cmdline}) and runs as {c.user or c.uid} without CAP_NET_BIND_SERVICE, "
                 f"so its bind() fails with EACCES (\"Permission denied\") and nothing listens on {port}.",
-                _remediation(port, floor, c.exe), **evidence)
+                _remediation(port, floor, _binary(c.exe, None)), **evidence)
         uid, user = ctx.facts.lazy("whoami", lambda snap: whoami()) or (None, None)
+        binary = _binary(None, ctx.options.expect)
         if uid not in (None, 0):
-            return self.fail(
-                "privileged-port",
-                f"Port {port} is privileged (below {floor}): a service started as {user or uid}, as you are, "
-                f"cannot bind it.",
-                f"Nothing listens on {port}, and you run as {user or uid}, not root. A service you start the same "
-                f"way gets EACCES (\"Permission denied\") from bind(), which is probably why it is not listening; "
-                f"look for that error in its log. If the service runs as root or holds CAP_NET_BIND_SERVICE, "
-                f"this is not the cause. portdoctor cannot see which user a service that is not running would use.",
-                _remediation(port, floor, None), **evidence)
+            # The only evidence is who portdoctor runs as: a guess about the service, so a warning.
+            return self.warn(
+                f"Port {port} is privileged (below {floor}): if the service runs as {user or uid}, as you do, "
+                f"it probably cannot bind it.",
+                f"Nothing listens on {port}, and you run as {user or uid}, not root. A service started the same "
+                f"way gets EACCES (\"Permission denied\") from bind(); look for that error in its log. If the "
+                f"service runs as root or holds CAP_NET_BIND_SERVICE, this is not the cause. portdoctor cannot "
+                f"see which user a service that is not running would use.",
+                _remediation(port, floor, binary), cause="privileged-port", **evidence)
         return self.warn(
             f"Port {port} is privileged (below {floor}): a service running as a non-root user cannot bind it.",
             f"Nothing listens on {port}. If the service runs as a regular user without CAP_NET_BIND_SERVICE, "
             f"its bind() fails with EACCES (\"Permission denied\"): look for that in its log. portdoctor cannot "
             f"tell which user a service that is not running would use.",
-            _remediation(port, floor, None), cause="privileged-port", **evidence)
+            _remediation(port, floor, binary), cause="privileged-port", **evidence)

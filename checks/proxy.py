@@ -59,6 +59,7 @@ class ProxyCheck(Check):
     title = "Would a proxy setting send HTTP clients elsewhere?"
     order = 60
     timeout = 8.0  # includes one bounded connection to the proxy
+    needs_addresses = False  # a proxied client never resolves the name itself: the proxy does
 
     def applies(self, ctx: Context) -> bool:
         return ctx.target.protocol == "tcp"

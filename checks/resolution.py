@@ -1,25 +1,59 @@
-"""Does the name resolve? The ``dns`` cause."""
+"""Does the name resolve? The ``dns`` cause.
+
+A name that does not exist, one with no usable address, and a resolver that did not
+answer at all are told apart: they have different fixes.
+"""
 
 from __future__ import annotations
 
 from portdoctor.api import Check, Context, fix
+from portdoctor.resolve import NO_ADDRESS, RESOLVER_FAILED
 
 
 class ResolutionCheck(Check):
     name = "resolution"
     title = "Does the name resolve?"
     order = 50
+    needs_addresses = False  # it is the check that explains why there are none
 
     def run(self, ctx: Context):
         host = ctx.target.host
-        if ctx.resolve_error:
+        error = ctx.resolve_error
+        if error:
+            kind = getattr(error, "kind", None)
+            ask = fix("Ask the resolver what it knows about the name.", f"getent ahosts {host}")
+            if kind == RESOLVER_FAILED:
+                return self.fail(
+                    "dns",
+                    f"{host} could not be resolved: the resolver did not answer.",
+                    f"{error}. The name may well exist: the DNS server in /etc/resolv.conf is "
+                    "unreachable, down, or too slow (no network, a VPN that went away, a broken "
+                    "systemd-resolved).",
+                    [
+                        fix("See which DNS servers this machine asks.", "cat /etc/resolv.conf"),
+                        fix("With systemd-resolved, see its state and servers.", "resolvectl status"),
+                        ask,
+                        fix("If the name is a container or compose service name, it only resolves inside "
+                            "that network: run the client there.", None),
+                    ],
+                    resolver_order=[],
+                )
+            if kind == NO_ADDRESS:
+                return self.fail(
+                    "dns",
+                    f"{host} exists but has no IPv4 or IPv6 address.",
+                    str(error),
+                    [ask, fix("Check the name's A and AAAA records (or its /etc/hosts line).",
+                              f"getent hosts {host}")],
+                    resolver_order=[],
+                )
             return self.fail(
                 "dns",
                 f"{host} does not resolve to any address.",
-                ctx.resolve_error,
+                str(error),
                 [
                     fix("Check the spelling of the host name, or use an IP address.", None),
-                    fix("Ask the resolver what it knows about the name.", f"getent ahosts {host}"),
+                    ask,
                     fix("If it is a container or compose service name, it only resolves inside that network.",
                         None),
                 ],

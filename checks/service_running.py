@@ -9,6 +9,7 @@ target's ("did you mean :8080?").
 from __future__ import annotations
 
 from portdoctor.api import Check, Context, Socket, bracketed, fix
+from portdoctor.facts.services import WELL_KNOWN, gather_init_process
 
 
 def looks_like_typo(wanted: int, other: int) -> bool:
@@ -103,9 +104,19 @@ class ServiceRunningCheck(Check):
             host = bracketed(ctx.target.host)
             steps.append(fix(f"Port {first.port} is listening and looks like a typo of {port}; check the port "
                              "in your client's configuration.", f"portdoctor {host}:{first.port}"))
-        unit = ctx.options.expect or "SERVICE"
+        known = WELL_KNOWN.get(port) if proto == "tcp" else None
+        unit = ctx.options.expect or (known.units[0] if known and known.units else None) or "SERVICE"
+        init = ctx.facts.lazy("init_process", gather_init_process) if ctx.facts.os == "linux" else None
+        if init == "systemd":
+            steps.append(fix("Start the service (for a systemd unit, by its unit name):",
+                             f"sudo systemctl start {unit}"))
+        else:  # a container, WSL without systemd, another init: systemctl is one way among several
+            steps += [
+                fix("Start the service the way you normally do (its own start command, "
+                    f"`docker compose up {ctx.options.expect or 'SERVICE'}`, …).", None),
+                fix("If it is a systemd unit:", f"sudo systemctl start {unit}"),
+            ]
         steps += [
-            fix("Start the service (for a systemd unit, by its unit name):", f"sudo systemctl start {unit}"),
             fix("Read why it stopped or failed to bind (look for 'Address already in use', 'Permission denied'):",
                 f"journalctl -u {unit} -n 50 --no-pager"),
             fix("Confirm nothing listens on the port:",

@@ -44,10 +44,10 @@ class WellKnownServiceCheck(Check):
     def run(self, ctx: Context):
         port = ctx.target.port
         known = WELL_KNOWN.get(port)
-        label = f"{known.name}'s usual port" if known else f"port {port}"
+        label = f"Port {port} is usually used by {known.name}" if known else f"Port {port}"
         if not _local(ctx):
             return self.skip(
-                f"Port {port} is {label}, but {ctx.target.host} is another machine: "
+                f"{label}, but {ctx.target.host} is another machine: "
                 "only that machine can say whether the service runs.",
                 how="Run portdoctor on that machine.",
                 command=f"portdoctor --report 127.0.0.1:{port}",
@@ -57,7 +57,7 @@ class WellKnownServiceCheck(Check):
             owners = sorted({s.process for s in listeners if s.process})
             who = ", ".join(owners) if owners else "a process"
             where = " in another network namespace" if listeners and all(s.namespace for s in listeners) else ""
-            return self.passed(f"Port {port} is {label}; {who} listens on it{where}.",
+            return self.passed(f"{label}; {who} listens on it{where}.",
                                service=known.name if known else None)
 
         units = None
@@ -125,7 +125,7 @@ class WellKnownServiceCheck(Check):
             return self._unit_down(ctx, down[0], known, **evidence)
 
         if not known.processes:
-            steps = [fix("Start it.", known.start)] if known.start else []
+            steps = [_start_fix(known.start)] if known.start else []
             steps.append(fix("If it runs in a container, check that the port is published.", "docker compose ps"))
             return self.warn(
                 f"Port {port} is usually {known.name}; nothing listens on it.",
@@ -190,6 +190,16 @@ def _local(ctx: Context) -> bool:
     if not ctx.addresses:
         return ctx.target.host_defaulted or ctx.target.host == "localhost"
     return all(ctx.facts.is_local(a) for a in ctx.addresses)
+
+
+def _start_fix(start: str):
+    """``npm run dev   (or: npm start, bin/dev)`` -> the first as the command, the rest as words;
+    a description rather than a command (``the service's own start command ...``) -> words only."""
+    command, _, alternatives = start.partition("(or:")
+    command, alternatives = command.strip(), alternatives.strip().rstrip(")").strip()
+    if not command or command.lower().startswith(("the ", "its ", "your ")):
+        return fix(f"Start it with {start}.", None)
+    return fix("Start it" + (f" (or: {alternatives})." if alternatives else "."), command)
 
 
 def _describe(processes) -> str:

@@ -31,11 +31,20 @@ def _describe(sock: Socket) -> str:
     return f"{hostport(sock.address, sock.port)} ({owner}{'; ' + '; '.join(extra) if extra else ''})"
 
 
-BIND_HINTS = (
-    "Framework hints: uvicorn/flask/rails/vite `--host 0.0.0.0` (or `--host ::`), "
-    "Django `runserver 0.0.0.0:PORT`, MySQL `bind-address`, PostgreSQL `listen_addresses`, "
-    "Redis `bind`, nginx `listen`."
-)
+def bind_hints(family: int, port: int) -> str:
+    """How common services bind every address of the refused family (4 or 6).
+
+    0.0.0.0 is IPv4 only: it never serves ::1. For an IPv6 address the hint is ``::``
+    (with IPV6_V6ONLY off it takes IPv4 too), so that both families are served.
+    """
+    if family == 6:
+        return ("Framework hints (0.0.0.0 is IPv4 only and does not serve ::1; `::` with IPV6_V6ONLY off serves "
+                f"both): uvicorn/flask/vite `--host ::`, rails `-b ::`, Django `runserver [::]:{port}`, "
+                "MySQL `bind-address = *`, PostgreSQL `listen_addresses = '*'`, Redis `bind * -::*`, "
+                f"nginx `listen {port}; listen [::]:{port};`.")
+    return ("Framework hints: uvicorn/flask/vite `--host 0.0.0.0`, rails `-b 0.0.0.0`, "
+            f"Django `runserver 0.0.0.0:{port}`, MySQL `bind-address = 0.0.0.0`, PostgreSQL "
+            f"`listen_addresses = '*'`, Redis `bind 0.0.0.0`, nginx `listen {port};`.")
 
 
 class WrongInterfaceCheck(Check):
@@ -86,7 +95,7 @@ class WrongInterfaceCheck(Check):
                              "(the service answers there); check it with:",
                              f"portdoctor {hostport(opened[0], port)}"))
             steps.append(fix("Or bind the service to every address (IPv4 and IPv6): `::` with IPV6_V6ONLY off, "
-                             "or both 0.0.0.0 and ::. " + BIND_HINTS.replace("PORT", str(port))))
+                             "or both 0.0.0.0 and ::. " + bind_hints(want_family, port)))
         elif v6only:
             title = (f"Port {port} is bound on [::] with IPV6_V6ONLY, which takes IPv6 only; "
                      f"{first_missing} is IPv4.")
@@ -116,7 +125,7 @@ class WrongInterfaceCheck(Check):
             everything = "0.0.0.0" if want_family == 4 else "::"
             steps.append(fix(f"Or bind the service to {first_missing} or to every address ({everything}; "
                              "for :: turn IPV6_V6ONLY off to take IPv4 too). "
-                             + BIND_HINTS.replace("PORT", str(port))))
+                             + bind_hints(want_family, port)))
         steps.append(fix("See what is bound to the port:", f"ss -ltnp 'sport = :{port}'"
                          if ctx.target.protocol == "tcp" else f"ss -lunp 'sport = :{port}'"))
         return self.fail("wrong-interface", title, " ".join(detail), steps,

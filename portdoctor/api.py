@@ -104,6 +104,10 @@ class Check:
     title: str = ""  # the question it answers, e.g. "Is a firewall rule blocking?"
     order: int = 500  # position in the pipeline; built-ins use 100, 200, ...
     timeout: float = 5.0  # seconds before the pipeline gives up on it (becomes `error`)
+    # Most checks compare the machine with the resolved addresses and probes; when the
+    # name did not resolve there are none, and the pipeline skips them (saying why)
+    # rather than letting them reason about an empty list. Set False to run anyway.
+    needs_addresses: bool = True
 
     def applies(self, ctx: Context) -> bool:
         """Return False to leave the check out of this target's pipeline entirely."""

@@ -39,9 +39,11 @@ CAUSES: dict[str, Cause] = {
 # port-in-use ranks before firewall and wrong-interface: when a different program holds
 # the port (--expect), removing a rule or connecting to the address it is bound to only
 # reaches the wrong program; the port's owner is the thing to fix first.
+# A failing proxy comes before dns: an HTTP client sends a proxied request to the proxy,
+# which resolves the name itself, so local resolution never happens.
 RANK: list[str] = [
-    "dns",
     "proxy",
+    "dns",
     "port-in-use",
     "firewall",
     "other-namespace",

@@ -18,6 +18,7 @@ from typing import Sequence
 
 from portdoctor import __version__
 from portdoctor.exitcodes import ISSUES_URL, ExitCode, UsageError
+from portdoctor.masking import mask_urls_in
 
 SUBCOMMANDS = ("explain", "checks", "schema")
 MAX_WORKERS = 32  # targets diagnosed at once
@@ -81,8 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(_dispatch(argv))
-    except UsageError as exc:
-        _err(f"portdoctor: error: {_one_line(str(exc))}")
+    except UsageError as exc:  # may quote what was typed: masked like a target
+        _err(f"portdoctor: error: {mask_urls_in(_one_line(str(exc)))}")
         return ExitCode.USAGE
     except SystemExit as exc:  # --help from argparse
         code = exc.code
@@ -99,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.OK
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
         where = _where(exc)
-        _err(f"portdoctor: internal error: {type(exc).__name__}: {_one_line(str(exc))} (at {where}); "
+        _err(f"portdoctor: internal error: {type(exc).__name__}: {mask_urls_in(_one_line(str(exc)))} (at {where}); "
              f"please report it at {ISSUES_URL}")
         if os.environ.get("PORTDOCTOR_DEBUG"):
             raise
@@ -107,14 +108,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(argv: list[str]) -> int:
-    if argv and argv[0] == "explain":
-        return _cmd_explain(argv[1:])
-    if argv and argv[0] == "checks":
-        return _cmd_checks(argv[1:])
-    if argv and argv[0] == "schema":
-        return _cmd_schema(argv[1:])
+    parser = build_parser()
+    where = _subcommand_position(parser, argv)
+    if where is not None:
+        # "portdoctor --checks-dir plug checks" is "portdoctor checks --checks-dir plug":
+        # no TARGET is a bare subcommand name (a target always has a port).
+        command, rest = argv[where], argv[:where] + argv[where + 1:]
+        return {"explain": _cmd_explain, "checks": _cmd_checks, "schema": _cmd_schema}[command](rest)
 
-    args = build_parser().parse_args(argv)
+    # Intermixed: "portdoctor db:5432 --report cache:6379" names two targets.
+    args = parser.parse_intermixed_args(argv)
     if args.version:
         print(f"portdoctor {__version__}")
         if args.verbose:
@@ -149,6 +152,42 @@ def _dispatch(argv: list[str]) -> int:
     if args.wait is not None:
         return _run_wait(targets, args, fmt)
     return _run_report(targets, args, fmt)
+
+
+def _subcommand_position(parser: argparse.ArgumentParser, argv: list[str]) -> int | None:
+    """Where in ``argv`` the first positional token is, when it names a subcommand.
+
+    Options are skipped with their values (``-o FILE``, ``--timeout=2``, ``-vo FILE``,
+    unambiguous abbreviations such as ``--checks DIR``), so ``-o checks`` is still a file
+    named "checks". Nothing after ``--`` is a subcommand.
+    """
+    takes_value: dict[str, bool] = {}
+    for action in parser._actions:  # noqa: SLF001 - the option table argparse itself uses
+        for option in action.option_strings:
+            takes_value[option] = action.nargs != 0
+    long_options = [o for o in takes_value if o.startswith("--")]
+    skip_next = False
+    for index, token in enumerate(argv):
+        if skip_next:
+            skip_next = False
+            continue
+        if token == "--":
+            return None
+        if token.startswith("--"):
+            name = token.split("=", 1)[0]
+            if name not in takes_value:
+                matches = [o for o in long_options if o.startswith(name)]
+                name = matches[0] if len(matches) == 1 else name
+            skip_next = "=" not in token and takes_value.get(name, False)
+            continue
+        if token.startswith("-") and len(token) > 1:  # -v, -o FILE, -oFILE, -vo FILE
+            for at, letter in enumerate(token[1:], start=1):
+                if takes_value.get(f"-{letter}", False):
+                    skip_next = at == len(token) - 1
+                    break
+            continue
+        return index if token in SUBCOMMANDS else None
+    return None
 
 
 def read_targets_file(path: Path) -> list[str]:

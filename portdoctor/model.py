@@ -76,6 +76,7 @@ class Probe:
     ms: float
     errno: int | None = None
     error: str | None = None  # the OS's words, e.g. "Connection refused"
+    source_port: int | None = None  # our own local port, when the connect succeeded (not in to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -186,6 +187,10 @@ class Verdict:
     summary: str
     check: str | None = None  # the check whose finding names the cause
     first_step: Remediation | None = None
+    # The other causes that failed too, most direct first, each once: (cause, finding title).
+    # E.g. a REJECT rule on a port nothing listens on: cause "firewall", also "not-listening";
+    # removing the rule alone will not make the connection work.
+    also: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -194,6 +199,7 @@ class Verdict:
             "summary": self.summary,
             "check": self.check,
             "first_step": asdict(self.first_step) if self.first_step else None,
+            "also": [{"cause": cause, "title": title} for cause, title in self.also],
         }
 
 

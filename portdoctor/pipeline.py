@@ -122,7 +122,11 @@ def diagnose(
             ctx.findings.append(_error_finding(check.name, check.title, f"applies() raised {type(exc).__name__}: {exc}"))
             continue
         emit(CheckStarted(target, check.name, check.title))
-        findings = run_check(loaded, ctx)
+        if check.needs_addresses and not addresses:
+            findings = [Finding(check.name, Status.SKIP,
+                                f"Not checked: {target.host} did not resolve, so there is no address to look at.")]
+        else:
+            findings = run_check(loaded, ctx)
         ctx.findings.extend(findings)
         emit(CheckFinished(target, findings))
 
@@ -181,11 +185,17 @@ def decide_verdict(ctx: Context) -> Verdict:
         # No check failed, yet the connection did: a warning with a cause is the next-best lead.
         failed = [f for f in ctx.findings if f.status is Status.WARN and f.cause]
     if failed:
-        best = min(failed, key=lambda f: rank(f.cause))
+        ranked = sorted(failed, key=lambda f: rank(f.cause))  # stable: ties keep pipeline order
+        best = ranked[0]
+        also: list[tuple[str, str]] = []
+        for f in ranked[1:]:
+            if f.status is Status.FAIL and f.cause != best.cause and f.cause not in {c for c, _ in also}:
+                also.append((f.cause, f.title))
         return Verdict(reachable, best.cause, best.title, best.check,
-                       best.remediation[0] if best.remediation else None)
+                       best.remediation[0] if best.remediation else None, also)
     if reachable:
-        return Verdict(True, "ok", f"{ctx.target.display} accepted a connection on every address "
+        what = "answered a datagram" if ctx.target.protocol == "udp" else "accepted a connection"
+        return Verdict(True, "ok", f"{ctx.target.display} {what} on every address "
                        f"({', '.join(ctx.addresses)}).")
     if _udp_bound_and_silent(ctx):
         # UDP has no handshake: silence (no ICMP port-unreachable) from a port that a local

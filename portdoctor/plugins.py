@@ -5,7 +5,8 @@ like third-party ones (see pyproject.toml). Drop-in folders (``--checks-dir DIR`
 ``<user config dir>/portdoctor/checks``) hold ``*.py`` files; every :class:`Check`
 subclass with a ``name`` defined in such a file is loaded. A plugin that fails to
 import, is not a check, or hangs on import becomes a :class:`PluginError`; the other
-checks still load.
+checks still load. A ``--checks-dir`` folder that is missing is a :class:`MissingFolder`
+error the same way (one line on stderr, a note in the report).
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ class PluginError:
 
     def __str__(self) -> str:
         return f"plugin {self.source}: {self.message}"
+
+
+@dataclass
+class MissingFolder(PluginError):
+    """A ``--checks-dir`` folder that does not exist or is not a folder: reported, not fatal."""
+
+    def __str__(self) -> str:
+        return f"checks folder {self.source} {self.message}"
 
 
 @dataclass(frozen=True)
@@ -145,14 +154,21 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
         except Exception as exc:  # noqa: BLE001 - any plugin failure is reported, not raised
             errors.append(PluginError(ep.value, _one_line(exc)))
 
-    dirs = list(check_dirs or [])
+    # A folder given with --checks-dir must be there (a typo would silently drop the
+    # user's checks); the user's config folder is usually absent, which is normal.
+    dirs = [(Path(folder), True) for folder in check_dirs or []]
     if include_user_dir:
-        dirs.append(user_checks_dir())
-    for folder in dirs:
+        dirs.append((user_checks_dir(), False))
+    for folder, explicit in dirs:
         try:
             if not folder.is_dir():
+                if explicit:
+                    errors.append(MissingFolder(str(folder), "is not a folder" if folder.exists()
+                                                else "does not exist"))
                 continue
-        except OSError:  # e.g. sudo -u nobody with HOME=/root: not ours to read
+        except OSError as exc:  # e.g. sudo -u nobody with HOME=/root: not ours to read
+            if explicit:
+                errors.append(MissingFolder(str(folder), f"cannot be read: {exc.strerror or exc}"))
             continue
         for path in sorted(folder.glob("*.py")):
             if path.name.startswith("_"):

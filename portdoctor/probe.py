@@ -1,6 +1,8 @@
 """Connection probes: one bounded attempt per resolved address, classified.
 
-TCP: a connect with a deadline; open / refused / timeout / unreachable / error.
+TCP: a connect with a deadline; open / refused / timeout / unreachable / error. An open
+probe records its own local port (``Probe.source_port``) so that checks can leave out the
+sockets our own connection leaves behind (a CLOSE-WAIT on a listener that never accepts).
 UDP: an empty datagram and a short wait for a reply or an ICMP port-unreachable
 (seen as ECONNREFUSED); silence is reported as ``timeout`` ("open|filtered").
 All addresses are probed at once, so a DROP rule costs one timeout, not one per address.
@@ -52,17 +54,22 @@ def probe_tcp(address: str, port: int, timeout: float) -> Probe:
     except OSError as exc:
         outcome, code, words = _classify(exc)
         return Probe(address, Outcome.ERROR, 0.0, code, words)
+    source_port = None
     try:
         sock.settimeout(timeout)
         sock.connect(_sockaddr(address, port))
         outcome, code, words = Outcome.OPEN, None, None
+        try:  # so checks can tell our own connection (e.g. a CLOSE-WAIT it leaves) from others'
+            source_port = sock.getsockname()[1]
+        except OSError:
+            pass
     except (socket.timeout, TimeoutError) as exc:
         outcome, code, words = Outcome.TIMEOUT, getattr(exc, "errno", None), "no answer before the deadline"
     except OSError as exc:
         outcome, code, words = _classify(exc)
     finally:
         sock.close()
-    return Probe(address, outcome, (time.perf_counter() - start) * 1000, code, words)
+    return Probe(address, outcome, (time.perf_counter() - start) * 1000, code, words, source_port)
 
 
 def probe_udp(address: str, port: int, timeout: float) -> Probe:

@@ -12,6 +12,7 @@ import ipaddress
 import re
 
 from portdoctor.exitcodes import UsageError
+from portdoctor.masking import mask_url
 from portdoctor.model import Target
 
 # The scheme's default port, for URL targets that omit one.
@@ -76,17 +77,21 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[
 
 
 def parse_target(text: str) -> Target:
-    """Parse one TARGET string; raise UsageError with a one-line reason if malformed."""
-    raw = text
-    if _CONTROL.search(raw):
-        raise UsageError(f"bad target {raw!r}: it contains control characters")
-    text = raw.strip()
+    """Parse one TARGET string; raise UsageError with a one-line reason if malformed.
+
+    ``Target.input`` and every error message carry the text masked by
+    :func:`~portdoctor.masking.mask_url`: a password or a ``?token=…`` typed into a
+    target never reaches a report, a CI log or stderr.
+    """
+    shown = mask_url(text)  # what messages quote; the parse reads ``text``
+    if _CONTROL.search(shown):
+        raise UsageError(f"bad target {shown!r}: it contains control characters")
+    text = text.strip()
     if not text:
         raise UsageError("bad target '': it is empty; give host:port, :port or a URL")
 
     scheme: str | None = None
     protocol = "tcp"
-    masked_input = text
     m = _SCHEME.match(text)
     if m:
         scheme = m.group(1).lower()
@@ -98,79 +103,78 @@ def parse_target(text: str) -> Target:
         # authority ends at the first /, ? or #
         authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
         if "@" in authority:
-            userinfo, authority = authority.rsplit("@", 1)
-            masked_input = text.replace(userinfo + "@", _mask_userinfo(userinfo) + "@", 1)
-        host, port = _split_host_port(authority, raw, allow_missing_port=True)
+            authority = authority.rsplit("@", 1)[1]
+        host, port = _split_host_port(authority, shown, allow_missing_port=True)
         if port is None:
             if scheme in ("tcp", "udp"):
-                raise UsageError(f"bad target {raw!r}: {scheme}:// needs a port, e.g. {scheme}://127.0.0.1:5353")
+                raise UsageError(f"bad target {shown!r}: {scheme}:// needs a port, e.g. {scheme}://127.0.0.1:5353")
             if scheme not in DEFAULT_PORTS:
-                raise UsageError(f"bad target {raw!r}: no port given and no default port known for {scheme}://")
+                raise UsageError(f"bad target {shown!r}: no port given and no default port known for {scheme}://")
             port = DEFAULT_PORTS[scheme]
         if not host:
-            raise UsageError(f"bad target {raw!r}: the URL names no host")
-        return Target(input=masked_input, host=host, port=port, protocol=protocol, scheme=scheme)
+            raise UsageError(f"bad target {shown!r}: the URL names no host")
+        return Target(input=mask_url(text), host=host, port=port, protocol=protocol, scheme=scheme)
 
     if "/" in text or "@" in text or "?" in text or "#" in text:
-        raise UsageError(f"bad target {raw!r}: give host:port, :port, a port, or a URL with a scheme")
+        raise UsageError(f"bad target {shown!r}: give host:port, :port, a port, or a URL with a scheme")
     if text.isdigit():  # "62893"
-        return Target(input=text, host="localhost", port=_port(text, raw), host_defaulted=True)
-    host, port = _split_host_port(text, raw, allow_missing_port=False)
+        return Target(input=text, host="localhost", port=_port(text, shown), host_defaulted=True)
+    host, port = _split_host_port(text, shown, allow_missing_port=False)
     if not host:  # ":62893"
         return Target(input=text, host="localhost", port=port, host_defaulted=True)
     return Target(input=text, host=host, port=port)
 
 
-def _split_host_port(authority: str, raw: str, *, allow_missing_port: bool) -> tuple[str, int | None]:
+def _split_host_port(authority: str, shown: str, *, allow_missing_port: bool) -> tuple[str, int | None]:
     if authority.startswith("["):
         end = authority.find("]")
         if end < 0:
-            raise UsageError(f"bad target {raw!r}: unbalanced '[' in the address")
+            raise UsageError(f"bad target {shown!r}: unbalanced '[' in the address")
         host = authority[1:end]
         after = authority[end + 1 :]
-        _check_ipv6(host, raw)
+        _check_ipv6(host, shown)
         if after == "":
             port_text = None
         elif after.startswith(":"):
             port_text = after[1:]
         else:
-            raise UsageError(f"bad target {raw!r}: unexpected text after ']'")
+            raise UsageError(f"bad target {shown!r}: unexpected text after ']'")
     else:
         if "]" in authority:
-            raise UsageError(f"bad target {raw!r}: unbalanced ']' in the address")
+            raise UsageError(f"bad target {shown!r}: unbalanced ']' in the address")
         if authority.count(":") > 1:
             raise UsageError(
-                f"bad target {raw!r}: an IPv6 address with a port must be in brackets, e.g. [::1]:8080"
+                f"bad target {shown!r}: an IPv6 address with a port must be in brackets, e.g. [::1]:8080"
             )
         host, sep, port_text = authority.partition(":")
         if not sep:
             port_text = None
-        _check_hostname(host, raw)
+        _check_hostname(host, shown)
     if port_text is None or (port_text == "" and allow_missing_port):
         if not allow_missing_port:
-            raise UsageError(f"bad target {raw!r}: no port; give host:port, e.g. 127.0.0.1:8080")
+            raise UsageError(f"bad target {shown!r}: no port; give host:port, e.g. 127.0.0.1:8080")
         return host, None
-    return host, _port(port_text, raw)
+    return host, _port(port_text, shown)
 
 
-def _port(text: str, raw: str) -> int:
+def _port(text: str, shown: str) -> int:
     if not text.isascii() or not text.isdigit():
-        raise UsageError(f"bad target {raw!r}: the port {text!r} is not a number")
+        raise UsageError(f"bad target {shown!r}: the port {text!r} is not a number")
     port = int(text)
     if not 1 <= port <= 65535:
-        raise UsageError(f"bad target {raw!r}: port {port} is out of range (1-65535)")
+        raise UsageError(f"bad target {shown!r}: port {port} is out of range (1-65535)")
     return port
 
 
-def _check_ipv6(host: str, raw: str) -> None:
+def _check_ipv6(host: str, shown: str) -> None:
     address = host.split("%", 1)[0]  # allow a zone: [fe80::1%eth0]
     try:
         ipaddress.IPv6Address(address)
     except ValueError:
-        raise UsageError(f"bad target {raw!r}: {host!r} in brackets is not an IPv6 address") from None
+        raise UsageError(f"bad target {shown!r}: {host!r} in brackets is not an IPv6 address") from None
 
 
-def _check_hostname(host: str, raw: str) -> None:
+def _check_hostname(host: str, shown: str) -> None:
     if host == "":
         return
     try:
@@ -183,14 +187,9 @@ def _check_hostname(host: str, raw: str) -> None:
             host.encode("idna")
             return
         except UnicodeError:
-            raise UsageError(f"bad target {raw!r}: {host!r} is not a valid host name") from None
+            raise UsageError(f"bad target {shown!r}: {host!r} is not a valid host name") from None
     if not _HOSTNAME.match(host) or host.replace(".", "").isdigit():
-        raise UsageError(f"bad target {raw!r}: {host!r} is not a valid host name or address")
-
-
-def _mask_userinfo(userinfo: str) -> str:
-    user, sep, _password = userinfo.partition(":")
-    return f"{user}:***" if sep else user
+        raise UsageError(f"bad target {shown!r}: {host!r} is not a valid host name or address")
 
 
 def is_loopback(address: str) -> bool:

@@ -68,7 +68,13 @@ def test_root_and_nothing_anywhere_passes():
 def test_inside_a_container_localhost_warns_without_a_cause():
     f = check.run(context("localhost:8080", in_container="docker"))
     assert f.status is Status.WARN and f.cause is None
-    assert "host.docker.internal:8080" in commands(f)
+    assert "portdoctor host.docker.internal:8080" in commands(f)
+    assert "Nothing listens for TCP on port 8080" in f.detail
+
+
+def test_inside_a_container_names_the_target_protocol_when_a_udp_socket_is_bound():
+    f = check.run(context("localhost:5353", in_container="docker", sockets=[sock("0.0.0.0", 5353, protocol="udp")]))
+    assert "Nothing listens for TCP on port 5353" in f.detail, f.detail
 
 
 def test_remote_target_is_not_about_local_namespaces():

@@ -61,3 +61,33 @@ def test_owner_matching():
     assert owner_matches(sock("::", 1, process="python3", cmdline="/usr/bin/python3 app.py"), "python3")
     assert owner_matches(sock("::", 1, process="node", cmdline="/usr/local/bin/node server.js"), "NODE")
     assert not owner_matches(sock("::", 1, process="nginx"), "apache2")
+
+
+def test_a_listener_only_in_another_namespace_does_not_hold_the_port_here():
+    other = sock("127.0.0.1", 8080, pid=77, process="python3", namespace="netns:blue")
+    f = check.run(context("127.0.0.1:8080", sockets=[other]))
+    assert f.status == "pass"
+    assert "held by" not in f.title and "in this network namespace" in f.title, f.title
+    assert "python3 (pid 77) in netns:blue" in f.detail and "do not hold the port here" in f.detail
+    f = check.run(context("127.0.0.1:8080", sockets=[other], expect="nginx"))
+    assert f.status == "pass", "a process in another namespace is not port-in-use here"
+
+
+def test_our_own_probe_connection_is_not_noted():
+    from portdoctor.model import Outcome, Probe
+
+    stuck = sock("127.0.0.1", 8080, pid=5, process="stuck")
+    ours = sock("127.0.0.1", 8080, state="CLOSE-WAIT", remote_address="127.0.0.1", remote_port=40001)
+    theirs = sock("127.0.0.1", 8080, state="CLOSE-WAIT", remote_address="127.0.0.1", remote_port=40002)
+    ctx = context("127.0.0.1:8080", "open", sockets=[stuck, ours], expect="stuck")
+    ctx.probes[:] = [Probe("127.0.0.1", Outcome.OPEN, 1.0, source_port=40001)]
+    f = check.run(ctx)
+    assert "CLOSE-WAIT" not in f.title + f.detail and f.evidence["other_states"] == {}
+    ctx = context("127.0.0.1:8080", "open", sockets=[stuck, ours, theirs], expect="stuck")
+    ctx.probes[:] = [Probe("127.0.0.1", Outcome.OPEN, 1.0, source_port=40001)]
+    assert "1 CLOSE-WAIT" in check.run(ctx).detail  # a stranger's connection is still noted
+
+
+def test_dash_spelled_time_wait_is_harmless_too():
+    sockets = [redis(), sock("127.0.0.1", 8080, state="TIME-WAIT")]
+    assert "harmless" in check.run(context("127.0.0.1:8080", "open", sockets=sockets)).detail

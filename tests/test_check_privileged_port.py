@@ -37,9 +37,22 @@ def test_candidate_that_may_bind_is_not_blamed():
     assert f.status is Status.WARN
 
 
-def test_non_root_user_fails_with_probably():
+def test_non_root_user_alone_is_only_a_probable_warning():
+    # Who portdoctor runs as says nothing certain about the service: a guess, not a verdict.
     f = PrivilegedPortCheck().run(ctx_for(whoami=(1000, "dev")))
-    assert f.status is Status.FAIL and "as dev" in f.title and "probably" in f.detail
+    assert f.status is Status.WARN and f.cause == "privileged-port"
+    assert "as dev" in f.title and "probably" in f.title
+    assert "sudo setcap 'cap_net_bind_service=+ep' /PATH/TO/BINARY" in [s.command for s in f.remediation]
+
+
+def test_setcap_names_the_expected_binary_when_it_is_not_running():
+    f = PrivilegedPortCheck().run(ctx_for(whoami=(1000, "dev"), expect="nginx"))
+    assert "sudo setcap 'cap_net_bind_service=+ep' \"$(command -v nginx)\"" in [s.command for s in f.remediation]
+
+
+def test_no_command_is_a_lower_case_placeholder():
+    for f in (PrivilegedPortCheck().run(ctx_for()), PrivilegedPortCheck().run(ctx_for(candidates=[candidate()]))):
+        assert not any("/path/to" in (s.command or "") for s in f.remediation)
 
 
 def test_root_without_evidence_only_warns():

@@ -77,3 +77,30 @@ def test_remote_target_is_skipped_not_called_not_listening():
 def test_reachable_without_a_socket_seen_passes():
     f = check.run(context("127.0.0.1:8080", "open"))
     assert f.status == "pass"
+
+
+def _first_step(ctx):
+    return check.run(ctx).remediation[0]
+
+
+def test_start_step_names_the_well_known_unit_under_systemd():
+    ctx = context("127.0.0.1:5432")
+    ctx.facts.extras["init_process"] = "systemd"
+    step = _first_step(ctx)
+    assert step.command == "sudo systemctl start postgresql"
+    assert "journalctl -u postgresql -n 50 --no-pager" in [r.command for r in check.run(ctx).remediation]
+
+
+def test_without_systemd_as_pid1_the_first_step_is_not_systemctl():
+    ctx = context("127.0.0.1:5432")
+    ctx.facts.extras["init_process"] = "tini"
+    f = check.run(ctx)
+    assert f.remediation[0].command is None and "the way you normally do" in f.remediation[0].text
+    assert "docker compose up SERVICE" in f.remediation[0].text
+    assert "sudo systemctl start postgresql" in [r.command for r in f.remediation]  # still one option
+
+
+def test_unknown_port_keeps_the_capitals_placeholder():
+    ctx = context("127.0.0.1:47613")
+    ctx.facts.extras["init_process"] = "systemd"
+    assert _first_step(ctx).command == "sudo systemctl start SERVICE"

@@ -153,3 +153,22 @@ def test_listening_or_remote_targets_pass_or_skip():
     assert remote.status is Status.SKIP and "another machine" in remote.title
     udp = context("udp://127.0.0.1:5432")
     assert not CHECK.applies(udp)
+
+
+def test_start_steps_are_commands_or_words_never_prose_on_a_command_line():
+    f = run(context("127.0.0.1:8080"), **{"systemd_units:8080": None})
+    assert f.remediation[0].command is None and "./mvnw spring-boot:run" in f.remediation[0].text
+    f = run(context("127.0.0.1:3000"), **{"systemd_units:3000": None})
+    assert f.remediation[0].command == "npm run dev" and "rails server" in f.remediation[0].text
+
+
+def test_every_well_known_label_reads_as_a_sentence():
+    from portdoctor.facts.services import WELL_KNOWN
+
+    for port, known in WELL_KNOWN.items():
+        f = run(context(f"127.0.0.1:{port}", "open", sockets=[sock("127.0.0.1", port, process="srv")]))
+        assert f.title.startswith(f"Port {port} is usually used by {known.name}; srv listens"), f.title
+        assert "'s usual port" not in f.title
+    plain = context("127.0.0.1:8001", "open", sockets=[sock("127.0.0.1", 8001, process="srv")])
+    plain.facts.extras["init_process"] = "systemd"
+    assert CHECK.run(plain).title.startswith("Port 8001; srv listens"), CHECK.run(plain).title

@@ -38,6 +38,14 @@ def test_localhost_resolving_to_ipv6_first():
     assert "::1" in f.title and "127.0.0.1" in f.title
     assert f.remediation[0].command == "portdoctor 127.0.0.1:8080"
     assert "instead of localhost:8080" in f.remediation[0].text
+    bind = f.remediation[1].text
+    assert "--host ::" in bind and "--host 0.0.0.0" not in bind, bind  # 0.0.0.0 never serves ::1
+
+
+def test_ipv4_refused_gets_the_ipv4_wildcard_hint():
+    f = check.run(context("127.0.0.1:8080", sockets=[sock("::1", 8080)]))
+    bind = [r.text for r in f.remediation if "Framework hints" in r.text][0]
+    assert "--host 0.0.0.0" in bind and "--host ::" not in bind
 
 
 def test_bound_to_a_lan_address_while_connecting_to_loopback():

@@ -320,3 +320,59 @@ def test_subprocess_internal_error_is_one_line_and_exit_3(tmp_path, free_port):
     assert p.returncode in (1, 3)
     if p.returncode == 3:
         assert "internal error" in p.stderr and "please report it at" in p.stderr
+
+
+# --- options before a subcommand ------------------------------------------------------
+
+
+def _drop_in_check(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "hello_check.py").write_text(
+        "from portdoctor.api import Check\n"
+        "class HelloCheck(Check):\n"
+        "    name = 'hello-check'\n"
+        "    title = 'Does the drop-in load?'\n"
+        "    def run(self, ctx):\n"
+        "        return self.ok('It loads.')\n")
+    return folder
+
+
+@pytest.mark.parametrize("order", ["before", "after", "abbreviated", "equals"])
+def test_checks_dir_works_before_and_after_the_checks_subcommand(order, tmp_path, capsys):
+    plug = _drop_in_check(tmp_path / "plug")
+    argv = {"before": ["--checks-dir", str(plug), "checks"],
+            "after": ["checks", "--checks-dir", str(plug)],
+            "abbreviated": ["--checks", str(plug), "checks"],
+            "equals": [f"--checks-dir={plug}", "checks"]}[order]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "hello-check" in out and f"[file: {plug / 'hello_check.py'}]" in out, err
+
+
+def test_options_before_explain_and_schema_reach_them(capsys):
+    assert main(["explain", "firewall"]) == 0
+    page = capsys.readouterr().out
+    assert main(["--", "explain"]) == 2  # after "--" it is a TARGET (and a bad one)
+    assert "bad target 'explain'" in capsys.readouterr().err
+    assert main(["--report", "explain", "firewall"]) == 2  # explain takes no --report
+    assert "portdoctor explain --help" in one_line_error(capsys.readouterr().err)
+    assert main(["--color", "never", "schema"]) == 2
+    assert "unrecognized arguments: --color never" in one_line_error(capsys.readouterr().err)
+    assert main(["-h", "explain"]) == 0
+    assert "portdoctor explain" in capsys.readouterr().out and page
+
+
+def test_an_option_value_named_like_a_subcommand_is_not_one(free_port, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--report", "-o", "checks", f"127.0.0.1:{free_port}"]) == 1
+    assert "Verdict" in (tmp_path / "checks").read_text()
+    assert main(["--report", "--expect", "explain", "-vo", "schema", f"127.0.0.1:{free_port}"]) == 1
+    assert (tmp_path / "schema").exists()
+    assert main(["--report", "--targets-file", "checks"]) == 2  # a file of that name, read as targets
+    assert "bad target" in capsys.readouterr().err
+
+
+def test_targets_and_options_may_be_intermixed(free_port, listening_port, capsys):
+    assert main([f"127.0.0.1:{listening_port}", "--report", "--format", "json", f"127.0.0.1:{free_port}"]) == 1
+    reports = json.loads(capsys.readouterr().out)["reports"]
+    assert [r["target"]["port"] for r in reports] == [listening_port, free_port]

@@ -5,6 +5,7 @@ rules untouched) by the make-*.sh scripts there; each script's header records th
 capture command. nftables 1.0.6, iptables 1.8.9 (nf_tables).
 """
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,50 @@ def test_not_root_is_recorded_not_raised():
 def test_an_empty_ruleset_is_readable():
     facts = build_facts({"nft-json": CommandResult(["nft"], 0, '{"nftables": []}', "")})
     assert facts.readable and decide(facts, "127.0.0.1", 80).verdict == "accept"
+
+
+# What a non-root run really gets (iptables 1.8.9 nf_tables, nft 1.0), word for word.
+_IPTABLES_DENIED = ("iptables-save v1.8.9 (nf_tables): Could not fetch rule set generation id: "
+                    "Permission denied (you must be root)")
+_NOT_ROOT = {
+    "nft-json": CommandResult(["nft"], 1, "", "Operation not permitted (you must be root)\n"
+                              "netlink: Error: cache initialization failed: Operation not permitted"),
+    "nft-text": CommandResult(["nft"], 1, "", "Operation not permitted (you must be root)"),
+    "iptables": CommandResult(["iptables-save"], 4, "", _IPTABLES_DENIED),
+    "ip6tables": CommandResult(["ip6tables-save"], 4, "", _IPTABLES_DENIED.replace("iptables", "ip6tables")),
+}
+
+
+def test_the_note_for_unreadable_rules_is_one_short_line():
+    from portdoctor.facts.firewall import unreadable_summary
+
+    assert unreadable_summary(build_facts(_NOT_ROOT)) == "the rules need root (iptables-save: Permission denied)"
+    missing = build_facts({"nft-json": CommandResult(["nft"], None, "", "", error="nft not found"),
+                           "iptables": CommandResult(["iptables-save"], None, "", "", error="iptables-save not found")})
+    assert unreadable_summary(missing) == "no firewall tool is installed (iptables-save, nft not found)"
+    slow = build_facts({"nft-json": CommandResult(["nft"], None, "", "", error="nft timed out after 2 s")})
+    assert unreadable_summary(slow) == "the rules could not be read (nft timed out after 2 s)"
+
+
+def test_a_non_root_report_says_the_long_permission_error_once(monkeypatch, free_port):
+    """The finding keeps every tool's full message; the note is the one-line summary."""
+    from portdoctor import facts as facts_package
+    from portdoctor.facts import firewall
+    from portdoctor.pipeline import diagnose
+    from portdoctor.plugins import discover
+    from portdoctor.render import render
+    from portdoctor.target import parse_target
+
+    monkeypatch.setattr(firewall, "read_firewall", lambda timeout=2.0: build_facts(_NOT_ROOT))
+    checks, _ = discover([], include_user_dir=False)
+    report = diagnose(parse_target(f"127.0.0.1:{free_port}"), checks, gather_facts=facts_package.gather)
+    assert "firewall: the rules need root (iptables-save: Permission denied)" in report.notes
+    skipped = next(f for f in report.findings if f.check == "firewall")
+    assert _IPTABLES_DENIED in skipped.title and "nft exited 1" in skipped.title
+    without_notes = dataclasses.replace(report, notes=[])
+    for fmt in ("text", "markdown"):
+        document = render([report], fmt)
+        assert "firewall: the rules need root (iptables-save: Permission denied)" in document
+        # The notes add no second copy of the long message: only the finding carries it.
+        long_words = "Could not fetch rule set generation id"
+        assert document.count(long_words) == render([without_notes], fmt).count(long_words) > 0

@@ -90,15 +90,35 @@ def test_lab_proxy_exempted_by_no_proxy(lab):
     assert r.finding("proxy")["status"] == "pass"
 
 
-def test_lab_privileged_port_as_nobody(lab):
+def test_lab_privileged_port_as_nobody_without_a_process_is_only_probable(lab):
+    # The service ran as nobody and exited after its bind failed: nothing is left to show
+    # who would bind the port, only who portdoctor runs as. That is a guess: a warning.
     r = lab.run(["127.0.0.1:80"], user="nobody",
                 listeners=[Listener("127.0.0.1", 80, user="nobody", expect_fail=True, name="webapp")])
     assert any("bind failed" in line for line in r.setup_log), r.setup_log
     assert r.returncode == 1, r.stderr
+    assert r.cause == "not-listening", r.json["findings"]
+    f = r.finding("privileged-port")
+    assert f["status"] == "warn" and f["cause"] == "privileged-port", f
+    assert "nobody" in f["title"] and "probably" in f["title"] and f["evidence"]["floor"] == 1024
+    assert any("/PATH/TO/BINARY" in (s["command"] or "") for s in f["remediation"])
+
+
+def test_lab_privileged_port_process_without_capability_fails(lab):
+    # A service that stays up after EACCES (logs and retries), names port 80 and lacks
+    # CAP_NET_BIND_SERVICE: real evidence, so the cause is privileged-port.
+    r = lab.run(["127.0.0.1:80"], user="nobody",
+                listeners=[Listener("127.0.0.1", 80, user="nobody", expect_fail=True, linger=True,
+                                    name="webapp", extra_args=["--port", "80"])])
+    assert any("bind failed" in line for line in r.setup_log), r.setup_log
+    assert r.returncode == 1, r.stderr
     assert r.cause == "privileged-port", r.json["findings"]
     f = r.finding("privileged-port")
-    assert f["status"] == "fail" and "nobody" in f["title"] and f["evidence"]["floor"] == 1024
-    assert any("cap_net_bind_service" in (s["command"] or "") for s in f["remediation"])
+    assert f["status"] == "fail" and "webapp" in f["title"] and "nobody" in f["title"]
+    candidate = f["evidence"]["candidates"][0]
+    assert candidate["may_bind_privileged"] is False and candidate["user"] == "nobody"
+    setcap = [s["command"] for s in f["remediation"] if "cap_net_bind_service" in (s["command"] or "")]
+    assert setcap and "python" in setcap[0] and "/PATH/TO" not in setcap[0], setcap
 
 
 def test_lab_privileged_port_as_root_only_warns(lab):
@@ -150,3 +170,14 @@ def test_lab_dnat_to_live_destination(lab):
     assert r.cause == "ok"
     assert r.finding("published-ports")["status"] == "pass"
     assert r.finding("service-running")["status"] == "pass"
+
+
+def test_lab_our_own_probe_to_a_non_accepting_listener_is_not_reported(lab):
+    # The listener never accepts: our probe connects, closes, and its server side stays in
+    # the queue (ESTABLISHED, then CLOSE-WAIT). That socket is portdoctor's own, not a client.
+    r = lab.run(["--expect", "nginx", "127.0.0.1:8080"],
+                listeners=[Listener("127.0.0.1", 8080, accept=False, name="nginx")])
+    f = r.finding("port-owner")
+    assert f["status"] == "pass", f
+    assert f["evidence"]["other_states"] == {}, f
+    assert "CLOSE-WAIT" not in r.stdout and "ESTABLISHED" not in f["detail"], f

@@ -2,7 +2,7 @@
 
 import pytest
 
-from portdoctor.masking import mask_command_line
+from portdoctor.masking import mask_command_line, mask_url
 
 
 @pytest.mark.parametrize("line, secret", [
@@ -21,6 +21,9 @@ from portdoctor.masking import mask_command_line
     ("redis-cli -u redis://:onlypass@cache:6379", "onlypass"),
     ("git clone https://ghp_tokenonly@github.com/x/y", "ghp_tokenonly"),
     ("curl -H 'Authorization: Bearer eyJhbGciOi' http://localhost", "eyJhbGciOi"),
+    ("curl 'https://api.test/v1?api_key=k3y&x=1'", "k3y"),
+    ("psql postgres://db/app?sslpassword=pa55", "pa55"),
+    ("wget http://h/dl?user=a&token=t0k", "t0k"),
 ])
 def test_secret_is_masked(line, secret):
     masked = mask_command_line(line)
@@ -43,3 +46,36 @@ def test_structure_is_kept_around_the_mask():
     assert mask_command_line("app --password pw --port 1") == "app --password *** --port 1"
     assert mask_command_line("app --password=pw") == "app --password=***"
     assert mask_command_line("") == ""
+
+
+@pytest.mark.parametrize("url, masked", [
+    ("postgres://alice:hunter2@db:5432/app", "postgres://alice:***@db:5432/app"),
+    ("redis://:hunter2@cache", "redis://:***@cache"),
+    ("alice:hunter2@db:5432", "alice:***@db:5432"),  # no scheme: still the userinfo
+    ("postgres://db/app?password=hunter2", "postgres://db/app?password=***"),
+    ("postgres://db/app?a=1&sslpassword=hunter2&b=2", "postgres://db/app?a=1&sslpassword=***&b=2"),
+    ("http://h/?token=hunter2;secret=hunter2", "http://h/?token=***;secret=***"),
+    ("http://h/?API_KEY=hunter2", "http://h/?API_KEY=***"),
+    ("http://h/cb#access_token=hunter2", "http://h/cb#access_token=***"),
+    ("  postgres://a:hunter2@db", "  postgres://a:***@db"),  # stray prefix: still found
+])
+def test_mask_url_masks_the_password_and_secret_parameters(url, masked):
+    assert mask_url(url) == masked
+
+
+@pytest.mark.parametrize("url", [
+    "postgres://alice@db:5432/app",  # a user alone stays (unlike in command lines)
+    "https://ghp_user@github.com/x/y",
+    "http://localhost:8080/health#top",
+    "http://localhost/search?q=password&sort=token",  # sensitive words as values stay
+    "http://host:80/path@foo",  # an @ in the path is not userinfo
+    "db:5432",
+    "",
+])
+def test_mask_url_keeps_what_is_not_a_secret(url):
+    assert mask_url(url) == url
+
+
+def test_mask_url_is_idempotent():
+    once = mask_url("postgres://a:pw@db/app?token=t")
+    assert mask_url(once) == once == "postgres://a:***@db/app?token=***"

@@ -173,3 +173,44 @@ def test_a_plugin_cannot_replace_a_builtin_whatever_its_entry_point_name(tmp_pat
     listed = portdoctor(["checks"], tmp_path, pythonpath=site)
     assert "[built-in: portdoctor.checks.resolution:ResolutionCheck]" in listed.stdout
     assert "!  plugin impostor_check:Impostor: check name 'resolution' is already taken" in listed.stdout
+
+
+# --- a --checks-dir folder that is not there ------------------------------------------
+
+
+def test_a_missing_checks_folder_is_an_error_but_the_user_folder_is_not(tmp_path, monkeypatch):
+    from portdoctor.plugins import discover
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no portdoctor/checks in it
+    a_file = tmp_path / "checks.py"
+    a_file.write_text("# not a folder\n")
+    checks, errors = discover([tmp_path / "nosuch", a_file])
+    assert [str(e) for e in errors] == [f"checks folder {tmp_path / 'nosuch'} does not exist",
+                                        f"checks folder {a_file} is not a folder"]
+    assert any(c.check.name == "resolution" for c in checks)  # the built-ins still load
+    assert discover([])[1] == []  # the absent user config folder is normal: silent
+
+
+def test_a_missing_checks_folder_is_one_line_and_a_note_and_the_diagnosis_goes_on(tmp_path, free_port,
+                                                                                 monkeypatch, capsys):
+    from portdoctor.cli import main
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("GITHUB_ACTIONS", "GITLAB_CI"):
+        monkeypatch.delenv(name, raising=False)
+    missing = tmp_path / "nonexistent"
+    code = main(["--report", "--format", "json", "--checks-dir", str(missing), f"127.0.0.1:{free_port}"])
+    out, err = capsys.readouterr()
+    assert code == 1  # nothing listens there: diagnosed as usual
+    assert err == f"portdoctor: checks folder {missing} does not exist\n"
+    report = json.loads(out)  # one target: the report itself
+    assert f"checks folder {missing} does not exist" in report["notes"]
+    assert report["verdict"]["cause"] == "not-listening"
+
+
+def test_checks_lists_a_missing_folder(tmp_path, monkeypatch, capsys):
+    from portdoctor.cli import main
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert main(["checks", "--checks-dir", str(tmp_path / "nonexistent")]) == 0
+    assert f"!  checks folder {tmp_path / 'nonexistent'} does not exist" in capsys.readouterr().out

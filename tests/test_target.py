@@ -57,6 +57,53 @@ def test_credentials_in_a_url_are_masked_in_the_input():
     assert "s3cret" not in t.input and t.host == "db" and t.port == 5432
 
 
+@pytest.mark.parametrize("text, shown", [
+    ("postgres://127.0.0.1:5432/app?password=hunter2", "postgres://127.0.0.1:5432/app?password=***"),
+    ("postgres://db/app?sslmode=require&sslpassword=hunter2", "postgres://db/app?sslmode=require&sslpassword=***"),
+    ("http://127.0.0.1:8080/hook?token=hunter2&x=1", "http://127.0.0.1:8080/hook?token=***&x=1"),
+    ("https://api.test/v1?api_key=hunter2", "https://api.test/v1?api_key=***"),
+    ("redis://cache?secret=hunter2", "redis://cache?secret=***"),
+    ("http://app.test/cb#access_token=hunter2&state=1", "http://app.test/cb#access_token=***&state=1"),
+    ("postgres://alice:hunter2@db:5432/app?password=hunter2", "postgres://alice:***@db:5432/app?password=***"),
+    ("postgres://alice:hunt@er2@db:5432/app", "postgres://alice:***@db:5432/app"),
+])
+def test_secrets_in_the_query_and_userinfo_are_masked_in_the_input(text, shown):
+    t = parse_target(text)
+    assert t.input == shown
+    assert "hunter2" not in t.input and "er2" not in t.input
+
+
+@pytest.mark.parametrize("text", [
+    "postgres://alice@db:5432/app",  # a user without a password is not a secret
+    "http://localhost:8080/health#top",
+    "http://localhost:8080/search?q=password&page=2",
+    "postgres://db:5432/app?sslmode=require",
+])
+def test_urls_without_secrets_keep_their_input(text):
+    assert parse_target(text).input == text
+
+
+@pytest.mark.parametrize("text, words", [
+    ("postgres://alice:hunter2@127.0.0.1:99999/app", "'postgres://alice:***@127.0.0.1:99999/app': port 99999"),
+    ("postgres://alice:hunter2@db:5x/app", "'postgres://alice:***@db:5x/app': the port '5x'"),
+    ("postgres://127.0.0.1:0/app?password=hunter2", "'postgres://127.0.0.1:0/app?password=***'"),
+    ("tcp://alice:hunter2@db/", "'tcp://alice:***@db/': tcp:// needs a port"),
+    ("nosuch://alice:hunter2@db", "'nosuch://alice:***@db': no port given"),
+    ("http://alice:hunter2@:80/", "'http://alice:***@:80/': the URL names no host"),
+    ("http://alice:hunter2@bad_host!:80/", "'bad_host!' is not a valid host"),
+    ("http://alice:hunter2@[::1:80/", "unbalanced '['"),
+    ("alice:hunter2@db:5432", "'alice:***@db:5432': give host:port"),
+    ("postgres://alice:hunter2@db:5432/app\n", "'postgres://alice:***@db:5432/app\\n': it contains control"),
+    (" \x1bredis://:hunter2@cache:6379", "redis://:***@cache:6379"),
+])
+def test_usage_errors_quote_the_masked_target(text, words):
+    with pytest.raises(UsageError) as info:
+        parse_target(text)
+    message = str(info.value)
+    assert words in message
+    assert "hunter2" not in message
+
+
 @pytest.mark.parametrize(
     "text, words",
     [
@@ -154,3 +201,69 @@ def test_main_never_raises_and_never_exits_3(capsys, text):
         assert out == "" and err.count("\n") == 1 and err.startswith("portdoctor: error:")
     else:
         assert "Verdict" in out
+
+
+# --- no secret typed into a TARGET leaves through any channel -----------------------
+
+SECRET = "hunter2"
+
+
+def _secret_targets(port: int) -> list[str]:
+    return [
+        f"postgres://alice:{SECRET}@127.0.0.1:{port}/app",
+        f"postgres://127.0.0.1:{port}/app?sslmode=disable&password={SECRET}",
+        f"http://127.0.0.1:{port}/hook?token={SECRET}&api_key={SECRET}#secret={SECRET}",
+    ]
+
+
+@pytest.mark.parametrize("text", [
+    f"postgres://alice:{SECRET}@127.0.0.1:99999/app",
+    f"postgres://127.0.0.1:0/app?password={SECRET}",
+    f"alice:{SECRET}@db:5432",
+    f"redis://:{SECRET}@cache:6379\x1b",
+    f"x/y://alice:{SECRET}@db",  # not parsed as a URL, still masked in the message
+])
+def test_a_rejected_target_never_echoes_its_secret(text, capsys, tmp_path):
+    assert main(["--report", "-o", str(tmp_path / "r.json"), text]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("portdoctor: error: bad target") and "***" in err
+    assert SECRET not in out + err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_intermixed_and_subcommand_arguments_never_echo_a_secret(capsys):
+    for argv in (["127.0.0.1:1", "--report", f"postgres://a:{SECRET}@127.0.0.1:0/x"],
+                 ["explain", f"postgres://a:{SECRET}@db/x?token={SECRET}"],
+                 ["schema", f"postgres://a:{SECRET}@db/x"]):
+        assert main(argv) == 2
+        out, err = capsys.readouterr()
+        assert SECRET not in out + err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("ci", ["none", "github", "gitlab"])
+def test_no_output_channel_carries_a_secret_from_a_target(ci, free_port, tmp_path, monkeypatch, capsys):
+    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITLAB_CI", "CI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # where --save writes
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    if ci == "github":
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+        monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    elif ci == "gitlab":
+        monkeypatch.setenv("GITLAB_CI", "true")
+    targets = _secret_targets(free_port)
+    printed = ""
+    with mock.patch("portdoctor.pipeline.resolve", _loopback_only):
+        for fmt in ("text", "markdown", "json", "junit"):
+            assert main(["--report", "--timeout", "0.3", "--format", fmt, "--save", *targets]) == 1
+            assert main(["--report", "--timeout", "0.3", "-o", str(tmp_path / f"report.{fmt}"),
+                         "--format", fmt, *targets]) == 1
+            out, err = capsys.readouterr()
+            printed += out + err
+    written = {p: p.read_text(encoding="utf-8") for p in tmp_path.rglob("*") if p.is_file()}
+    assert len(written) >= 8  # four -o files and four --save copies (and the step summary)
+    everything = printed + "".join(written.values())
+    assert SECRET not in everything
+    # The reports do show the targets, masked: the test looks where the secret would be.
+    assert "postgres://alice:***@127.0.0.1" in everything and "password=***" in everything
+    assert "token=***&api_key=***#secret=***" in everything

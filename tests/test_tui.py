@@ -162,6 +162,26 @@ def status(app: WizardApp) -> str:
     return app.view.status_text
 
 
+def detail_pane_text(app: WizardApp) -> str:
+    """What the detail pane shows, its wrapped lines joined with single spaces."""
+    inside = [line.split("││", 1)[1].rstrip().rstrip("│▁▂▃▄▅▆▇█ ") for line in screen_text(app).splitlines()
+              if "││" in line]
+    return " ".join(" ".join(inside).split())
+
+
+def screen_text(app: WizardApp) -> str:
+    """The screen as the user reads it: plain text, one line per terminal row."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True, legacy_windows=False,
+                      force_terminal=True, color_system="truecolor", safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
 # --- the pipeline, live -----------------------------------------------------------------
 
 
@@ -237,10 +257,29 @@ class TestDetail:
 
         async def script(pilot):
             text = app.view.query_one("#detail")._markdown
-            assert "| tcp | 0.0.0.0:62893 | 999 | python3 | bob | this one |" in text
-            assert "| tcp | [::]:62893 | 7 | other | hidden | netns:blue |" in text
+            assert "- tcp `0.0.0.0:62893` · pid 999 **python3** (bob)\n" in text
+            assert "- tcp `[::]:62893` · pid 7 **other** · in netns:blue\n" in text
 
         drive(app, script)
+
+    @pytest.mark.parametrize("size", [(100, 30), (80, 24)])
+    def test_listeners_are_readable_in_the_detail_pane(self, size):
+        """A six-column table was cut to `pro…`, `127.0.0.1:6…`, `130…` at 100 columns."""
+        def held(port):
+            findings = ok_findings(port)
+            findings[2] = Finding("port-owner", Status.FAIL, "python3 holds the port, not myapp.", "port-in-use")
+            return findings, "open", [sock("127.0.0.1", port, pid=1301, process="python3", user="root"),
+                                      sock("::1", port, pid=None, process=None, uid=1000)]
+        app = make_app(FixtureEngine([held]), expect="myapp")
+
+        async def script(pilot):
+            assert app.view.selected_row.name == "port-owner"
+            shown = detail_pane_text(app)
+            assert "• tcp 127.0.0.1:62893 · pid 1301 python3 (root)" in shown
+            if size[1] >= 30:  # at 80x24 the second one is a scroll away
+                assert "• tcp [::1]:62893 · owner hidden (uid 1000, run as root to see it)" in shown
+
+        drive(app, script, size=size)
 
     def test_moving_the_selection_changes_the_detail(self):
         app = make_app(FixtureEngine([refused]))
@@ -263,6 +302,49 @@ class TestVerdict:
             assert "not-listening" in text and "Nothing is listening on port 62893." in text
             assert "Start the service" in text and START_COMMAND in text
             assert app.view.query_one("#verdict").has_class("-fail")
+
+        drive(app, script)
+
+    def test_other_failing_causes_show_as_one_also_line(self):
+        def rejected_and_not_listening(port):
+            findings = refused_findings(port)
+            findings[2] = Finding("port-owner", Status.FAIL, f"An iptables REJECT rule matches tcp port {port}.",
+                                  "firewall", remediation=[fix("Delete the rule", "iptables -D INPUT 1")])
+            return findings, "refused", []
+        app = make_app(FixtureEngine([rejected_and_not_listening]))
+
+        async def script(pilot):
+            verdict = app.view.run.report.verdict
+            assert verdict.cause == "firewall" and list(verdict.also) == [
+                ("not-listening", "Nothing is listening on port 62893.")]
+            lines = banner(app).splitlines()
+            assert lines[0].startswith("✘ firewall: An iptables REJECT rule")
+            assert "Also: not-listening — Nothing is listening on port 62893." in lines
+            assert "Also: not-listening — Nothing is listening on port 62893." in screen_text(app)
+
+        drive(app, script)
+
+    def test_a_long_also_line_is_trimmed_to_one_line(self):
+        def many(port):
+            findings = refused_findings(port)
+            findings[0] = Finding("resolution", Status.FAIL, "x" * 150, "unreachable")
+            findings[2] = Finding("port-owner", Status.FAIL, "A REJECT rule matches.", "firewall")
+            return findings, "refused", []
+        app = make_app(FixtureEngine([many]))
+
+        async def script(pilot):
+            also = [line for line in banner(app).splitlines() if line.startswith("Also:")]
+            assert len(also) == 1 and also[0].endswith("…") and len(also[0]) <= 80
+            assert also[0].startswith("Also: not-listening — Nothing is listening on port 62893; unreachable — xx")
+            assert app.view.query_one("#verdict").region.height == 3  # cause, plain words, Also: no wrap
+
+        drive(app, script, size=(80, 24))
+
+    def test_a_single_cause_has_no_also_line(self):
+        app = make_app(FixtureEngine([refused]))
+
+        async def script(pilot):
+            assert "Also:" not in banner(app)
 
         drive(app, script)
 
@@ -308,9 +390,29 @@ class TestWatch:
             await settle(pilot)
             assert len(fake.calls) == 3
             assert not app.view.watching
-            assert "FIXED" in banner(app)
+            assert "FIXED" in banner(app) and "Watching" not in banner(app)
+            assert status(app) == "Fixed after 2 re-runs: 127.0.0.1:62893 is reachable; watching stopped."
+            await pilot.pause(1.2)  # longer than the interval: watching really stopped
+            assert len(fake.calls) == 3
 
         drive(app, script)
+
+    def test_r_while_watching_replaces_the_pending_rerun(self):
+        fake = FixtureEngine([refused])
+        app = make_app(fake, watch_interval=30)
+
+        async def script(pilot):
+            await pilot.press("w")
+            pending = app.view._watch_timer
+            assert pending is not None and pending._task is not None
+            await pilot.press("r")
+            await settle(pilot)
+            assert pending._task is None  # stopped: r does not add a second re-run to the schedule
+            assert app.view.watching and app.view._watch_timer is not pending
+            assert len(fake.calls) == 2
+
+        drive(app, script)
+
 
     def test_w_again_stops_watching(self):
         fake = FixtureEngine([refused])
@@ -428,6 +530,16 @@ class TestSaveAndHistory:
 
 
 class TestEdit:
+    def test_the_dialog_lists_each_target_form_once(self):
+        app = make_app(FixtureEngine([refused]))
+
+        async def script(pilot):
+            await pilot.press("e")
+            shown = screen_text(app)
+            assert "host:port, [v6]:port, :port, port, or a URL" in shown  # "[v6]" was eaten as markup
+
+        drive(app, script)
+
     def test_a_bad_target_shows_the_error_and_a_good_one_is_diagnosed(self):
         fake = FixtureEngine([refused])
         app = make_app(fake)

@@ -89,3 +89,27 @@ def test_resolution_failure_outranks_everything():
     ctx = context("nosuch.invalid:80", resolve_error="Name or service not known")
     v = verdict_for(ctx, finding("resolution", "fail", "dns"), finding("service-running", "fail", "not-listening"))
     assert (v.cause, v.reachable) == ("dns", False)
+
+
+def test_also_lists_the_other_failing_causes_once_most_direct_first():
+    """A REJECT rule on a port nothing listens on: removing the rule alone will not do."""
+    ctx = context("127.0.0.1:8080", "refused")
+    v = verdict_for(ctx,
+                    finding("service-running", "fail", "not-listening", "Nothing is listening"),
+                    finding("well-known-service", "warn", "not-listening", "Usually Tomcat"),
+                    finding("firewall", "fail", "firewall", "Firewall rule rejects"),
+                    finding("other", "fail", "not-listening", "Nothing, again"))
+    assert v.cause == "firewall"
+    assert v.also == [("not-listening", "Nothing is listening")]
+    assert v.to_dict()["also"] == [{"cause": "not-listening", "title": "Nothing is listening"}]
+
+
+def test_a_dead_proxy_outranks_local_dns_for_a_proxied_request():
+    v = verdict_for(context("x.test:1", "refused"),
+                    finding("resolution", "fail", "dns"), finding("proxy", "fail", "proxy"))
+    assert v.cause == "proxy" and v.also == [("dns", "resolution fail")]
+
+
+def test_ok_wording_fits_the_protocol():
+    assert "accepted a connection" in verdict_for(context("127.0.0.1:8080", "open")).summary
+    assert "answered a datagram" in verdict_for(context("udp://127.0.0.1:53", "open")).summary

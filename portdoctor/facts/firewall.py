@@ -303,9 +303,30 @@ def gather_firewall(snap) -> None:
     """Read every rule source into ``snap.firewall``; note what could not be read."""
     facts = read_firewall()
     snap.firewall = facts
-    missing = facts.unreadable
-    if missing and not facts.readable:
-        snap.visibility["firewall"] = "; ".join(f"{k}: {v}" for k, v in missing.items())
+    if facts.unreadable and not facts.readable:
+        snap.visibility["firewall"] = unreadable_summary(facts)
+
+
+_DENIED = re.compile(r"permission denied|operation not permitted|you must be root", re.IGNORECASE)
+
+
+def unreadable_summary(facts: FirewallFacts) -> str:
+    """One short line on why no rules were read, for the report's notes.
+
+    The firewall check's finding carries every tool's full message; the note only says
+    what it means: "the rules need root (iptables-save: Permission denied)".
+    """
+    reasons = list(facts.unreadable.values())
+    for why in reasons:
+        denied = _DENIED.search(why)
+        if denied:
+            program = why.split()[0].rstrip(":")
+            return f"the rules need root ({program}: {denied.group(0)})"
+    missing = [why.removesuffix(" not found") for why in reasons if why.endswith(" not found")]
+    if missing and len(missing) == len(reasons):
+        return f"no firewall tool is installed ({', '.join(missing)} not found)"
+    first = reasons[0] if reasons else "no rule source answered"
+    return f"the rules could not be read ({first if len(first) <= 80 else first[:79] + '…'})"
 
 
 def read_firewall(timeout: float = COMMAND_TIMEOUT) -> FirewallFacts:

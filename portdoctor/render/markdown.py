@@ -69,6 +69,10 @@ def render_one(r: Report, level: int = 2) -> str:
         out.append("")
     elif r.failed:
         out.extend([f"**Do now:** run `portdoctor explain {v.cause}`", ""])
+    if v.also:
+        out.append("**Also failing** (fix these too):")
+        out.extend(f"- `{cause}`: {escape_text(title)}" for cause, title in v.also)
+        out.append("")
 
     addresses = ", ".join(code_span(a) for a in r.addresses) or "none (the name did not resolve)"
     out.append(f"Target {code_span(t.input)} ({t.protocol}) resolves to {addresses}.")

@@ -140,6 +140,10 @@ def render_one(r: Report, *, color: bool = False) -> str:
             out.append(" " * 9 + paint(f"$ {printable(step.command)}", "cyan"))
     elif r.failed:
         out.append(paint("Do now", "bold") + f"   portdoctor explain {v.cause}")
+    for also_cause, also_title in v.also:
+        lines = _wrap(printable(f"{also_cause}: {also_title}"), "Also     ", " " * 9)
+        lines[0] = paint("Also", "bold") + lines[0][4:]
+        out.extend(lines)
     tail = f"({r.duration_ms:.0f} ms"
     tail += f"; 'portdoctor explain {v.cause}' tells more)" if r.failed and step is not None else ")"
     out.append(" " * 9 + paint(tail, "dim"))

@@ -70,7 +70,7 @@ def _evidence(evidence: dict[str, Any], report: Report | None) -> list[str]:
         listeners = report.listeners
     if listeners:
         lines.append("### Listeners on the port")
-        lines.extend(listener_table(listeners))
+        lines.extend(listener_lines(listeners))
         lines.append("")
     if evidence.get("rule"):
         lines.append("### Firewall rule")
@@ -110,17 +110,37 @@ def _evidence_item(key: str, value: Any) -> list[str]:
     return [f"- {label}: `{_short(value)}`"]
 
 
-def listener_table(listeners: list[Any]) -> list[str]:
-    rows = ["| proto | address | pid | process | user | namespace |", "| --- | --- | --- | --- | --- | --- |"]
-    for item in listeners:
-        s = item.to_listener_dict() if isinstance(item, Socket) else dict(item) if isinstance(item, dict) else {}
-        address = s.get("address") or "?"
-        host = f"[{address}]" if ":" in str(address) else address
-        rows.append(
-            f"| {s.get('protocol') or '?'} | {host}:{s.get('port', '')} | {_cell(s.get('pid'))} "
-            f"| {_cell(s.get('process'))} | {_cell(s.get('user'))} | {_cell(s.get('namespace'), 'this one')} |"
-        )
-    return rows
+def listener_lines(listeners: list[Any]) -> list[str]:
+    """One bullet per listener, ``tcp `127.0.0.1:62893` · pid 1301 python3 (root)``.
+
+    A bullet wraps at any width, where a six-column table was cut to ``pro…`` in a
+    60-column detail pane.
+    """
+    return [f"- {listener_line(item)}" for item in listeners]
+
+
+def listener_line(item: Any) -> str:
+    s = item.to_listener_dict() if isinstance(item, Socket) else dict(item) if isinstance(item, dict) else {}
+    parts: list[str] = []
+    address = s.get("address")
+    if address is not None or s.get("port") is not None:
+        host = f"[{address}]" if ":" in str(address or "") else (address or "?")
+        parts.append(f"{_md(s.get('protocol') or 'tcp')} `{host}:{s.get('port', '?')}`")
+    if s.get("pid") is not None:
+        owner = f"pid {s['pid']}"
+        owner += f" **{_md(s['process'])}**" if s.get("process") else ""
+        owner += f" ({_md(s['user'])})" if s.get("user") else ""
+    elif s.get("process"):
+        owner = f"**{_md(s['process'])}**" + (f" ({_md(s['user'])})" if s.get("user") else "")
+    else:
+        uid = f"uid {s['uid']}, " if s.get("uid") is not None else ""
+        owner = f"owner hidden ({uid}run as root to see it)"
+    parts.append(owner)
+    if s.get("namespace"):
+        parts.append(f"in {_md(s['namespace'])}")
+    if s.get("container"):
+        parts.append(_md(s["container"]))
+    return " · ".join(parts)
 
 
 def _explain(cause: str, page: Callable[[str], str] | None) -> str:
@@ -131,10 +151,6 @@ def _explain(cause: str, page: Callable[[str], str] | None) -> str:
     except KeyError:
         return f"*No explain page for `{cause}` yet (`portdoctor explain {cause}`).*"
     return text
-
-
-def _cell(value: Any, missing: str = "hidden") -> str:
-    return missing if value is None else _md(str(value)).replace("|", "\\|")
 
 
 def _short(value: Any, limit: int = 200) -> str:

@@ -114,6 +114,10 @@ class SaveScreen(ModalScreen[Path | None]):
         self.dismiss(path)
 
 
+# The forms parse_target accepts, as the edit dialog lists them (escaped: "[v6]" is not markup).
+TARGET_FORMS = "host:port, [v6]:port, :port, port, or a URL (postgres://db:5432, udp://host:53)"
+
+
 class EditTargetScreen(ModalScreen[Target | None]):
     """Type another target; a bad one shows the parser's one-line error and stays open."""
 
@@ -125,7 +129,8 @@ class EditTargetScreen(ModalScreen[Target | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="edit", classes="dialog"):
-            yield Label("[b]Diagnose another target[/b]  (host:port, :port, [v6]:port, or a URL)")
+            yield Label("[b]Diagnose another target[/b]")
+            yield Static(escape(TARGET_FORMS), id="edit-forms", classes="muted")
             yield Input(self.current.input, id="target-input", placeholder="127.0.0.1:8080")
             yield Static(id="edit-error", classes="error")
             with Horizontal(classes="buttons"):

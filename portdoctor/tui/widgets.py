@@ -62,6 +62,7 @@ class TargetView(Widget):
         self.run_id = 0
         self.runs_finished = 0
         self.watching = False
+        self.watch_reruns = 0  # runs started since watching started
         self.fixed = False  # reachable now, after a failing run in this session
         self.status_text = ""
         self._last_failed: bool | None = None
@@ -84,6 +85,8 @@ class TargetView(Widget):
     # --- running ---------------------------------------------------------------------
     def start(self) -> None:
         """Start a fresh diagnosis of the target (an unfinished one is abandoned)."""
+        self._cancel_watch_timer()  # r while watching: this run replaces the pending one
+        self.watch_reruns += 1 if self.watching else 0
         self.run_id += 1
         self.run = DiagnosisRun(self.target)
         self.fixed = False if self.watching else self.fixed
@@ -107,14 +110,18 @@ class TargetView(Widget):
 
     def set_watching(self, on: bool) -> None:
         self.watching = on
-        if self._watch_timer is not None:
-            self._watch_timer.stop()
-            self._watch_timer = None
+        self.watch_reruns = 0
+        self._cancel_watch_timer()
         if on and self.run.finished and not self.run.ok:
             self._watch_timer = self.set_timer(self.watch_interval, self.start)
         elif on and self.run.ok:
             self.watching = False  # already reachable: nothing to wait for
         self._draw_verdict()
+
+    def _cancel_watch_timer(self) -> None:
+        if self._watch_timer is not None:
+            self._watch_timer.stop()
+            self._watch_timer = None
 
     # --- events from the worker ------------------------------------------------------
     @on(PipelineEvent)
@@ -168,8 +175,18 @@ class TargetView(Widget):
             if failed:
                 self._watch_timer = self.set_timer(self.watch_interval, self.start)
             else:
-                self.watching = False
-                self.app.bell()
+                self._watch_ended_reachable()
+
+    def _watch_ended_reachable(self) -> None:
+        """Watching found the target reachable: stop re-running and say so."""
+        runs = self.watch_reruns
+        self.set_watching(False)
+        if self.fixed:
+            self.say(f"Fixed after {runs} re-run{'s' if runs != 1 else ''}: "
+                     f"{self.target.display} is reachable; watching stopped.")
+        else:
+            self.say(f"{self.target.display} is reachable; watching stopped.")
+        self.app.bell()
 
     @work(thread=True, exit_on_error=False, group="fix", description="fix")
     def apply_fix(self, action: StopAction) -> None:
@@ -238,6 +255,9 @@ class TargetView(Widget):
         self.query_one("#status", Static).update(escape(text))
 
     # --- drawing ---------------------------------------------------------------------
+    def on_resize(self) -> None:
+        self._draw_verdict()  # the "Also:" line is trimmed to the width
+
     def _draw_summary(self) -> None:
         run = self.run
         target = self.target
@@ -298,4 +318,15 @@ class TargetView(Widget):
             first = f"\n[b]First:[/b] {escape(step.text)}" + (f"  [b]{escape(step.command)}[/b]" if step.command else "")
         banner.update(f"[b]✘ {escape(verdict.cause)}[/b]: {escape(verdict.summary)}"
                       + (f"\n[$text-muted]{escape(plain)}[/]" if plain and plain != verdict.summary else "")
-                      + first + watch)
+                      + first + self._also_line(verdict) + watch)
+
+    def _also_line(self, verdict) -> str:
+        """``Also: not-listening — Nothing is listening…``: the other failing causes, one line."""
+        also = list(getattr(verdict, "also", None) or [])  # a report model without `also` has none
+        if not also:
+            return ""
+        text = "; ".join(f"{cause} — {title.rstrip('.') if len(also) > 1 else title}" for cause, title in also)
+        width = max(20, self.size.width - 10) if self.size.width else 100
+        if len(text) > width:
+            text = text[: width - 1] + "…"
+        return f"\n[b]Also:[/b] {escape(text)}"

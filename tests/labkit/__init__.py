@@ -49,6 +49,7 @@ class Listener:
     user: str | None = None
     netns: str | None = None
     expect_fail: bool = False  # binding is expected to fail (e.g. privileged port as nobody)
+    linger: bool = False  # after a failed bind, keep running (a service that logs the error and retries)
     reply: bool = True  # UDP: answer each datagram with "pong"; False stays silent
     extra_args: list[str] = field(default_factory=list)  # appended to its command line (/proc/PID/cmdline)
 

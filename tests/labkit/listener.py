@@ -49,6 +49,8 @@ def main():
         s.bind((spec["address"], spec["port"]))
     except OSError as exc:
         print(f"bind failed: {exc}", flush=True)
+        while spec.get("linger"):
+            time.sleep(3600)
         sys.exit(1)
     clients = []
     if kind == socket.SOCK_STREAM:
