@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 
-from portdoctor.api import Check, Context, Socket, fix, hostport
+from portdoctor.api import Check, Context, Socket, fix, hostport, is_loopback
 
 
 class OtherNamespaceCheck(Check):
@@ -82,7 +82,7 @@ class OtherNamespaceCheck(Check):
                 steps.append(fix("Publish the port when starting the container (host port:container port).",
                                  f"{tool} run -p {port}:{port}{suffix} IMAGE"))
                 steps.append(fix("See which ports the container publishes now.", f"{tool} port {ident}"))
-            if any(_loopback(s.address) for s in others):
+            if any(is_loopback(s.address) for s in others):
                 steps.append(fix("Inside the container the service is bound to loopback only; bind it to "
                                  "0.0.0.0 (or ::) so a published port can reach it."))
         elif first.namespace.startswith("netns:"):
@@ -124,15 +124,8 @@ def _owner(s: Socket) -> str:
     return f"a process of user {s.user or s.uid}" if s.uid is not None else "a process"
 
 
-def _loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
 def _is_loopback_target(ctx: Context) -> bool:
-    return ctx.target.host == "localhost" or all(_loopback(a) for a in ctx.addresses)
+    return ctx.target.host == "localhost" or all(is_loopback(a) for a in ctx.addresses)
 
 
 def _targets_this_machine(ctx: Context) -> bool:

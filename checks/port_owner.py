@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-from portdoctor.api import Check, Context, Socket, fix
+from portdoctor.api import Check, Context, Socket, fix, is_loopback
 
 
 def _describe_owner(s: Socket) -> str:
@@ -55,7 +55,7 @@ def _our_probe(ctx: Context, sock: Socket) -> bool:
         if not p.source_port or p.source_port != sock.remote_port or _plain(sock.address) != _plain(p.address):
             continue
         remote = _plain(sock.remote_address) if sock.remote_address else None
-        if remote is None or remote == _plain(p.address) or (_loopback(remote) and _loopback(p.address)):
+        if remote is None or remote == _plain(p.address) or (is_loopback(remote) and is_loopback(p.address)):
             return True
     return False
 
@@ -63,10 +63,6 @@ def _our_probe(ctx: Context, sock: Socket) -> bool:
 def _plain(address: str) -> str:
     """``::ffff:127.0.0.1`` (an IPv4 peer of a dual-stack socket) -> ``127.0.0.1``."""
     return address[7:] if address.lower().startswith("::ffff:") and "." in address else address
-
-
-def _loopback(address: str) -> bool:
-    return address.startswith("127.") or address == "::1"
 
 
 class PortOwnerCheck(Check):

@@ -9,9 +9,8 @@ itself is probed once (bounded): a dead proxy is a failure, a live one a warning
 
 from __future__ import annotations
 
-import ipaddress
 
-from portdoctor.api import Check, Context, fix, hostport
+from portdoctor.api import Check, Context, fix, hostport, is_loopback
 from portdoctor.facts.proxyenv import (
     HONOURED_BY, IGNORED_BY, SCHEME_VARIABLES, effective_proxy, lazy_proxy_probe, no_proxy_match,
     no_proxy_value,
@@ -23,10 +22,7 @@ HTTP_SCHEMES = set(SCHEME_VARIABLES)
 def _is_loopback(host: str) -> bool:
     if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
         return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(host.strip("[]"))
 
 
 def _url(ctx: Context) -> str:

@@ -18,6 +18,7 @@ from typing import Iterable, Mapping
 
 from portdoctor.facts import Snapshot
 from portdoctor.model import Finding, Outcome, Probe, Remediation, Socket, Status, Target, bracketed, hostport
+from portdoctor.target import is_loopback
 
 __all__ = [
     "Check",
@@ -34,6 +35,7 @@ __all__ = [
     "bracketed",
     "fix",
     "hostport",
+    "is_loopback",
 ]
 
 
