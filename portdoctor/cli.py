@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from portdoctor import __version__
-from portdoctor.exitcodes import ISSUES_URL, ExitCode, UsageError
+from portdoctor.exitcodes import REPORT_BUG, ExitCode, UsageError
 from portdoctor.masking import mask_urls_in
 
 SUBCOMMANDS = ("explain", "checks", "schema")
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
         where = _where(exc)
         _err(f"portdoctor: internal error: {type(exc).__name__}: {mask_urls_in(_one_line(str(exc)))} (at {where}); "
-             f"please report it at {ISSUES_URL}")
+             f"{REPORT_BUG}")
         if os.environ.get("PORTDOCTOR_DEBUG"):
             raise
         return ExitCode.INTERNAL

@@ -14,4 +14,7 @@ class UsageError(Exception):
     """Bad input from the user: printed as one line on stderr, exit code 2."""
 
 
-ISSUES_URL = "https://github.com/portdoctor/portdoctor/issues"
+# Where an internal error (exit 3) tells the user to go. portdoctor has no public home
+# yet, so this names the tracker and what to put in a report rather than invent a URL.
+REPORT_BUG = ("please report it on the portdoctor issue tracker with this line and the output of "
+              "'portdoctor --version --verbose' (PORTDOCTOR_DEBUG=1 shows the traceback)")

@@ -319,7 +319,8 @@ def test_subprocess_internal_error_is_one_line_and_exit_3(tmp_path, free_port):
     assert "Traceback" not in p.stderr
     assert p.returncode in (1, 3)
     if p.returncode == 3:
-        assert "internal error" in p.stderr and "please report it at" in p.stderr
+        assert "internal error" in p.stderr and "please report it on the portdoctor issue tracker" in p.stderr
+        assert "portdoctor --version --verbose" in p.stderr
 
 
 # --- options before a subcommand ------------------------------------------------------
