@@ -52,13 +52,13 @@ print("ready", flush=True)
 time.sleep(3600)
 """
 
-TARGET = r"""
+TARGET = rf"""
 import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", %d)); s.listen(128)
+s.bind(("0.0.0.0", {TARGET_PORT})); s.listen(128)
 print("ready", flush=True)
 time.sleep(3600)
-""" % TARGET_PORT
+"""
 
 
 def count_tcp_sockets() -> int:

@@ -11,8 +11,7 @@ the check skips with how to look.
 from __future__ import annotations
 
 from portdoctor.api import Check, Context, Outcome, Probe, fix
-from portdoctor.facts.firewall import (Decision, FirewallFacts, FirewallRule, evaluate, packet_for,
-                                       probe_signature)
+from portdoctor.facts.firewall import Decision, FirewallFacts, FirewallRule, evaluate, packet_for, probe_signature
 
 _FILTER_OUTCOMES = (Outcome.REFUSED, Outcome.TIMEOUT, Outcome.ERROR, Outcome.UNREACHABLE)
 EPERM = 1

@@ -9,10 +9,14 @@ itself is probed once (bounded): a dead proxy is a failure, a live one a warning
 
 from __future__ import annotations
 
-
 from portdoctor.api import Check, Context, fix, hostport, is_loopback
 from portdoctor.facts.proxyenv import (
-    HONOURED_BY, IGNORED_BY, SCHEME_VARIABLES, effective_proxy, lazy_proxy_probe, no_proxy_match,
+    HONOURED_BY,
+    IGNORED_BY,
+    SCHEME_VARIABLES,
+    effective_proxy,
+    lazy_proxy_probe,
+    no_proxy_match,
     no_proxy_value,
 )
 

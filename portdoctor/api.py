@@ -13,8 +13,8 @@ entry-point group ``portdoctor.checks`` or live in a drop-in folder
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from portdoctor.facts import Snapshot
 from portdoctor.model import Finding, Outcome, Probe, Remediation, Socket, Status, Target, bracketed, hostport

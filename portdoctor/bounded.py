@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 
 class Overrun(Exception):

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from portdoctor import __version__
 from portdoctor.exitcodes import REPORT_BUG, ExitCode, UsageError
@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return ExitCode.OK
-    except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+    except Exception as exc:  # the last line of defence against a traceback
         where = _where(exc)
         _err(f"portdoctor: internal error: {type(exc).__name__}: {mask_urls_in(_one_line(str(exc)))} (at {where}); "
              f"{REPORT_BUG}")
@@ -162,7 +162,7 @@ def _subcommand_position(parser: argparse.ArgumentParser, argv: list[str]) -> in
     named "checks". Nothing after ``--`` is a subcommand.
     """
     takes_value: dict[str, bool] = {}
-    for action in parser._actions:  # noqa: SLF001 - the option table argparse itself uses
+    for action in parser._actions:  # the option table argparse itself uses
         for option in action.option_strings:
             takes_value[option] = action.nargs != 0
     long_options = [o for o in takes_value if o.startswith("--")]
@@ -266,8 +266,7 @@ def _run_wait(targets, args, fmt: str) -> int:
 
 
 def _run_report(targets, args, fmt: str) -> int:
-    from portdoctor.render import render
-    from portdoctor.render import github, gitlab
+    from portdoctor.render import github, gitlab, render
 
     reports = diagnose_all(targets, args)
     document = render(reports, fmt)  # plain: what -o and --save keep

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
 
 from portdoctor import __version__
 from portdoctor.api import Context, Options

@@ -63,7 +63,7 @@ def probe_tcp(address: str, port: int, timeout: float) -> Probe:
             source_port = sock.getsockname()[1]
         except OSError:
             pass
-    except (socket.timeout, TimeoutError) as exc:
+    except TimeoutError as exc:
         outcome, code, words = Outcome.TIMEOUT, getattr(exc, "errno", None), "no answer before the deadline"
     except OSError as exc:
         outcome, code, words = _classify(exc)
@@ -81,7 +81,7 @@ def probe_udp(address: str, port: int, timeout: float) -> Probe:
         sock.send(b"")
         sock.recv(1)
         outcome, code, words = Outcome.OPEN, None, None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         outcome, code, words = Outcome.TIMEOUT, None, "no reply (open or filtered: UDP has no handshake)"
     except OSError as exc:
         outcome, code, words = _classify(exc)

@@ -22,7 +22,7 @@ class ResolveError(str):
 
     kind: str
 
-    def __new__(cls, message: str, kind: str) -> "ResolveError":
+    def __new__(cls, message: str, kind: str) -> ResolveError:
         error = super().__new__(cls, message)
         error.kind = kind
         return error

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, TextIO
+from typing import TextIO
 
 from portdoctor.bounded import parallel_map
 from portdoctor.model import Outcome, Target
@@ -98,14 +99,14 @@ def wait_until_up(
     start = clock()
     deadline = start + seconds
     keys = [t.display for t in targets]
-    states = {k: "not tried yet" for k in keys}
+    states = dict.fromkeys(keys, "not tried yet")
     up_after: dict[str, float] = {}
     interval = FIRST_INTERVAL
     while True:
         remaining = deadline - clock()
         pending = [t for t in targets if states[t.display] != UP]
         per_try = max(min(attempt_timeout, remaining), 0.05)
-        results = parallel_map(lambda t: try_once(t, per_try), pending, max_workers=32)
+        results = parallel_map(lambda t: try_once(t, per_try), pending, max_workers=32)  # noqa: B023 (waited on here)
         now = clock()
         for t, state in zip(pending, results):
             states[t.display] = state

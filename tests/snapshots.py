@@ -34,7 +34,7 @@ def context(
     if addresses is None:
         addresses = [] if resolve_error else ([t.host] if t.host != "localhost" else ["127.0.0.1"])
     if isinstance(outcomes, str):
-        outcomes = {a: outcomes for a in addresses}
+        outcomes = dict.fromkeys(addresses, outcomes)
     probes = [Probe(a, Outcome(outcomes[a]), 1.0) for a in addresses]
     snap = Snapshot(
         port=t.port, protocol=t.protocol, sockets=list(sockets), interfaces=list(LOOPBACK),

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from snapshots import context, sock
 
 from portdoctor.checks.platform_traps import (
     MacosFirewallCheck,
@@ -32,6 +31,7 @@ from portdoctor.facts.platform_traps import (
     wsl_version,
 )
 from portdoctor.model import Status
+from snapshots import context, sock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "platform"
 

@@ -7,7 +7,12 @@ from pathlib import Path
 from portdoctor.checks.published_ports import PublishedPortsCheck
 from portdoctor.checks.service_running import ServiceRunningCheck
 from portdoctor.facts.nat import (
-    AddressMatch, DnatRule, docker_proxy_rules, parse_docker_proxy, parse_iptables_save, parse_nft_ruleset,
+    AddressMatch,
+    DnatRule,
+    docker_proxy_rules,
+    parse_docker_proxy,
+    parse_iptables_save,
+    parse_nft_ruleset,
 )
 from portdoctor.model import Status
 from snapshots import context, sock

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from snapshots import context, sock
-
+from portdoctor.checks.services import WellKnownServiceCheck
 from portdoctor.facts.services import (
     ServiceProcess,
     exec_start_argv,
@@ -14,8 +13,8 @@ from portdoctor.facts.services import (
     parse_systemctl_show,
     parse_unit_list,
 )
-from portdoctor.checks.services import WellKnownServiceCheck
 from portdoctor.model import Status
+from snapshots import context, sock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "platform"
 CHECK = WellKnownServiceCheck()

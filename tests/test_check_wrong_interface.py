@@ -44,7 +44,7 @@ def test_localhost_resolving_to_ipv6_first():
 
 def test_ipv4_refused_gets_the_ipv4_wildcard_hint():
     f = check.run(context("127.0.0.1:8080", sockets=[sock("::1", 8080)]))
-    bind = [r.text for r in f.remediation if "Framework hints" in r.text][0]
+    bind = next(r.text for r in f.remediation if "Framework hints" in r.text)
     assert "--host 0.0.0.0" in bind and "--host ::" not in bind
 
 

@@ -11,12 +11,12 @@ import json
 import re
 
 import pytest
+from test_render import HOSTILE, make_report
 
 from portdoctor.cli import main
 from portdoctor.render import github
 from portdoctor.render.markdown import render_markdown
 from portdoctor.render.text import render_one
-from test_render import HOSTILE, make_report
 
 
 def commands_outside_stop(text: str) -> list[str]:
@@ -68,7 +68,7 @@ def test_annotations_one_per_failing_or_warning_finding():
 def test_a_failing_verdict_without_a_failing_finding_still_annotates():
     r = make_report(failed=False)
     r.verdict.cause, r.verdict.reachable, r.verdict.summary = "unknown", False, "The connection fails."
-    assert [a for a in github.annotations([r]) if a.startswith("::error")][0] == "::error title=portdoctor 127.0.0.1%3A5432%3A unknown::The connection fails."
+    assert next(a for a in github.annotations([r]) if a.startswith("::error")) == "::error title=portdoctor 127.0.0.1%3A5432%3A unknown::The connection fails."
 
 
 def test_grouped_text_cannot_issue_commands():
@@ -98,7 +98,7 @@ def test_step_summary_is_cut_under_the_limit_with_a_note():
 
 def test_cli_in_actions_text_mode(actions, free_port, capsys):
     assert main(["--report", f"127.0.0.1:{free_port}", "127.0.0.1:1"]) == 1
-    out, err = capsys.readouterr()
+    out, _err = capsys.readouterr()
     acted = commands_outside_stop(out)
     groups = [c for c in acted if c.startswith("::group::")]
     assert groups == [f"::group::portdoctor 127.0.0.1:{free_port}: not-listening",
@@ -124,7 +124,7 @@ def test_cli_in_actions_json_stays_pure_and_annotations_go_to_stderr(actions, fr
 def test_cli_in_actions_output_file(actions, free_port, tmp_path, capsys):
     path = tmp_path / "r.xml"
     main(["--report", "-o", str(path), f"127.0.0.1:{free_port}"])
-    out, err = capsys.readouterr()
+    out, _err = capsys.readouterr()
     assert path.read_text().startswith("<?xml")
     kinds = [c.split(" ")[0] for c in commands_outside_stop(out)]
     assert kinds[0] == "::error" and set(kinds) <= {"::error", "::warning"}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from test_render import make_report
 
 from portdoctor.cli import main
 from portdoctor.render import gitlab
 from portdoctor.render.text import render_one
-from test_render import make_report
 
 START = re.compile(r"\x1b\[0Ksection_start:(\d+):([A-Za-z0-9_.-]+)(\[collapsed=true\])?\r\x1b\[0K(.*)")
 END = re.compile(r"\x1b\[0Ksection_end:(\d+):([A-Za-z0-9_.-]+)\r\x1b\[0K$")
@@ -50,7 +50,7 @@ def test_section_names_are_safe_and_unique():
 
 def test_failed_targets_stay_open_reachable_ones_collapse():
     text = gitlab.sectioned([make_report("127.0.0.1:5432"), make_report("127.0.0.1:6379", failed=False)], render_one)
-    (n1, collapsed1, header1, body1), (n2, collapsed2, header2, body2) = sections(text)
+    (_n1, collapsed1, header1, body1), (_n2, collapsed2, header2, body2) = sections(text)
     assert (collapsed1, collapsed2) == (False, True)
     assert header1 == "portdoctor 127.0.0.1:5432: wrong-interface" and header2 == "portdoctor 127.0.0.1:6379: ok"
     assert "Verdict  WRONG-INTERFACE" in body1 and "Verdict  OK" in body2

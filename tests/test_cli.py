@@ -90,7 +90,7 @@ def test_a_broken_plugin_is_one_note_and_the_report_still_runs(free_port, tmp_pa
     assert main(["--report", "--checks-dir", str(plugin_dir), f"127.0.0.1:{free_port}"]) == 1
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
-    assert [line for line in err.splitlines() if "broken.py" in line][0].startswith("portdoctor: plugin ")
+    assert next(line for line in err.splitlines() if "broken.py" in line).startswith("portdoctor: plugin ")
     assert "ERROR crashes" in out and "ZeroDivisionError" in out
 
 

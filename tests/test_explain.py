@@ -111,9 +111,7 @@ def causes_named_in(source: str) -> tuple[set[str], list[str]]:
         keywords = {k.arg: k.value for k in node.keywords if k.arg}
         if name == "fail" and isinstance(func, ast.Attribute):
             collect(node.args[0] if node.args else keywords.get("cause"), node)
-        elif name == "warn" and isinstance(func, ast.Attribute):
-            collect(node.args[3] if len(node.args) > 3 else keywords.get("cause"), node)
-        elif name == "Finding":
+        elif (name == "warn" and isinstance(func, ast.Attribute)) or name == "Finding":
             collect(node.args[3] if len(node.args) > 3 else keywords.get("cause"), node)
         elif "cause" in keywords:
             collect(keywords["cause"], node)

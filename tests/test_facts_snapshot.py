@@ -1,8 +1,7 @@
 """Snapshot helpers that checks share: which listening socket serves which address."""
 
-from snapshots import sock
-
 from portdoctor.facts import InterfaceAddress, Snapshot
+from snapshots import sock
 
 serves = Snapshot(port=1).serves
 

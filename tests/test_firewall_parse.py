@@ -11,8 +11,14 @@ from pathlib import Path
 import pytest
 
 from portdoctor.bounded import CommandResult
-from portdoctor.facts.firewall import (build_facts, evaluate, nft_rule_texts, packet_for,
-                                       parse_iptables_save, probe_signature)
+from portdoctor.facts.firewall import (
+    build_facts,
+    evaluate,
+    nft_rule_texts,
+    packet_for,
+    parse_iptables_save,
+    probe_signature,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "firewall"
 

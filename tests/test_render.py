@@ -10,7 +10,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-from portdoctor.model import (Finding, HostInfo, Outcome, Probe, Remediation, Report, Socket, Status, Verdict)
+from portdoctor.model import Finding, HostInfo, Outcome, Probe, Remediation, Report, Socket, Status, Verdict
 from portdoctor.render import render
 from portdoctor.render.common import owner_label, printable
 from portdoctor.render.junit import render_junit
@@ -136,7 +136,7 @@ def test_markdown_escapes_untrusted_text():
     assert "\x1b" not in md
     # every table row still has its columns: the | in the process name is escaped
     for line in md.splitlines():
-        if line.startswith("| status") or line.startswith("| ✅") or line.startswith("| ❌"):
+        if line.startswith(("| status", "| ✅", "| ❌")):
             assert len(re.findall(r"(?<!\\)\|", line)) == 4, line
 
 

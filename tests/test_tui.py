@@ -18,15 +18,22 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from portdoctor.api import Options, fix
 from portdoctor.model import Finding, HostInfo, Outcome, Probe, Report, Status
 from portdoctor.pipeline import (
-    CheckFinished, CheckStarted, FactsGathered, Finished, Planned, Probed, Resolved, decide_verdict,
+    CheckFinished,
+    CheckStarted,
+    FactsGathered,
+    Finished,
+    Planned,
+    Probed,
+    Resolved,
+    decide_verdict,
 )
 from portdoctor.target import parse_target
 from snapshots import context, sock
@@ -36,7 +43,13 @@ textual = pytest.importorskip("textual")
 from portdoctor.tui.app import WizardApp  # noqa: E402
 from portdoctor.tui.engine import Engine  # noqa: E402
 from portdoctor.tui.screens import (  # noqa: E402
-    ConfirmStopScreen, EditTargetScreen, HelpScreen, HistoryScreen, ReportScreen, SaveScreen, TextScreen,
+    ConfirmStopScreen,
+    EditTargetScreen,
+    HelpScreen,
+    HistoryScreen,
+    ReportScreen,
+    SaveScreen,
+    TextScreen,
 )
 
 pytestmark = pytest.mark.tui

@@ -11,7 +11,14 @@ from portdoctor.pipeline import CheckFinished, CheckStarted, Finished, Planned, 
 from portdoctor.target import parse_target
 from portdoctor.tui.detail import detail_markdown
 from portdoctor.tui.state import (
-    NOT_RUN, RUNNING, WAITING, DiagnosisRun, compare_reports, load_report_dict, saved_reports, stop_actions,
+    NOT_RUN,
+    RUNNING,
+    WAITING,
+    DiagnosisRun,
+    compare_reports,
+    load_report_dict,
+    saved_reports,
+    stop_actions,
 )
 from snapshots import sock
 

@@ -11,8 +11,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from portdoctor.model import Socket
 
@@ -59,7 +60,7 @@ class Snapshot:
     # (portdoctor.facts.nat.DnatRule): a published port that answers without a listener.
     dnat: list[Any] = field(default_factory=list)
     privileged: bool = False  # could we see every process's sockets and owners
-    os: str = field(default_factory=lambda: os_kind())  # linux, darwin, windows
+    os: str = field(default_factory=os_kind)  # linux, darwin, windows
     environ: dict[str, str] = field(default_factory=dict)
     # source name -> why it could not be read fully ("owners": "run as root to see ...")
     visibility: dict[str, str] = field(default_factory=dict)
@@ -127,7 +128,7 @@ class Snapshot:
         # An IPv6 wildcard accepts IPv4 unless IPV6_V6ONLY (Linux default: net.ipv6.bindv6only=0).
         return bound in ("::", "*", "") and sock.v6only is not True
 
-    def lazy(self, name: str, gatherer: Callable[["Snapshot"], Any]) -> Any:
+    def lazy(self, name: str, gatherer: Callable[[Snapshot], Any]) -> Any:
         """A fact that only some checks need, gathered on first use and kept in ``extras``.
 
         Costly sources (systemd, the process table) go through here so that a healthy

@@ -20,8 +20,9 @@ import json
 import re
 import shlex
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from portdoctor.bounded import CommandResult, parallel_map, run_command
 
@@ -460,7 +461,7 @@ def parse_nft_json(doc: dict, text: str | None = None,
                             texts.get((r["family"], r["table"], r["chain"], handle), "")
                             or r.get("comment", "") or json.dumps(r.get("expr", [])))
         for expr in r.get("expr", []):
-            _nft_expr(rule, expr, lambda name: sets.get((r["family"], r["table"], name)))
+            _nft_expr(rule, expr, lambda name: sets.get((r["family"], r["table"], name)))  # noqa: B023 (called at once)
         chain.rules.append(rule)
     return list(chains.values())
 

@@ -15,9 +15,10 @@ import ipaddress
 import json
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from portdoctor.bounded import run_command
 
@@ -309,7 +310,7 @@ def parse_iptables_save(text: str) -> list[DnatRule]:
             elif tok == "--to-ports":
                 to_ports = nxt
             negate = False
-            i += 2 if tok.startswith("-") and nxt and not nxt.startswith("-") or tok in ("-d", "-p") else 1
+            i += 2 if (tok.startswith("-") and nxt and not nxt.startswith("-")) or tok in ("-d", "-p") else 1
         parsed.append((chain, tokens, p, target, to, to_ports))
         if target and target not in ("DNAT", "REDIRECT", "SNAT", "MASQUERADE", "RETURN", "ACCEPT", "DROP",
                                      "MARK", "CONNMARK", "LOG", "NETMAP"):

@@ -158,7 +158,7 @@ def parse_sock_diag(chunks: list[bytes], protocol: str) -> list[DiagSocket]:
         end = len(data)
         while offset + hdr <= end:
             length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
-            if kind == NLMSG_DONE or kind == NLMSG_ERROR or length < hdr:
+            if kind in (NLMSG_DONE, NLMSG_ERROR) or length < hdr:
                 break
             if kind == SOCK_DIAG_BY_FAMILY:
                 (af, state, _timer, _retrans, sport, dport, src, dst, ifindex, _cookie,

@@ -11,6 +11,7 @@ Elsewhere (macOS, Windows, no /proc) the reading is None.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,7 @@ class ListenCountersDelta:
 def parse_netstat(text: str) -> ListenCounters | None:
     """Parse /proc/net/netstat text (header line + value line per group)."""
     lines = text.splitlines()
-    for header, values in zip(lines, lines[1:]):
+    for header, values in itertools.pairwise(lines):
         if not header.startswith("TcpExt:") or not values.startswith("TcpExt:"):
             continue
         table = dict(zip(header.split()[1:], values.split()[1:]))

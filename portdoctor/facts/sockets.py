@@ -20,7 +20,7 @@ import os
 import socket
 import struct
 import sys
-from typing import Iterable
+from collections.abc import Iterable
 
 from portdoctor.model import Socket
 

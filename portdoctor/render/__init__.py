@@ -6,7 +6,7 @@ several render as one combined document (JSON: ``{"schema", "reports": [...]}``)
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from portdoctor.model import Report
 

@@ -69,7 +69,7 @@ def owner_label(s: Socket) -> str:
 
 
 def counts(report: Report) -> dict[Status, int]:
-    out = {s: 0 for s in Status}
+    out = dict.fromkeys(Status, 0)
     for f in report.findings:
         out[f.status] += 1
     return out

@@ -17,8 +17,8 @@ the message, and additionally ``:`` and ``,`` in properties.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from portdoctor.model import Report, Status
 

@@ -1,7 +1,7 @@
 """GitLab CI output: each target's report in a collapsible job-log section.
 
 Used by the CLI when ``GITLAB_CI=true``. The markers are GitLab's:
-``\\e[0Ksection_start:<unix time>:<name>[collapsed=true]\\r\\e[0K<header>`` … 
+``\\e[0Ksection_start:<unix time>:<name>[collapsed=true]\\r\\e[0K<header>`` …
 ``\\e[0Ksection_end:<unix time>:<name>\\r\\e[0K``. Targets that failed are left open so
 the diagnosis is the first thing in the log; reachable ones are collapsed.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from portdoctor.model import Report
 from portdoctor.render.common import printable

@@ -9,7 +9,8 @@ page of the cause — the same text ``portdoctor explain CAUSE`` prints.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from portdoctor.model import Report, Socket
 from portdoctor.tui.state import NOT_RUN, RUNNING, WAITING, CheckRow

@@ -8,9 +8,10 @@ signature — and loads the checks once, on first use, from a worker thread.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from portdoctor.api import Options
 from portdoctor.model import Report, Target

@@ -322,7 +322,7 @@ def _pids_in(evidence: Any) -> set[int]:
     elif isinstance(evidence, (list, tuple)):
         for item in evidence:
             pids |= _pids_in(item)
-    elif hasattr(evidence, "pid") and isinstance(getattr(evidence, "pid"), int):
+    elif hasattr(evidence, "pid") and isinstance(evidence.pid, int):
         pids.add(evidence.pid)
     return pids
 

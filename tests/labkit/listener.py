@@ -15,7 +15,7 @@ def set_name(name):
     try:
         libc = ctypes.CDLL(None)
         libc.prctl(15, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)  # PR_SET_NAME
-    except Exception:
+    except Exception:  # noqa: BLE001 (a process name is cosmetic)
         pass
 
 
@@ -59,7 +59,7 @@ def main():
             c = socket.socket(family, socket.SOCK_STREAM)
             c.setblocking(False)
             try:
-                c.connect((spec["address"] if not spec["address"] in ("0.0.0.0", "::") else
+                c.connect((spec["address"] if spec["address"] not in ("0.0.0.0", "::") else
                            ("127.0.0.1" if family == socket.AF_INET else "::1"), spec["port"]))
             except (BlockingIOError, OSError):
                 pass
@@ -71,7 +71,7 @@ def main():
             s.recvfrom(65535)
     if kind == socket.SOCK_DGRAM:
         while True:
-            data, peer = s.recvfrom(65535)
+            _data, peer = s.recvfrom(65535)
             s.sendto(b"pong", peer)
     if not spec.get("accept", True):
         while True:

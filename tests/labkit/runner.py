@@ -83,7 +83,7 @@ def main():
             try:
                 p.send_signal(signal.SIGKILL)
                 p.wait(timeout=5)
-            except Exception:
+            except Exception:  # noqa: BLE001 (best-effort cleanup)
                 pass
     print(json.dumps({"returncode": rc, "stdout": out if isinstance(out, str) else out.decode(),
                       "stderr": err if isinstance(err, str) else err.decode(),
