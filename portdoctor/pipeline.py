@@ -23,6 +23,7 @@ from portdoctor.model import Finding, HostInfo, Outcome, Probe, Report, Status, 
 from portdoctor.plugins import LoadedCheck, PluginError
 from portdoctor.probe import probe_all
 from portdoctor.resolve import resolve
+from portdoctor.sanitize import clean_mapping, clean_text
 
 # --- events -------------------------------------------------------------------------
 
@@ -170,7 +171,19 @@ def run_check(loaded: LoadedCheck, ctx: Context) -> list[Finding]:
     elapsed = (time.perf_counter() - start) * 1000
     for f in findings:
         f.ms = elapsed / len(findings)
+        clean_finding(f)
     return findings
+
+
+def clean_finding(finding: Finding) -> None:
+    """Make a check's words safe to show, in place: a check (a plugin above all) may quote
+    machine text the facts layer never saw. Only ``detail`` may span lines."""
+    finding.title = clean_text(str(finding.title))
+    finding.detail = clean_text(str(finding.detail or ""), keep_newlines=True)
+    for r in finding.remediation:
+        r.text = clean_text(str(r.text))
+        r.command = clean_text(r.command if r.command is None else str(r.command))
+    finding.evidence = clean_mapping(finding.evidence if isinstance(finding.evidence, dict) else {})
 
 
 def _error_finding(name: str, title: str, detail: str) -> Finding:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from portdoctor.masking import mask_command_line
+from portdoctor.sanitize import clean_text
 
 CAP_NET_BIND_SERVICE = 10
 
@@ -26,6 +27,11 @@ class BindCandidate:
     exe: str | None
     cmdline: str
     why: str  # "names port 80 in its command line", "is the expected process"
+
+    def __post_init__(self) -> None:
+        # Names, users, paths and command lines are chosen by whoever started the process.
+        self.name, self.user, self.exe, self.cmdline = (
+            clean_text(self.name), clean_text(self.user), clean_text(self.exe), clean_text(self.cmdline))
 
 
 def has_net_bind_capability(status_text: str) -> bool | None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portdoctor.bounded import CommandResult, parallel_map, run_command
+from portdoctor.sanitize import clean_text
 
 COMMAND_TIMEOUT = 2.0
 BLOCKING = ("drop", "reject")
@@ -64,6 +65,9 @@ class Matcher:
     values: list[Any] = field(default_factory=list)
     negate: bool = False
     text: str = ""  # for "unknown": what it was
+
+    def __post_init__(self) -> None:
+        self.text = clean_text(self.text)  # quotes the rule, which its author chose
 
     def evaluate(self, packet: Packet, hook: str) -> bool | None:
         if self.field == "unknown":
@@ -145,6 +149,10 @@ class FirewallRule:
     reject_with: str | None = None  # "tcp reset", "icmp-host-prohibited", ...
     verdict_map: list[tuple[Any, str, str | None]] | None = None  # vmap: (value, action, target)
     vmap_field: str | None = None
+
+    def __post_init__(self) -> None:
+        # The text carries rule comments, which whoever added the rule chose: clean it here.
+        self.text = clean_text(self.text)
 
     # Summary fields for reports and for other checks (derived from the matchers).
     @property

@@ -17,6 +17,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from portdoctor.sanitize import clean_text
+
 NOT_ROOT = "other network namespaces cannot be inspected without root"
 
 # Compiled on first use: only a namespace with a socket on the port needs them.
@@ -205,14 +207,15 @@ def gather_namespaces(snap) -> None:
         # Labels cost a few reads; only namespaces with a socket on the port pay them.
         if netns_names is None:
             netns_names = _netns_names()
-        ns.name = netns_names.get(inode)
+        ns.name = clean_text(netns_names.get(inode))
         for pid in pids:
             cgroup = _read(f"/proc/{pid}/cgroup")
             ns.container = container_from_cgroup(cgroup or "")
             if ns.container:
                 break
         comm = (_read(f"/proc/{pids[0]}/comm") or "?").strip()
-        ns.label = f"netns:{ns.name}" if ns.name else f"net:[{inode}] (pid {pids[0]} {comm})"
+        ns.label = clean_text(f"netns:{ns.name}" if ns.name else f"net:[{inode}] (pid {pids[0]} {comm})")
+        ns.container = clean_text(ns.container)
         for s in sockets:
             s.namespace = ns.label
             s.container = ns.container

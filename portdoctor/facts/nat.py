@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from portdoctor.bounded import run_command
+from portdoctor.sanitize import clean_text
 
 # Only these hooks rewrite the destination of a new connection.
 DNAT_HOOKS = ("prerouting", "output")
@@ -65,6 +66,12 @@ class DnatRule:
     chain: str = ""
     rule: str = ""  # the rule as its tool prints it, for the report
     container: str | None = None
+
+    def __post_init__(self) -> None:
+        # Rule text (comments) and container names are chosen by others: clean them here.
+        self.rule = clean_text(self.rule)
+        self.container = clean_text(self.container)
+        self.chain = clean_text(self.chain)
 
     def matches(self, port: int, protocol: str, address: str | None = None) -> bool:
         if self.protocol and self.protocol != protocol:

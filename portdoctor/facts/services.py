@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from portdoctor.bounded import run_command
+from portdoctor.sanitize import clean_text
 
 # Unix socket flag __SO_ACCEPTCON: the socket is listening.
 SO_ACCEPTCON = 0x00010000
@@ -141,7 +142,7 @@ def parse_proc_net_unix(text: str) -> list[UnixListener]:
             continue
         if not flags & SO_ACCEPTCON or inode == 0:
             continue
-        out.append(UnixListener(parts[7].strip(), inode, kind))
+        out.append(UnixListener(clean_text(parts[7].strip()), inode, kind))
     return out
 
 
@@ -182,7 +183,7 @@ def gather_service_processes(snap, names: Iterable[str] = ()) -> list[ServicePro
             break
         info = proc.info
         if info.get("name") in wanted:
-            found.append(ServiceProcess(info["pid"], info["name"], info.get("username")))
+            found.append(ServiceProcess(info["pid"], clean_text(info["name"]), clean_text(info.get("username"))))
     for sp in found[:5]:
         try:
             conns = psutil.Process(sp.pid).net_connections(kind="tcp")
@@ -204,7 +205,7 @@ def gather_init_process(snap) -> str | None:
     """The name of PID 1 ("systemd", "init", "tini", ...); None where it cannot be read."""
     try:
         with open("/proc/1/comm", encoding="utf-8", errors="replace") as f:
-            return f.read().strip() or None
+            return clean_text(f.read().strip()) or None
     except OSError:
         return None
 
@@ -253,7 +254,7 @@ def parse_systemctl_show(text: str) -> list[Unit]:
             continue
         key, sep, value = line.partition("=")
         if sep:
-            block.setdefault(key, []).append(value)
+            block.setdefault(key, []).append(clean_text(value))
     flush()
     return units
 

@@ -23,6 +23,7 @@ import sys
 from collections.abc import Iterable
 
 from portdoctor.model import Socket
+from portdoctor.sanitize import clean_text
 
 OWNERS_HIDDEN = ("sockets of other users are shown with their uid only; "
                  "run with sudo to see the process")
@@ -244,20 +245,21 @@ def find_socket_pids(inodes: Iterable[int], pids: Iterable[int] | None = None,
 
 
 def process_details(pid: int) -> tuple[str | None, str | None]:
-    """(process name, masked command line) of a pid, None where unreadable."""
+    """(process name, masked command line) of a pid, None where unreadable; both cleaned
+    of control characters (:func:`portdoctor.sanitize.clean_text`)."""
     from portdoctor.masking import mask_command_line
 
     name = cmdline = None
     try:
         with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
-            name = f.read().strip() or None
+            name = clean_text(f.read().rstrip("\n")) or None
     except OSError:
         pass
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             raw = f.read()
         if raw:
-            cmdline = mask_command_line(raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace"))
+            cmdline = clean_text(mask_command_line(raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")))
     except OSError:
         pass
     return name, cmdline
@@ -269,7 +271,7 @@ def user_name(uid: int | None) -> str | None:
     try:
         import pwd
 
-        return pwd.getpwuid(uid).pw_name
+        return clean_text(pwd.getpwuid(uid).pw_name)
     except (ImportError, KeyError):
         return str(uid)
 
@@ -336,7 +338,8 @@ def _gather_with_psutil(snap) -> None:
         if s.pid and s.pid not in names:
             try:
                 proc = psutil.Process(s.pid)
-                names[s.pid] = (proc.name(), proc.username(), mask_command_line(" ".join(proc.cmdline())))
+                names[s.pid] = (clean_text(proc.name()), clean_text(proc.username()),
+                                clean_text(mask_command_line(" ".join(proc.cmdline()))))
             except psutil.Error:
                 names[s.pid] = (None, None, None)
         if s.pid:
