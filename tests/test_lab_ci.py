@@ -65,7 +65,7 @@ def test_a_hostile_process_name_never_becomes_a_workflow_command(lab, tmp_path):
     written = summary.read_text()
     assert written.startswith("## ❌ `127.0.0.1:8080`: `port-in-use`") and "::error::pwned" in written
 
-    # The JSON report (same scenario) carries the real command line, newline and all, safely.
+    # The JSON report (same scenario) carries the command line with its newline made visible.
     r = lab.run(["--expect", "postgres", "127.0.0.1:8080"], listeners=listeners, env=env)
     doc = json.loads(r.stdout)
     validate_report(doc)
@@ -73,4 +73,4 @@ def test_a_hostile_process_name_never_becomes_a_workflow_command(lab, tmp_path):
     owners = [s for s in doc["listeners"] if s["port"] == 8080]
     assert owners and owners[0]["process"] == HOSTILE_NAME
     if owners[0]["cmdline"] is not None:
-        assert "\n::error::from-cmdline" in owners[0]["cmdline"]
+        assert "x\\x0a::error::from-cmdline" in owners[0]["cmdline"]
