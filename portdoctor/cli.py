@@ -1,8 +1,8 @@
 """The command line: ``portdoctor TARGET``, ``--report``, ``explain``, ``checks``, ``schema``.
 
 Argument handling, choosing the wizard or the report, waiting (``--wait``), many
-targets diagnosed concurrently, the CI modes (GitHub Actions annotations, groups and
-step summary; GitLab sections), exit codes, and the rule that no error ever leaves
+targets diagnosed concurrently, exit codes (what CI output goes where is
+:mod:`portdoctor.render.ci`), and the rule that no error ever leaves
 as a traceback: usage errors are one line and exit 2, bugs are one line naming where
 to report them and exit 3. The report goes to stdout (or ``-o FILE``), notes and
 progress to stderr. Textual is imported only when the wizard actually starts.
@@ -266,12 +266,11 @@ def _run_wait(targets, args, fmt: str) -> int:
 
 
 def _run_report(targets, args, fmt: str) -> int:
-    from portdoctor.render import github, gitlab, render
+    from portdoctor.render import ci, render
 
     reports = diagnose_all(targets, args)
     document = render(reports, fmt)  # plain: what -o and --save keep
-    on_github = github.active()
-    on_gitlab = gitlab.active() and not on_github
+    runner = ci.detect()
 
     if args.output is not None:
         from portdoctor.output import write_atomic
@@ -280,11 +279,12 @@ def _run_report(targets, args, fmt: str) -> int:
         _err(f"portdoctor: report written to {args.output}")
     else:
         color = fmt == "text" and _use_color(args.color, sys.stdout)
-        sys.stdout.write(_stdout_document(reports, fmt, color, document, on_github, on_gitlab))
+        sys.stdout.write(ci.stdout_document(reports, fmt, document, runner, color=color))
         sys.stdout.flush()
 
-    if on_github:
-        _github_extras(reports, fmt, stdout_has_data=args.output is None and fmt in ("json", "junit"))
+    if runner.github:
+        stream = ci.annotations_stream(fmt, to_file=args.output is not None, stdout=sys.stdout, stderr=sys.stderr)
+        ci.github_extras(reports, annotations_to=stream, notes_to=sys.stderr)
     if args.save:
         from portdoctor.output import save_report
 
@@ -292,47 +292,6 @@ def _run_report(targets, args, fmt: str) -> int:
         path = save_report(document, fmt, label)
         _err(f"portdoctor: report saved to {path}")
     return exit_code(reports, args.fail_on, args.exit_zero)
-
-
-def _stdout_document(reports, fmt, color, document, on_github, on_gitlab) -> str:
-    """What goes to stdout: the document, wrapped for the CI log when one is detected."""
-    if fmt not in ("text", "markdown") or not (on_github or on_gitlab):
-        if color:
-            from portdoctor.render import render
-
-            return render(reports, fmt, color=True)
-        return document
-    from portdoctor.render import github, gitlab
-    from portdoctor.render.text import render_one, render_summary
-
-    if fmt == "markdown":  # read by humans in the log; echoed, never executed
-        return github.stop_commands(document) if on_github else document
-    one = lambda r: render_one(r, color=color)  # noqa: E731
-    if on_github:
-        out = github.grouped(reports, one)
-        if len(reports) > 1:
-            out += github.stop_commands(render_summary(reports, color=color))
-        return out
-    out = gitlab.sectioned(reports, one)
-    return out + (render_summary(reports, color=color) if len(reports) > 1 else "")
-
-
-def _github_extras(reports, fmt: str, *, stdout_has_data: bool) -> None:
-    """Annotations (stdout, or stderr when stdout carries JSON/JUnit) and the step summary."""
-    from portdoctor.render import github
-    from portdoctor.render.markdown import render_markdown
-
-    stream = sys.stderr if stdout_has_data else sys.stdout
-    for line in github.annotations(reports):
-        stream.write(line + "\n")
-    stream.flush()
-    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_path:
-        try:
-            if github.append_step_summary(render_markdown(reports), summary_path):
-                _err("portdoctor: the step summary was cut to fit GitHub's 1 MiB limit")
-        except OSError as exc:
-            _err(f"portdoctor: cannot write the step summary {summary_path}: {exc.strerror or exc}")
 
 
 def exit_code(reports, fail_on: str = "fail", exit_zero: bool = False) -> int:
