@@ -2,7 +2,7 @@
 
 import pytest
 
-from portdoctor.facts.namespaces import container_from_cgroup, detect_container, namespace_inode
+from portdoctor.facts.namespaces import container_evidence, container_from_cgroup, detect_container, namespace_inode
 
 ID = "3f2a1b4c5d6e" + "a" * 52
 
@@ -29,9 +29,37 @@ def test_detect_container_markers(tmp_path):
     (tmp_path / "proc" / "1" / "cgroup").write_text("0::/\n")
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / ".containerenv").write_text("")
-    assert detect_container(str(tmp_path)) == "podman"
     (tmp_path / ".dockerenv").write_text("")
-    assert detect_container(str(tmp_path)) == "docker"
+    # Marker files alone are not evidence: this very kind of VM carries /.dockerenv.
+    (tmp_path / "proc" / "self").mkdir()
+    host_root = "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+    (tmp_path / "proc" / "self" / "mountinfo").write_text(host_root)
+    assert detect_container(str(tmp_path)) is None
+    overlay_root = "600 500 0:52 / / rw,relatime - overlay overlay rw,lowerdir=/a,upperdir=/b,workdir=/c\n"
+    (tmp_path / "proc" / "self" / "mountinfo").write_text(overlay_root)
+    assert detect_container(str(tmp_path)) == "docker"  # the marker corroborates an overlay root
+
+
+@pytest.mark.parametrize("mountinfo, kind", [
+    (f"610 600 254:0 /var/lib/docker/containers/{ID}/hostname /etc/hostname rw - ext4 /dev/vda rw\n", "docker"),
+    (f"610 600 254:0 /home/u/.local/share/docker/containers/{ID}/resolv.conf /etc/resolv.conf rw - ext4 /dev/sda rw\n",
+     "docker"),
+    (f"610 600 0:40 /containers/storage/overlay-containers/{ID}/userdata/hosts /etc/hosts rw - tmpfs tmpfs rw\n",
+     "podman"),
+    ("610 600 254:0 /var/lib/kubelet/pods/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f/etc-hosts /etc/hosts rw - ext4 x rw\n",
+     "kubernetes"),
+])
+def test_detect_container_from_engine_mounts(tmp_path, mountinfo, kind):
+    (tmp_path / "proc" / "self").mkdir(parents=True)
+    (tmp_path / "proc" / "self" / "mountinfo").write_text(mountinfo)
+    assert detect_container(str(tmp_path)) == kind
+
+
+def test_detect_container_from_pid1_environment(tmp_path):
+    (tmp_path / "proc" / "1").mkdir(parents=True)
+    (tmp_path / "proc" / "1" / "environ").write_text("PATH=/bin\0container=podman\0HOME=/\0")
+    kind, why = container_evidence(str(tmp_path))
+    assert kind == "podman" and "container=podman" in why
 
 
 def test_namespace_inode():

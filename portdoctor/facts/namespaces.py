@@ -67,24 +67,56 @@ def container_from_cgroup(text: str) -> str | None:
     return None
 
 
+# Bind mounts a container engine makes for /etc/hostname, /etc/hosts, /etc/resolv.conf:
+# the mount's root inside its filesystem names the engine's per-container folder.
+_MOUNTINFO_PATTERNS = [
+    ("podman", r"/overlay-containers/[0-9a-f]{64}/userdata/"),
+    ("kubernetes", r"/kubelet/pods/[0-9a-f-]{36}/"),
+    ("docker", r"/containers/[0-9a-f]{64}/(?:hostname|hosts|resolv\.conf)\b"),
+]
+_CONTAINER_ENV = {"podman": "podman", "docker": "docker", "lxc": "lxc", "systemd-nspawn": "systemd-nspawn",
+                  "oci": "container", "crio": "kubernetes", "containerd": "containerd"}
+
+
+def container_evidence(root: str = "/", environ: dict | None = None) -> tuple[str | None, str]:
+    """(kind, why): what kind of container portdoctor itself runs in, and the evidence.
+
+    Decided from evidence that a plain host does not have: a container path in
+    /proc/1/cgroup, the engine's per-container bind mounts in /proc/self/mountinfo, a
+    ``container=`` variable in PID 1's environment, Kubernetes' service variables with
+    its service-account mount. ``/.dockerenv`` and ``/run/.containerenv`` alone are not
+    enough (some VMs and CI images carry them): they only corroborate an overlay root.
+    """
+    join = os.path.join
+    environ = os.environ if environ is None else environ
+    cgroup = _read(join(root, "proc/1/cgroup")) or ""
+    label = container_from_cgroup(cgroup)
+    if label:
+        return label.split(":", 1)[0], f"/proc/1/cgroup names {label}"
+    mountinfo = _read(join(root, "proc/self/mountinfo")) or ""
+    for kind, pattern in _MOUNTINFO_PATTERNS:
+        if re.search(pattern, mountinfo):
+            return kind, f"/proc/self/mountinfo has {kind}'s per-container mounts"
+    pid1_env = _read(join(root, "proc/1/environ")) or ""
+    for item in pid1_env.split("\0"):
+        if item.startswith("container="):
+            value = item.split("=", 1)[1]
+            return _CONTAINER_ENV.get(value, value or "container"), f"PID 1 has {item[:40]!r} in its environment"
+    if environ.get("KUBERNETES_SERVICE_HOST") and os.path.isdir(
+            join(root, "var/run/secrets/kubernetes.io/serviceaccount")):
+        return "kubernetes", "KUBERNETES_SERVICE_HOST is set and a service-account token is mounted"
+    root_fs = next((line.split(" - ", 1)[1].split()[0] for line in mountinfo.splitlines()
+                    if " - " in line and line.split()[4:5] == ["/"]), "")
+    if root_fs in ("overlay", "fuse-overlayfs"):
+        for marker, kind in ((".dockerenv", "docker"), ("run/.containerenv", "podman")):
+            if os.path.exists(join(root, marker)):
+                return kind, f"/{marker} exists and the root filesystem is {root_fs}"
+    return None, ""
+
+
 def detect_container(root: str = "/") -> str | None:
     """What kind of container portdoctor itself runs in, or None on a plain host."""
-    join = os.path.join
-    if os.path.exists(join(root, ".dockerenv")):
-        return "docker"
-    if os.path.exists(join(root, "run/.containerenv")):
-        return "podman"
-    try:
-        with open(join(root, "proc/1/cgroup"), encoding="utf-8", errors="replace") as f:
-            text = f.read()
-    except OSError:
-        text = ""
-    label = container_from_cgroup(text)
-    if label:
-        return label.split(":", 1)[0]
-    if os.environ.get("KUBERNETES_SERVICE_HOST") and root == "/":
-        return "kubernetes"
-    return None
+    return container_evidence(root)[0]
 
 
 def _netns_names() -> dict[int, str]:
@@ -162,6 +194,19 @@ def listeners_in_namespace(pid: int, port: int) -> list:
     raise error if isinstance(error, OSError) else OSError(f"namespace of pid {pid}: {error or 'timed out'}")
 
 
+def all_listeners_in_namespace(pid: int) -> list:
+    """Every TCP listener and bound UDP socket, any port, in the network namespace of ``pid``.
+
+    Read from ``/proc/PID/net`` (a container's namespace holds few sockets, so this is
+    cheap); raises OSError when that namespace may not be read (not root, pid gone).
+    """
+    from portdoctor.facts.sockets import read_proc_net_listening
+
+    with open(f"/proc/{pid}/net/tcp", "rb"):  # raises when we may not look
+        pass
+    return read_proc_net_listening(f"/proc/{pid}/net")
+
+
 def _enter_network_namespace(path: str) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -182,7 +227,9 @@ def gather_namespaces(snap) -> None:
     """Scan every other network namespace for sockets on the target's port."""
     from portdoctor.facts.sockets import read_proc_net_port, resolve_owners
 
-    snap.in_container = detect_container()
+    snap.in_container, why = container_evidence()
+    if why:
+        snap.extras["in_container_evidence"] = why
     if not os.path.isdir("/proc/self/ns"):
         return
     if not snap.privileged:

@@ -1,0 +1,269 @@
+"""Is a container behind this port, and does it serve it? Asks the container engine.
+
+Docker and Podman know things the host's sockets and rules cannot show: a published
+container that has exited leaves no socket and no rule, docker-proxy accepts a
+connection even when nothing answers inside, and a listener inside a container is
+invisible from the host. This check asks the engine (``portdoctor.facts.engine``),
+follows the port into the container's network namespace, and probes the container's
+own address (the backend) rather than trusting docker-proxy's accept:
+
+- published, container exited / restarting / dead → ``not-listening`` with its state,
+  exit code and ``docker start`` / ``docker logs``;
+- published, app inside bound to 127.0.0.1 / ::1 → ``wrong-interface``;
+- published to container port 80 while the app listens on 8000 → ``not-listening`` with
+  the right ``-p`` / compose ``ports:`` line;
+- a listener only inside a container that does not publish it → ``other-namespace``
+  with the container, its compose service and the ``-p`` / ``ports:`` fix.
+
+With Docker's ``--userland-proxy=false`` the host socket on the port belongs to
+``dockerd`` (a reservation that never accepts): the DNAT path is judged, not that socket.
+Nothing is asked when no engine socket exists; an unreadable socket is a ``skip``.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from portdoctor.api import Check, Context, Outcome, Socket, fix, hostport, is_loopback
+from portdoctor.facts import engine as engine_facts
+
+# Processes that hold a published port on the host on behalf of a container.
+PUBLISHERS = {"docker-proxy", "dockerd", "rootlessport", "rootlesskit", "slirp4netns", "conmon", "podman",
+              "pasta", "pasta.avx2", "containerd"}
+# Dev servers that bind loopback by default, and how to make them bind every address.
+DEV_SERVERS = ("Most dev servers bind 127.0.0.1 by default: uvicorn/flask/vite/next `--host 0.0.0.0`, "
+               "rails `-b 0.0.0.0`, Django `runserver 0.0.0.0:PORT`, http.server `--bind 0.0.0.0`, "
+               "webpack-dev-server `--host 0.0.0.0`, `ng serve --host 0.0.0.0`.")
+
+
+def _serves_from_outside(sock: Socket) -> bool:
+    """Would a connection to the container's own address reach this socket?"""
+    return not is_loopback(sock.address)
+
+
+def _compose_ports_line(host_port: int, container_port: int, protocol: str) -> str:
+    suffix = "/udp" if protocol == "udp" else ""
+    return f'ports: ["{host_port}:{container_port}{suffix}"]'
+
+
+class ContainerCheck(Check):
+    name = "container"
+    title = "Is a container behind this port, and does it serve it?"
+    # Before service-running (100) and published-ports (130): the engine's view is the
+    # most specific evidence, and on equal causes the verdict keeps pipeline order.
+    order = 95
+    timeout = 10.0  # the engine (2 s) and one backend probe
+
+    def applies(self, ctx: Context) -> bool:
+        if getattr(ctx.target, "container", None):
+            return True
+        if not any(ctx.facts.is_local(a) for a in ctx.addresses):
+            return False
+        return bool(engine_facts.engine_sockets(ctx.environ))  # a few stat calls; nothing else
+
+    def run(self, ctx: Context):
+        port, proto = ctx.target.port, ctx.target.protocol
+        here = ctx.listeners()
+        owners = {s.process for s in here if s.process}
+        container_target = getattr(ctx.target, "container", None)
+        if (not container_target and ctx.reachable and here and owners and not owners & PUBLISHERS
+                and not ctx.facts.dnat):
+            return self.passed(f"Port {port} is served by {', '.join(sorted(owners))} on this machine, "
+                               "not by a container.")
+        view = ctx.facts.lazy("engine", engine_facts.gather_engine)
+        if view is None:
+            return self.passed("No container engine socket on this machine.")
+        if not view.ok:
+            return self.skip(f"Cannot ask the container engine: {view.error}.", how=view.hint, command=view.command,
+                             socket=view.socket)
+        if container_target:
+            found = view.find(container_target)
+            if not found:
+                return self.skip(f"The engine at {view.socket} has no container or compose service "
+                                 f"named {container_target!r}.")
+            chosen = sorted(found, key=lambda c: not c.running)[0]
+            binding = next((b for b in chosen.published if b.host_port == port and b.protocol == proto), None)
+            if binding is not None:
+                return self._published(ctx, view, chosen, binding)
+            return self._not_published(ctx, chosen, getattr(ctx.target, "container_port", None) or port)
+        publishing = [(c, b) for c in view.containers for b in c.publishes(port, proto) if self._serves(ctx, b)]
+        if publishing:
+            # A running publisher holds the port; stopped ones only remember it.
+            publishing.sort(key=lambda cb: not cb[0].running)
+            container, binding = publishing[0]
+            return self._published(ctx, view, container, binding)
+        return self._listener_inside(ctx, view, here)
+
+    # --- the port is published by a container ---------------------------------------
+    def _serves(self, ctx: Context, binding) -> bool:
+        if binding.host_ip in ("", "0.0.0.0", "::"):
+            return True
+        return any(p.address == binding.host_ip for p in ctx.probes) or not ctx.probes
+
+    def _published(self, ctx: Context, view, c, binding):
+        port, proto = ctx.target.port, ctx.target.protocol
+        tool = c.engine
+        evidence = dict(container=c.to_dict(), engine=view.socket)
+        mapping = f"{port} → container port {binding.container_port}/{binding.protocol}"
+        if not c.running:
+            return self._stopped(ctx, c, mapping, evidence)
+        address = next(iter(c.addresses()), None)
+        backend = None
+        if address:
+            backend = ctx.facts.lazy(f"backend {address} {binding.container_port}",
+                                     lambda _s: engine_facts.probe_backend(address, binding.container_port, proto,
+                                                                           min(ctx.options.timeout, 2.0)))
+            evidence["backend"] = {"address": hostport(address, binding.container_port),
+                                   "outcome": str(backend.outcome)}
+        inside = engine_facts.listeners_inside(c, ctx.facts.privileged)
+        if inside is not None:
+            evidence["inside"] = [hostport(s.address, s.port) for s in inside if s.protocol == proto]
+        on_port = [s for s in inside or [] if s.port == binding.container_port and s.protocol == proto]
+        reachable_inside = [s for s in on_port if _serves_from_outside(s)]
+        backend_ok = backend is None or backend.outcome is Outcome.OPEN
+        if reachable_inside and backend_ok:
+            return self.passed(f"Port {port} is published by container {c.label} ({mapping}), and the app "
+                               f"inside listens on {hostport(reachable_inside[0].address, binding.container_port)}"
+                               + (" and answers." if backend else "."), **evidence)
+        if inside is None and backend is not None and backend.outcome is Outcome.OPEN:
+            return self.passed(f"Port {port} is published by container {c.label} ({mapping}); its address "
+                               f"{hostport(address, binding.container_port)} answers.", **evidence)
+        if on_port and not reachable_inside:
+            bound = ", ".join(sorted({hostport(s.address, s.port) for s in on_port}))
+            return self.fail(
+                "wrong-interface",
+                f"The app in container {c.label} listens on {bound} inside the container: loopback only, so "
+                f"the published port {port} cannot reach it.",
+                f"Port {port} is published ({mapping}), but inside the container the app is bound to its own "
+                "loopback. Published traffic arrives on the container's network interface"
+                + (f" ({address})" if address else "") + ", where nothing listens"
+                + (f" (a connection to {hostport(address, binding.container_port)} was {backend.outcome})"
+                   if backend else "")
+                + ". Through docker-proxy the connect to the host port succeeds and the client then gets an "
+                "empty reply or a reset; through NAT it is refused.",
+                [fix(f"Make the app in {c.name} listen on 0.0.0.0 (every address) instead of 127.0.0.1, then "
+                     f"restart the container. {DEV_SERVERS}", f"{tool} restart {shlex.quote(c.name)}"),
+                 fix("See what listens inside the container.",
+                     f"{tool} exec {shlex.quote(c.name)} netstat -ltn")],
+                **evidence)
+        others = sorted({s.port for s in inside or [] if s.protocol == proto and s.port != binding.container_port})
+        if inside is not None and not on_port and others:
+            right = others[0]
+            return self.fail(
+                "not-listening",
+                f"Container {c.label} publishes {port} to container port {binding.container_port}, but the app "
+                f"inside listens on {', '.join(map(str, others))}.",
+                f"Port {port} is published ({mapping}); nothing listens on {binding.container_port} inside the "
+                f"container, while {', '.join(map(str, others))} is listening there. Map the host port to the "
+                "port the app really uses (or make the app use the published one).",
+                [fix(f"Publish the port the app listens on: recreate {c.name} with `-p {port}:{right}`"
+                     + (f", or in compose service {c.compose_service}: `{_compose_ports_line(port, right, proto)}`"
+                        if c.compose_service else "") + ".",
+                     f"{tool} run -p {port}:{right} ..." if not c.compose_service
+                     else f"docker compose up -d {shlex.quote(c.compose_service)}"),
+                 fix(f"Or make the app listen on {binding.container_port} inside the container.", None)],
+                mismatch={"published_to": binding.container_port, "listening": others}, **evidence)
+        if inside is not None and not on_port:
+            return self.fail(
+                "not-listening",
+                f"Container {c.label} publishes {port} to container port {binding.container_port}, but nothing "
+                "listens inside the container.",
+                f"Port {port} is published ({mapping}) and the container is running, but no socket listens in "
+                "its network namespace: the app has not started yet, crashed inside, or listens on a Unix socket.",
+                [fix("Read the container's output for the app's errors.", f"{tool} logs --tail 50 {shlex.quote(c.name)}"),
+                 fix("See the processes inside the container.", f"{tool} top {shlex.quote(c.name)}")],
+                **evidence)
+        # We could not look inside (not root): judge by the backend probe alone.
+        if backend is not None and backend.outcome is not Outcome.OPEN:
+            return self.fail(
+                "not-listening",
+                f"Container {c.label} publishes {port} ({mapping}), but the container's own address "
+                f"{hostport(address, binding.container_port)} does not accept ({backend.outcome}).",
+                "Whatever the host side shows (docker-proxy accepts every connection itself), the app in the "
+                f"container does not answer on {binding.container_port}: it is not listening on that port, or "
+                "only on the container's loopback (127.0.0.1). Looking inside the container's network namespace "
+                "needs root.",
+                [fix("See what listens inside the container (loopback-only or another port).",
+                     f"{tool} exec {shlex.quote(c.name)} netstat -ltn"),
+                 fix("Or let portdoctor look inside.", f"sudo portdoctor --report {shlex.quote(ctx.target.input)}")],
+                **evidence)
+        return self.passed(f"Port {port} is published by container {c.label} ({mapping}).", **evidence)
+
+    def _stopped(self, ctx: Context, c, mapping: str, evidence: dict):
+        port, tool, name = ctx.target.port, c.engine, shlex.quote(c.name)
+        code = f", exit code {c.exit_code}" if c.exit_code is not None and c.state != "created" else ""
+        state = f"{c.state}{code}"
+        detail = (f"Port {port} is published by container {c.label} ({mapping}), but the container is {state}"
+                  f" ({c.status or c.state}). A stopped container keeps its port mapping in the engine, but no "
+                  "socket or forwarding rule exists until it runs again.")
+        if c.error:
+            detail += f" The engine says: {c.error}."
+        if c.state == "restarting":
+            steps = [fix(f"The container keeps crashing (restarted {c.restart_count} times); read why.",
+                         f"{tool} logs --tail 50 {name}"),
+                     fix("Fix the cause, then start it again.", f"{tool} restart {name}")]
+        else:
+            steps = [fix("Start the container.", f"{tool} start {name}"),
+                     fix("Read why it stopped.", f"{tool} logs --tail 50 {name}")]
+        if c.compose_service:
+            steps.append(fix(f"With compose, start service {c.compose_service}.",
+                             f"docker compose up -d {shlex.quote(c.compose_service)}"))
+        return self.fail("not-listening", f"Port {port} belongs to container {c.label}, which is {state}.",
+                         detail, steps, **evidence)
+
+    # --- not published: a listener inside a container --------------------------------
+    def _listener_inside(self, ctx: Context, view, here: list[Socket]):
+        port, proto = ctx.target.port, ctx.target.protocol
+        if here and not (ctx.facts.dnat or {s.process for s in here} & PUBLISHERS):
+            return self.passed(f"No container publishes port {port}; it is served on this machine.")
+        inside = [s for s in ctx.listeners(own_namespace=False) if s.namespace is not None]
+        for s in inside:
+            c = engine_facts.container_of_socket(view, s, ctx.facts.namespaces)
+            if c is not None:
+                return self._not_published(ctx, c, port, sock=s)
+        if ctx.reachable:
+            return self.passed(f"No container of {len(view.containers)} publishes port {port}.")
+        exposing = [c for c in view.containers if c.running and any(
+            b.container_port == port and b.protocol == proto for b in c.exposed)]
+        if exposing:
+            c = exposing[0]
+            told = self._not_published(ctx, c, port)
+            return self.warn(f"Container {c.label} declares port {port} (EXPOSE) but does not publish it; "
+                             "whether the app listens inside could not be seen.", told.detail, told.remediation,
+                             cause="other-namespace", **told.evidence)
+        return self.passed(f"No container of {len(view.containers)} publishes or serves port {port}.")
+
+    def _not_published(self, ctx: Context, c, container_port: int, sock: Socket | None = None):
+        port, proto, tool = ctx.target.port, ctx.target.protocol, c.engine
+        evidence = dict(container=c.to_dict())
+        if not c.running:
+            return self.fail("not-listening", f"Container {c.label} is {c.state}"
+                             + (f" (exit code {c.exit_code})" if c.exit_code is not None else "") + ".",
+                             c.status, [fix("Start the container.", f"{tool} start {shlex.quote(c.name)}"),
+                                        fix("Read why it stopped.", f"{tool} logs --tail 50 {shlex.quote(c.name)}")],
+                             **evidence)
+        elsewhere = [b for b in c.published if b.container_port == container_port and b.protocol == proto]
+        address = next(iter(c.addresses()), None)
+        where = f" ({hostport(sock.address, sock.port)} inside)" if sock else ""
+        title = (f"Port {container_port} is served inside container {c.label}{where}, which does not publish it"
+                 + (f" on {port}" if elsewhere else "") + ".")
+        detail = (f"The listener lives in the container's own network namespace; without a published port "
+                  f"(`-p`) nothing on the host's port {port} forwards to it.")
+        steps = []
+        if elsewhere:
+            steps.append(fix(f"The container publishes port {container_port} as host port {elsewhere[0].host_port}; "
+                             "connect there.", f"portdoctor 127.0.0.1:{elsewhere[0].host_port}"))
+        suffix = "/udp" if proto == "udp" else ""
+        host_port = port if not getattr(ctx.target, "container", None) else container_port
+        publish = (f"Publish it: recreate {c.name} with `-p {host_port}:{container_port}{suffix}`"
+                   + (f", or add to compose service {c.compose_service}: "
+                      f"`{_compose_ports_line(host_port, container_port, proto)}`" if c.compose_service else "") + ".")
+        steps.append(fix(publish, f"docker compose up -d {shlex.quote(c.compose_service)}" if c.compose_service
+                         else f"{tool} run -p {host_port}:{container_port}{suffix} {shlex.quote(c.image or 'IMAGE')}"))
+        if sock is not None and is_loopback(sock.address):
+            steps.append(fix("The app inside listens on loopback only; bind it to 0.0.0.0 as well, or the "
+                             f"published port will not reach it. {DEV_SERVERS}"))
+        if address:
+            steps.append(fix("From this host (Linux), the container's own address reaches it without publishing.",
+                             f"portdoctor {hostport(address, container_port)}"))
+        return self.fail("other-namespace", title, detail, steps, **evidence)

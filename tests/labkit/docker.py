@@ -1,0 +1,163 @@
+"""The container lab: a real Docker engine in a private network + mount + PID namespace.
+
+:class:`DockerLab` starts ``dockerd`` as described in the project's lab notes (never in
+the host's namespaces): ``labkit/docker_holder.py`` runs as PID 1 of
+``unshare --net --mount --pid --fork --mount-proc --propagation private``, and every
+command of a scenario (``docker run ...``, ``portdoctor --report ...``) enters that
+namespace with ``nsenter``. One daemon serves a whole test module; scenarios remove
+their containers. :meth:`DockerLab.close` removes every container, stops the daemon and
+removes the cgroup folders the engine left behind. :func:`docker_unavailable` says why
+the lab cannot run here (tests skip with it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from labkit import LabResult, unavailable_reason
+
+HERE = Path(__file__).resolve().parent
+HOLDER = HERE / "docker_holder.py"
+IMAGE = "pdlab"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _dockerd() -> str | None:
+    return shutil.which("dockerd") or ("/usr/sbin/dockerd" if os.path.exists("/usr/sbin/dockerd") else None)
+
+
+def docker_unavailable() -> str | None:
+    """Why a Docker engine cannot run in the lab here, or None."""
+    reason = unavailable_reason()
+    if reason:
+        return reason
+    if not _dockerd():
+        return "the container lab needs dockerd (Debian: apt-get install docker.io)"
+    if not os.path.exists("/bin/busybox"):
+        return "the container lab needs /bin/busybox for its image (Debian: apt-get install busybox-static)"
+    return None
+
+
+def _cgroup_folders(name: str = "docker") -> set[Path]:
+    """Every cgroup folder called ``name`` at the top of each hierarchy."""
+    out = set()
+    try:
+        hierarchies = [p for p in CGROUP_ROOT.iterdir() if p.is_dir()]
+    except OSError:
+        return out
+    for h in hierarchies + [CGROUP_ROOT]:
+        if (h / name).is_dir():
+            out.add(h / name)
+    return out
+
+
+class DockerLab:
+    """One dockerd in its own namespaces. ``userland_proxy=False`` runs it with DNAT only."""
+
+    def __init__(self, python: str = sys.executable, userland_proxy: bool = True):
+        self.python = python
+        self.userland_proxy = userland_proxy
+        self.base = tempfile.mkdtemp(prefix="pdk", dir="/tmp")  # short: socket paths < 108 bytes
+        self._cgroups_before = _cgroup_folders()
+        env = dict(os.environ, PATH="/usr/sbin:/usr/bin:/sbin:/bin")  # /usr/bin/docker matches the daemon
+        self.holder = subprocess.Popen(
+            ["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private",
+             "--", self.python, str(HOLDER), self.base, "/docker", "true" if userland_proxy else "false"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        line = self.holder.stdout.readline().strip()
+        if line != "ready":
+            err = self.holder.stderr.read() if self.holder.poll() is not None else ""
+            self.close()
+            raise RuntimeError(line or f"the engine did not start: {err.strip()[-500:]}")
+        self.pid = self._namespace_pid()
+
+    def _namespace_pid(self) -> int:
+        """The host pid of the namespace's PID 1 (the child unshare forked)."""
+        children = Path(f"/proc/{self.holder.pid}/task/{self.holder.pid}/children").read_text().split()
+        return int(children[0])
+
+    # --- running things inside ----------------------------------------------------
+    def enter(self, argv: list[str]) -> list[str]:
+        return ["nsenter", "-t", str(self.pid), "--net", "--mount", "--pid", "--"] + argv
+
+    def sh(self, line: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
+        """Run a shell line inside the lab namespace."""
+        env = dict(os.environ, PATH="/usr/sbin:/usr/bin:/sbin:/bin")
+        p = subprocess.run(self.enter(["sh", "-c", line]), capture_output=True, text=True,
+                           timeout=timeout, env=env)
+        if check and p.returncode != 0:
+            raise RuntimeError(f"lab: {line}: {p.returncode} {p.stderr.strip()}")
+        return p
+
+    def docker(self, args: str, check: bool = True) -> str:
+        """``docker ARGS`` (a shell-quoted string) inside the lab; its stdout."""
+        return self.sh(f"/usr/bin/docker {args}", check=check).stdout.strip()
+
+    def run_container(self, name: str, args: str = "", command: str = "", *, wait_listen: str | None = None,
+                      labels: dict[str, str] | None = None) -> str:
+        """``docker run -d --name NAME ARGS pdlab COMMAND``; waits until ``wait_listen`` (e.g. ":80")
+        shows in the container's listeners. Returns the container id."""
+        label_args = " ".join(f"--label {k}={v}" for k, v in (labels or {}).items())
+        cid = self.docker(f"run -d --pull never --name {name} {label_args} {args} {IMAGE} {command}")
+        if wait_listen:
+            self.sh(f"for i in $(seq 50); do nsenter -t $(/usr/bin/docker inspect -f '{{{{.State.Pid}}}}' {name}) -n "
+                    f"cat /proc/net/tcp /proc/net/tcp6 | grep -qi ':{int(wait_listen.split(':')[-1]):04X} .* 0A ' "
+                    f"&& exit 0; sleep 0.1; done; exit 1")
+        return cid
+
+    def wait_state(self, name: str, state: str, tries: int = 100) -> None:
+        self.sh(f"for i in $(seq {tries}); do [ \"$(/usr/bin/docker inspect -f '{{{{.State.Status}}}}' {name})\" = {state} ] "
+                f"&& exit 0; sleep 0.1; done; exit 1")
+
+    def remove(self, *names: str) -> None:
+        if names:
+            self.docker("rm -f " + " ".join(names), check=False)
+
+    def portdoctor(self, args: list[str], *, env: dict[str, str] | None = None, user: str | None = None,
+                   timeout: float = 60) -> LabResult:
+        """``portdoctor --report --format json ARGS`` inside the lab namespace."""
+        import time
+
+        run_env = dict(os.environ, NO_COLOR="1", CI="true")
+        run_env.update(env or {})
+        argv = [self.python, "-m", "portdoctor", "--report", "--format", "json"] + list(args)
+        if user:
+            argv = ["setpriv", "--reuid", user, "--regid", "nogroup" if user == "nobody" else user,
+                    "--clear-groups", "--"] + argv
+        start = time.monotonic()
+        p = subprocess.run(self.enter(argv), capture_output=True, text=True, env=run_env, timeout=timeout, cwd="/")
+        return LabResult(p.returncode, p.stdout, p.stderr, time.monotonic() - start)
+
+    # --- teardown -----------------------------------------------------------------
+    def close(self) -> None:
+        if self.holder.poll() is None:
+            try:
+                self.holder.stdin.close()
+                self.holder.wait(timeout=40)
+            except (OSError, subprocess.TimeoutExpired):
+                self.holder.kill()
+                self.holder.wait(timeout=10)
+        # dockerd leaves empty cgroup folders in every hierarchy (mount namespaces do not
+        # hide cgroups): remove those this lab created, deepest first. rmdir fails on a
+        # cgroup still in use, so another engine's folders are never touched.
+        for folder in _cgroup_folders() - self._cgroups_before:
+            for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+                try:
+                    sub.rmdir()
+                except OSError:
+                    pass
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def inspect_json(lab: DockerLab, name: str) -> dict:
+    return json.loads(lab.docker(f"inspect {name}"))[0]

@@ -1,0 +1,95 @@
+"""A real Docker engine: each container state gets the right cause, names the container,
+and its first step fixes it. Both userland-proxy modes (docker-proxy, and DNAT only).
+
+One dockerd per mode serves the whole module (see labkit.docker); the scenarios'
+containers are started once, side by side, each on its own published port.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.docker import DockerLab, docker_unavailable
+
+pytestmark = pytest.mark.lab
+
+COMPOSE = {"com.docker.compose.project": "shop", "com.docker.compose.service": "api"}
+
+
+@pytest.fixture(scope="module", params=["docker-proxy", "dnat"])
+def engine(request):
+    reason = docker_unavailable()
+    if reason:
+        pytest.skip(reason)
+    try:
+        lab = DockerLab(userland_proxy=request.param == "docker-proxy")
+    except RuntimeError as exc:
+        pytest.skip(f"the Docker engine cannot start here: {exc}")
+    try:
+        lab.run_container("webok", "-p 8080:80", wait_listen=":80")
+        lab.run_container("loopy", "-p 8081:80", "httpd -f -p 127.0.0.1:80 -h /www", wait_listen=":80")
+        lab.run_container("mism", "-p 8082:80", "httpd -f -p 8000 -h /www", wait_listen=":8000", labels=COMPOSE)
+        lab.run_container("gone", "-p 8083:80", "sh -c 'exit 3'")
+        lab.run_container("hidden", "", "httpd -f -p 9090 -h /www", wait_listen=":9090")
+        lab.wait_state("gone", "exited")
+        yield lab
+    finally:
+        lab.close()
+
+
+def test_published_and_serving_is_ok(engine):
+    r = engine.portdoctor(["127.0.0.1:8080"])
+    assert r.returncode == 0, r.stdout
+    assert r.cause == "ok"
+    f = r.finding("container")
+    assert f["status"] == "pass" and "webok" in f["title"]
+    assert f["evidence"]["backend"]["outcome"] == "open"
+
+
+def test_app_bound_to_loopback_inside_is_wrong_interface(engine):
+    r = engine.portdoctor(["127.0.0.1:8081"])
+    assert r.returncode == 1, r.stdout
+    assert r.cause == "wrong-interface"
+    assert r.json["verdict"]["check"] == "container"
+    verdict = r.json["verdict"]
+    assert "loopy" in verdict["summary"] and "127.0.0.1:80" in verdict["summary"]
+    step = r.finding("container")["remediation"][0]
+    assert "0.0.0.0" in step["text"] and "--host 0.0.0.0" in step["text"]
+    # Through docker-proxy the connect succeeds: the backend probe is what tells.
+    assert r.finding("container")["evidence"]["backend"]["outcome"] == "refused"
+
+
+def test_published_to_the_wrong_container_port_names_the_right_mapping(engine):
+    r = engine.portdoctor(["127.0.0.1:8082"])
+    assert r.returncode == 1, r.stdout
+    assert r.cause == "not-listening"
+    assert r.json["verdict"]["check"] == "container"
+    f = r.finding("container")
+    assert "mism (compose service api)" in f["title"] and "8000" in f["title"]
+    step = f["remediation"][0]
+    assert "-p 8082:8000" in step["text"] and 'ports: ["8082:8000"]' in step["text"]
+    assert step["command"] == "docker compose up -d api"
+
+
+def test_published_container_that_exited_is_not_listening_with_its_exit_code(engine):
+    r = engine.portdoctor(["127.0.0.1:8083"])
+    assert r.returncode == 1, r.stdout
+    assert r.cause == "not-listening"
+    assert r.json["verdict"]["check"] == "container"
+    f = r.finding("container")
+    assert r.json["verdict"]["summary"] == f["title"]
+    assert "gone" in f["title"] and "exited" in f["title"] and "exit code 3" in f["title"]
+    assert f["remediation"][0]["command"] == "docker start gone"
+    assert f["remediation"][1]["command"] == "docker logs --tail 50 gone"
+
+
+def test_listener_only_inside_an_unpublished_container_is_other_namespace(engine):
+    r = engine.portdoctor(["127.0.0.1:9090"])
+    assert r.returncode == 1, r.stdout
+    assert r.cause == "other-namespace"
+    assert r.json["verdict"]["check"] == "container"
+    f = r.finding("container")
+    assert r.json["verdict"]["summary"] == f["title"]
+    assert "hidden" in f["title"]
+    assert "-p 9090:9090" in f["remediation"][0]["text"]
+    assert f["remediation"][0]["command"] == "docker run -p 9090:9090 pdlab"
