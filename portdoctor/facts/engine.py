@@ -29,9 +29,12 @@ import os
 import re
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote
+
+from portdoctor.sanitize import clean_text
 
 DEFAULT_TIMEOUT = 2.0  # seconds for the whole conversation with the engine
 MAX_RESPONSE = 16 * 1024 * 1024  # bytes; a larger answer is cut (and fails to parse)
@@ -39,13 +42,11 @@ MAX_INSPECT = 200  # containers inspected one by one; the rest keep the list's v
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(value: Any, limit: int = 200) -> str:
-    """Engine text made safe to show: no control or bidi characters, bounded length."""
-    text = _UNSAFE.sub("?", str(value if value is not None else ""))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Engine text made safe to show (portdoctor.sanitize: controls and bidi made visible), bounded."""
+    return clean_text(str(value if value is not None else ""), limit=limit)
 
 
 @dataclass

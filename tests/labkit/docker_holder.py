@@ -93,7 +93,7 @@ def main() -> None:
             os.makedirs(f"{base}/{sub}", exist_ok=True)
         must(["mount", "-t", "overlay", "overlay", "-o",
               f"lowerdir=/opt,upperdir={base}/opt-up,workdir={base}/opt-work", "/opt"])
-        log = open(f"{base}/dockerd.log", "w")
+        log = open(f"{base}/dockerd.log", "w")  # noqa: SIM115 - open for the daemon's whole life
         dockerd = subprocess.Popen(
             ["dockerd", "--data-root", f"{base}/d", "--exec-root", f"{base}/e",
              "--pidfile", f"{base}/p", "-H", "unix:///run/docker.sock",
