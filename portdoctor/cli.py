@@ -72,6 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="colour in text output (NO_COLOR and FORCE_COLOR are honoured)")
     p.add_argument("--checks-dir", type=Path, action="append", default=[], metavar="DIR",
                    help="load extra checks from *.py files in DIR (repeatable)")
+    ssh = p.add_argument_group("other machines (over SSH; nothing is installed there, python3 is used if present)")
+    ssh.add_argument("--ssh", metavar="[USER@]HOST", action="append", default=[],
+                     help="also diagnose the same port on HOST (the server side), over SSH; @FILE for a host list "
+                     "or an Ansible inventory (INI/YAML); repeatable")
+    ssh.add_argument("--from", dest="from_hosts", metavar="[USER@]HOST", action="append", default=[],
+                     help="run the whole diagnosis on HOST (e.g. the app server that cannot reach the database); "
+                     "@FILE as for --ssh")
+    ssh.add_argument("--ssh-config", metavar="FILE", help="the ssh_config file to use (ssh -F FILE)")
+    ssh.add_argument("--ssh-sudo", action="store_true",
+                     help="run as root on HOST with 'sudo -n' where the user may (no password prompt, ever)")
+    ssh.add_argument("--ssh-timeout", type=_positive_float, default=5.0, metavar="SECONDS",
+                     help="SSH connect timeout (default 5)")
+    ssh.add_argument("--ssh-deadline", type=_positive_float, default=60.0, metavar="SECONDS",
+                     help="the longest a remote run may take, connect included (default 60)")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="with --version: versions, paths and every check's origin and load status")
@@ -145,6 +159,10 @@ def _dispatch(argv: list[str]) -> int:
             fmt = EXTENSIONS.get(args.output.suffix.lower(), "text")
     fmt = fmt or "text"
 
+    if args.ssh or args.from_hosts:
+        from portdoctor.remote.cli import check_remote_args
+
+        check_remote_args(args)
     if _interactive(args):
         from portdoctor.tui import run_wizard  # deferred: Textual costs ~0.3 s to import
 
@@ -221,6 +239,8 @@ def read_targets_file(path: Path) -> list[str]:
 def _interactive(args) -> bool:
     if args.report or args.output is not None or args.format is not None:
         return False
+    if args.ssh or args.from_hosts:  # the wizard does not drive other machines (yet)
+        return False
     if args.wait is not None or args.exit_zero or args.fail_on != "fail":
         return False
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
@@ -268,7 +288,12 @@ def _run_wait(targets, args, fmt: str) -> int:
 def _run_report(targets, args, fmt: str) -> int:
     from portdoctor.render import ci, render
 
-    reports = diagnose_all(targets, args)
+    if args.ssh or args.from_hosts:
+        from portdoctor.remote.cli import diagnose_remote
+
+        reports = diagnose_remote(targets, args, diagnose_all)
+    else:
+        reports = diagnose_all(targets, args)
     document = render(reports, fmt)  # plain: what -o and --save keep
     runner = ci.detect()
 

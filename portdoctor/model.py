@@ -214,6 +214,32 @@ class HostInfo:
 
 
 @dataclass
+class ServerSide:
+    """The same port diagnosed on the server over SSH (``--ssh``): the other end of the connection.
+
+    status: "diagnosed" (portdoctor ran there), "reduced" (no python3 there: facts from
+    standard commands), "skipped" (SSH did not get us there; ``reason`` says why).
+    """
+
+    destination: str  # as the user named it: "user@db.internal"
+    status: str
+    reason: str | None = None
+    report: "Report | None" = None  # the server's own report (status "diagnosed")
+    remote_version: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "destination": self.destination,
+            "status": self.status,
+            "reason": self.reason,
+            "remote_version": self.remote_version,
+            "notes": list(self.notes),
+            "report": self.report.to_dict() if self.report is not None else None,
+        }
+
+
+@dataclass
 class Report:
     """The whole diagnosis of one target."""
 
@@ -228,6 +254,8 @@ class Report:
     verdict: Verdict
     duration_ms: float
     notes: list[str] = field(default_factory=list)  # what could not be seen, plugin errors
+    ssh: str | None = None  # --from/--ssh: the SSH destination this report is about (JSON host.ssh)
+    server_side: ServerSide | None = None  # --ssh: the server's side of the same port
 
     @property
     def failed(self) -> bool:
@@ -235,11 +263,14 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         t = self.target
-        return {
+        host = self.host.to_dict()
+        if self.ssh is not None:
+            host["ssh"] = self.ssh
+        document = {
             "schema": SCHEMA_ID,
             "tool": {"name": "portdoctor", "version": self.tool_version},
             "created": self.created,
-            "host": self.host.to_dict(),
+            "host": host,
             "target": {
                 "input": t.input,
                 "host": t.host,
@@ -255,3 +286,6 @@ class Report:
             "duration_ms": round(self.duration_ms, 1),
             "notes": list(self.notes),
         }
+        if self.server_side is not None:
+            document["server_side"] = self.server_side.to_dict()
+        return document

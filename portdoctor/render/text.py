@@ -154,6 +154,18 @@ def render_summary(reports: list[Report], *, color: bool = False) -> str:
     """One line per target and the overall count: the end of a multi-target report."""
     paint = _Painter(color)
     lines = [paint(f"Summary: {overall_line(reports)}", "bold")]
+    from portdoctor.remote.matrix import build_matrix
+
+    matrix = build_matrix(reports)
+    if matrix is not None:  # many SSH hosts: host x target -> cause
+        host_w = min(max(len(printable(h)) for h in matrix.hosts + ["host"]), 40)
+        widths = [max(len(printable(t)), *(len(matrix.cause(h, t)) for h in matrix.hosts)) for t in matrix.targets]
+        lines.append("  " + "host".ljust(host_w) + "".join(f"  {printable(t):<{w}}" for t, w in zip(matrix.targets, widths)))
+        for h in matrix.hosts:
+            cells = "".join(f"  {paint(f'{matrix.cause(h, t):<{w}}', 'green' if matrix.cause(h, t) == 'ok' else 'boldred')}"
+                            for t, w in zip(matrix.targets, widths))
+            lines.append(f"  {printable(h):<{host_w}}{cells}".rstrip())
+        return "\n".join(lines) + "\n"
     disp_w = min(max(len(printable(r.target.display)) for r in reports), 30)
     for r in reports:
         mark = paint("OK  ", "green") if not r.failed else paint("FAIL", "boldred")

@@ -1,0 +1,239 @@
+"""What comes back from a remote host, read as hostile data.
+
+The remote output is split at marker lines that carry this run's nonce; everything
+else (a login script's chatter) is ignored. The agent's JSON envelope is parsed with a
+size cap, then rebuilt field by field into the report model (:func:`report_from_dict`):
+types are checked, unknown statuses/outcomes/causes are refused or downgraded, lists
+and strings are capped, every string is cleaned (control characters escaped, secrets
+masked) before any renderer sees it. A remote portdoctor of another version is
+detected (:func:`read_envelope` returns it) so the caller can report it instead of
+trusting its findings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from portdoctor.causes import CAUSES
+from portdoctor.model import Finding, HostInfo, Outcome, Probe, Remediation, Report, Socket, Status, Target, Verdict
+
+MAX_ENVELOPE = 4 * 1024 * 1024
+MAX_TEXT = 2000
+MAX_DETAIL = 8000
+MAX_ITEMS = 200
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+_CREATED = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|\+00:00)$")
+
+
+class RemoteDataError(ValueError):
+    """The remote output is not what the agent writes."""
+
+
+@dataclass
+class RemoteOutput:
+    """The sections of one remote run's stdout."""
+
+    report: str | None = None  # the agent's JSON envelope, as text
+    reduced: dict[str, str] = field(default_factory=dict)  # section name -> text (no python3 there)
+    notes: list[str] = field(default_factory=list)  # "no-sudo", ...
+    errors: list[str] = field(default_factory=list)
+
+
+def split_output(stdout: bytes, nonce: str) -> RemoteOutput:
+    """Cut the remote stdout at this run's marker lines."""
+    text = stdout.decode("utf-8", "replace")
+    out = RemoteOutput()
+    current: str | None = None
+    buffer: list[str] = []
+
+    def flush() -> None:
+        if current is None:
+            return
+        body = "\n".join(buffer)
+        if current == "report":
+            out.report = body
+        elif current.startswith("section "):
+            out.reduced[current[8:]] = body
+        buffer.clear()
+
+    for line in text.split("\n"):
+        if line.startswith(nonce + " "):
+            flush()
+            word = line[len(nonce) + 1:].strip()
+            if word.startswith("note "):
+                out.notes.append(clean(word[5:], 200))
+                current = None
+            elif word.startswith("error "):
+                out.errors.append(clean(word[6:], 300))
+                current = None
+            elif word in ("end", "reduced"):
+                if word == "reduced":
+                    out.reduced.setdefault("_", "")
+                current = None
+            else:
+                current = word
+            continue
+        if current is not None:
+            buffer.append(line)
+    flush()
+    return out
+
+
+def clean(value: object, limit: int = MAX_TEXT, *, lines: bool = False) -> str:
+    """A remote string made safe to keep: controls escaped (line breaks kept with ``lines``), capped, masked."""
+    from portdoctor.masking import mask_urls_in
+
+    text = "" if value is None else str(value)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+
+    def escape(m: re.Match) -> str:
+        ch = m.group(0)
+        return f"\\u{ord(ch):04x}" if ord(ch) > 0xff else f"\\x{ord(ch):02x}"
+
+    if lines:
+        text = "\n".join(_CONTROL.sub(escape, part).replace("\t", " ") for part in text.replace("\r", "").split("\n"))
+    else:
+        text = _CONTROL.sub(escape, text.replace("\t", " ").replace("\n", "\\n").replace("\r", "\\r"))
+    return mask_urls_in(text)
+
+
+def read_envelope(text: str) -> tuple[dict, list[Report]]:
+    """The agent's envelope: (its header fields, its reports). Raises :class:`RemoteDataError`."""
+    if len(text) > MAX_ENVELOPE:
+        raise RemoteDataError(f"the remote report is larger than {MAX_ENVELOPE // (1024 * 1024)} MiB")
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise RemoteDataError(f"the remote report is not JSON ({clean(exc, 120)})") from None
+    if not isinstance(document, dict) or document.get("envelope") != "portdoctor/remote/v1":
+        raise RemoteDataError("the remote output is not a portdoctor remote report")
+    reports_in = document.get("reports")
+    if not isinstance(reports_in, list) or not reports_in or len(reports_in) > MAX_ITEMS:
+        raise RemoteDataError("the remote report holds no reports (or too many)")
+    header = {
+        "version": clean(document.get("version"), 40),
+        "python": clean(document.get("python"), 40),
+        "notes": [clean(n, 400) for n in _list(document.get("notes"))],
+    }
+    return header, [report_from_dict(r) for r in reports_in]
+
+
+def _list(value: Any) -> list:
+    return value[:MAX_ITEMS] if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: Any, low: int | None = None, high: int | None = None) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    if (low is not None and value < low) or (high is not None and value > high):
+        return None
+    return value
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return 0.0
+    return float(min(max(value, 0.0), 1e9))
+
+
+def _opt(value: Any, limit: int = MAX_TEXT) -> str | None:
+    return None if value is None else clean(value, limit)
+
+
+def _masked_command(value: Any) -> str | None:
+    from portdoctor.masking import mask_command_line
+
+    return None if value is None else mask_command_line(clean(value, 500))
+
+
+def _cause(value: Any) -> str | None:
+    if value is None:
+        return None
+    name = str(value)
+    return name if name in CAUSES else "unknown"
+
+
+def report_from_dict(d: Any) -> Report:
+    """One report from the remote JSON, every field checked and cleaned."""
+    if not isinstance(d, dict):
+        raise RemoteDataError("a remote report is not an object")
+    t = _dict(d.get("target"))
+    port = _int(t.get("port"), 1, 65535)
+    if port is None:
+        raise RemoteDataError("a remote report has no valid target port")
+    protocol = t.get("protocol") if t.get("protocol") in ("tcp", "udp") else "tcp"
+    target = Target(input=clean(t.get("input"), 300), host=clean(t.get("host"), 300) or "?", port=port,
+                    protocol=protocol, scheme=_opt(t.get("scheme"), 40))
+    h = _dict(d.get("host"))
+    host = HostInfo(clean(h.get("hostname"), 255), clean(h.get("os"), 200), h.get("privileged") is True)
+    probes = []
+    for p in _list(d.get("probes")):
+        p = _dict(p)
+        try:
+            outcome = Outcome(p.get("outcome"))
+        except ValueError:
+            outcome = Outcome.ERROR
+        probes.append(Probe(clean(p.get("address"), 100), outcome, _float(p.get("ms")),
+                            _int(p.get("errno"), 0, 10000), _opt(p.get("error"), 300)))
+    listeners = []
+    for s in _list(d.get("listeners")):
+        s = _dict(s)
+        sport = _int(s.get("port"), 0, 65535)
+        if sport is None:
+            continue
+        listeners.append(Socket(
+            protocol="udp" if s.get("protocol") == "udp" else "tcp",
+            family=6 if s.get("family") == 6 else 4,
+            address=clean(s.get("address"), 100), port=sport, state=clean(s.get("state") or "LISTEN", 20),
+            uid=_int(s.get("uid"), 0), pid=_int(s.get("pid"), 0), process=_opt(s.get("process"), 100),
+            user=_opt(s.get("user"), 100), cmdline=_masked_command(s.get("cmdline")), namespace=_opt(s.get("namespace"), 200),
+            container=_opt(s.get("container"), 200),
+            v6only=s.get("v6only") if isinstance(s.get("v6only"), bool) else None,
+            recv_queue=_int(s.get("recv_queue"), 0), send_queue=_int(s.get("send_queue"), 0)))
+    findings = []
+    for f in _list(d.get("findings")):
+        f = _dict(f)
+        try:
+            status = Status(f.get("status"))
+        except ValueError:
+            status = Status.ERROR
+        remediation = [Remediation(clean(_dict(r).get("text"), 500), _opt(_dict(r).get("command"), 500))
+                       for r in _list(f.get("remediation"))[:10]]
+        findings.append(Finding(clean(f.get("check"), 60), status, clean(f.get("title"), 500), _cause(f.get("cause")),
+                                clean(f.get("detail"), MAX_DETAIL, lines=True), remediation, {}, _float(f.get("ms"))))
+    v = _dict(d.get("verdict"))
+    step = _dict(v.get("first_step")) if v.get("first_step") else None
+    verdict = Verdict(
+        reachable=v.get("reachable") is True,
+        cause=_cause(v.get("cause")) or "unknown",
+        summary=clean(v.get("summary"), 1000),
+        check=_opt(v.get("check"), 60),
+        first_step=Remediation(clean(step.get("text"), 500), _opt(step.get("command"), 500)) if step else None,
+        also=[(_cause(_dict(a).get("cause")) or "unknown", clean(_dict(a).get("title"), 500))
+              for a in _list(v.get("also"))[:10]],
+    )
+    created = clean(d.get("created"), 40)
+    if not _CREATED.match(created):
+        from datetime import datetime, timezone
+
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return Report(
+        tool_version=clean(_dict(d.get("tool")).get("version"), 40),
+        created=created,
+        host=host, target=target,
+        addresses=[clean(a, 100) for a in _list(_dict(d.get("target")).get("addresses"))],
+        probes=probes, listeners=listeners, findings=findings, verdict=verdict,
+        duration_ms=_float(d.get("duration_ms")),
+        notes=[clean(n, 500) for n in _list(d.get("notes"))],
+    )

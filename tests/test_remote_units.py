@@ -1,0 +1,149 @@
+"""Logic of the SSH feature on fixture data: destinations, inventories, hostile remote output."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from portdoctor.exitcodes import UsageError
+from portdoctor.remote.destination import (Destination, parse_destination, parse_ini_inventory,
+                                           parse_yaml_inventory, read_destinations)
+from portdoctor.remote.receive import RemoteDataError, clean, read_envelope, split_output
+from portdoctor.remote.transport import SshResult, classify_failure
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("db", Destination("db")),
+    ("root@db.internal", Destination("db.internal", "root")),
+    ("ssh://deploy@10.0.0.5:2222", Destination("10.0.0.5", "deploy", 2222)),
+    ("admin@[fe80::1%eth0]", Destination("fe80::1%eth0", "admin")),
+])
+def test_destinations(text, expected):
+    assert parse_destination(text) == expected
+
+
+@pytest.mark.parametrize("text", ["-oProxyCommand=touch /tmp/x", "a b", "root@", "@host", "host;rm", "x\x1b]0;", ""])
+def test_bad_destinations_are_usage_errors(text):
+    with pytest.raises(UsageError):
+        parse_destination(text)
+
+
+def test_ini_inventory():
+    text = """
+# comment
+[web]
+web[01:03].example.test ansible_user=deploy
+db1 ansible_host=10.0.0.9 ansible_port=2200
+
+[web:vars]
+ntp=1
+[all:children]
+web
+"""
+    hosts = parse_ini_inventory(text)
+    assert [h.label for h in hosts] == ["deploy@web01.example.test", "deploy@web02.example.test",
+                                        "deploy@web03.example.test", "10.0.0.9:2200"]
+
+
+def test_yaml_inventory():
+    text = """
+all:
+  hosts:
+    lb.example.test:
+  children:
+    dbs:
+      hosts:
+        db1:
+          ansible_host: 10.0.0.7   # the primary
+          ansible_user: "postgres"
+        db2:
+          ansible_host: '10.0.0.8'
+      vars:
+        ansible_port: 2222
+"""
+    hosts = parse_yaml_inventory(text)
+    assert [h.label for h in hosts] == ["lb.example.test", "postgres@10.0.0.7", "10.0.0.8"]
+
+
+@pytest.mark.parametrize("text", ["all: &anchor\n  hosts: {}\n", "all:\n  hosts:\n    - a\n", "all:\n\thosts:\n"])
+def test_yaml_outside_the_subset_is_refused(text):
+    with pytest.raises(UsageError):
+        parse_yaml_inventory(text)
+
+
+def test_host_list_file(tmp_path):
+    path = tmp_path / "hosts.txt"
+    path.write_text("# servers\nroot@a\nb  # trailing\n\nroot@a\n")
+    assert [d.label for d in read_destinations(f"@{path}")] == ["root@a", "b"]
+    (tmp_path / "bad.txt").write_text("ok\n-oProxyCommand=x\n")
+    with pytest.raises(UsageError, match="bad.txt:2"):
+        read_destinations(f"@{tmp_path / 'bad.txt'}")
+    with pytest.raises(UsageError):
+        read_destinations(f"@{tmp_path / 'missing.txt'}")
+
+
+def _envelope(**changes) -> str:
+    report = {
+        "schema": "portdoctor/report/v1", "tool": {"name": "portdoctor", "version": "0.1.0"},
+        "created": "2026-01-01T00:00:00Z", "host": {"hostname": "db\x1b]0;pwned\x07", "os": "Linux", "privileged": True},
+        "target": {"input": "10.0.0.1:5432", "host": "10.0.0.1", "port": 5432, "protocol": "tcp",
+                   "addresses": ["10.0.0.1"]},
+        "probes": [{"address": "10.0.0.1", "outcome": "refused", "ms": 0.1}],
+        "listeners": [{"protocol": "tcp", "address": "127.0.0.1", "port": 5432, "pid": 7,
+                       "process": "postgres\u202e", "cmdline": "postgres --password=hunter2"}],
+        "findings": [{"check": "x", "status": "bogus", "cause": "made-up", "title": "::error::t", "detail": "a\nb\x07"}],
+        "verdict": {"reachable": "yes", "cause": "made-up", "summary": "s\r\n::warning::x"},
+        "duration_ms": -5,
+    }
+    report.update(changes)
+    return json.dumps({"envelope": "portdoctor/remote/v1", "version": "0.1.0", "reports": [report]})
+
+
+def test_remote_reports_are_rebuilt_as_clean_data():
+    _, (report,) = read_envelope(_envelope())
+    assert "\x1b" not in report.host.hostname and "\\x1b" in report.host.hostname
+    assert "\u202e" not in report.listeners[0].process
+    assert "hunter2" not in report.listeners[0].cmdline
+    assert report.findings[0].status.value == "error" and report.findings[0].cause == "unknown"
+    assert report.findings[0].detail.split("\n") == ["a", "b\\x07"]
+    assert report.verdict.cause == "unknown" and report.verdict.reachable is False
+    assert "\n" not in report.verdict.summary and "\r" not in report.verdict.summary
+    assert report.duration_ms == 0.0
+
+
+@pytest.mark.parametrize("text", ["not json", "[]", json.dumps({"envelope": "other"}),
+                                  json.dumps({"envelope": "portdoctor/remote/v1", "reports": []}),
+                                  "[" * 100000])
+def test_unreadable_remote_output_is_an_error_not_a_crash(text):
+    with pytest.raises(RemoteDataError):
+        read_envelope(text)
+
+
+def test_split_output_ignores_login_chatter():
+    nonce = "abc123"
+    out = split_output(f"Welcome!\n{nonce} report\n{{}}\n{nonce} end\nabc123x report\n".encode(), nonce)
+    assert out.report == "{}"
+    forged = split_output(b"abc12 report\n{}\n", nonce)
+    assert forged.report is None
+
+
+def test_clean_masks_and_escapes():
+    assert clean("postgres://u:secret@db/x") == "postgres://u:***@db/x"
+    assert clean("a" * 5000, 10) == "a" * 10 + "…"
+
+
+@pytest.mark.parametrize("stderr,kind", [
+    ("ssh: connect to host 10.0.0.1 port 22: Connection refused", "refused"),
+    ("ssh: connect to host 10.0.0.1 port 22: Connection timed out", "timeout"),
+    ("No ED25519 host key is known for 10.0.0.1 and you have requested strict checking.\r\n"
+     "Host key verification failed.", "host-key-unknown"),
+    ("@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.", "host-key-changed"),
+    ("root@10.0.0.1: Permission denied (publickey).", "auth"),
+    ("ssh: Could not resolve hostname nope: Name or service not known", "dns"),
+])
+def test_ssh_failures_are_named(stderr, kind):
+    failure = classify_failure(Destination("10.0.0.1", "root"), SshResult(255, b"", stderr, 0.1))
+    assert failure.kind == kind
+    if kind == "host-key-unknown":
+        assert "ssh-keyscan" in failure.command
