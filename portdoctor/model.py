@@ -224,7 +224,7 @@ class ServerSide:
     destination: str  # as the user named it: "user@db.internal"
     status: str
     reason: str | None = None
-    report: "Report | None" = None  # the server's own report (status "diagnosed")
+    report: Report | None = None  # the server's own report (status "diagnosed")
     remote_version: str | None = None
     notes: list[str] = field(default_factory=list)
 

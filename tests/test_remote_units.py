@@ -7,8 +7,13 @@ import json
 import pytest
 
 from portdoctor.exitcodes import UsageError
-from portdoctor.remote.destination import (Destination, parse_destination, parse_ini_inventory,
-                                           parse_yaml_inventory, read_destinations)
+from portdoctor.remote.destination import (
+    Destination,
+    parse_destination,
+    parse_ini_inventory,
+    parse_yaml_inventory,
+    read_destinations,
+)
 from portdoctor.remote.receive import RemoteDataError, clean, read_envelope, split_output
 from portdoctor.remote.transport import SshResult, classify_failure
 
@@ -77,7 +82,7 @@ def test_host_list_file(tmp_path):
     path.write_text("# servers\nroot@a\nb  # trailing\n\nroot@a\n")
     assert [d.label for d in read_destinations(f"@{path}")] == ["root@a", "b"]
     (tmp_path / "bad.txt").write_text("ok\n-oProxyCommand=x\n")
-    with pytest.raises(UsageError, match="bad.txt:2"):
+    with pytest.raises(UsageError, match=r"bad\.txt:2"):
         read_destinations(f"@{tmp_path / 'bad.txt'}")
     with pytest.raises(UsageError):
         read_destinations(f"@{tmp_path / 'missing.txt'}")

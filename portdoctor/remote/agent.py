@@ -54,7 +54,7 @@ def main(spec_text: str, nonce: str, archive) -> int:
     envelope = {
         "envelope": ENVELOPE,
         "version": __version__,
-        "python": "%d.%d.%d" % sys.version_info[:3],
+        "python": ".".join(str(n) for n in sys.version_info[:3]),
         "euid": _euid(),
         "notes": notes,
         "reports": [r.to_dict() for r in reports],

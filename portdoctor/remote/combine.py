@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Callable
 
 from portdoctor import __version__
 from portdoctor.model import Finding, HostInfo, Remediation, Report, ServerSide, Status, Target, Verdict, hostport

@@ -50,7 +50,7 @@ def ssh_argv(dest: Destination, options: SshOptions, command: str) -> list[str]:
         argv += ["-F", options.config]
     argv += [
         "-o", "BatchMode=yes",
-        "-o", f"ConnectTimeout={max(1, int(round(options.connect_timeout)))}",
+        "-o", f"ConnectTimeout={max(1, round(options.connect_timeout))}",
         "-o", "ServerAliveInterval=5",
         "-o", "ServerAliveCountMax=2",
         "-o", "LogLevel=ERROR",
@@ -185,7 +185,7 @@ def classify_failure(dest: Destination, result: SshResult) -> Failure:
                        "Confirm the new key with the server's owner, then replace the old entry.",
                        f"ssh-keygen -R {host}")
     if "host key verification failed" in lower or "no ed25519 host key is known" in lower or \
-            "host key is known" in lower and "strict checking" in lower:
+            ("host key is known" in lower and "strict checking" in lower):
         return Failure("host-key-unknown",
                        f"The host key of {host} is not in known_hosts; portdoctor never accepts an unknown key "
                        "(BatchMode, strict checking).",
