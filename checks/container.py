@@ -81,11 +81,7 @@ class ContainerCheck(Check):
             if not found:
                 return self.skip(f"The engine at {view.socket} has no container or compose service "
                                  f"named {container_target!r}.")
-            chosen = sorted(found, key=lambda c: not c.running)[0]
-            binding = next((b for b in chosen.published if b.host_port == port and b.protocol == proto), None)
-            if binding is not None:
-                return self._published(ctx, view, chosen, binding)
-            return self._not_published(ctx, chosen, getattr(ctx.target, "container_port", None) or port)
+            return self._container_target(ctx, view, sorted(found, key=lambda c: not c.running)[0])
         publishing = [(c, b) for c in view.containers for b in c.publishes(port, proto) if self._serves(ctx, b)]
         if publishing:
             # A running publisher holds the port; stopped ones only remember it.
@@ -93,6 +89,32 @@ class ContainerCheck(Check):
             container, binding = publishing[0]
             return self._published(ctx, view, container, binding)
         return self._listener_inside(ctx, view, here)
+
+    def _container_target(self, ctx: Context, view, c):
+        """container:NAME[:PORT]: the engine's view, the published path, inside the namespace."""
+        port, proto = ctx.target.port, ctx.target.protocol
+        inner = getattr(ctx.target, "container_port", None) or port
+        binding = next((b for b in c.published if b.host_port == port and b.container_port == inner
+                        and b.protocol == proto), None)
+        if binding is not None:
+            return self._published(ctx, view, c, binding)
+        if not c.running:
+            return self._not_published(ctx, c, inner)
+        inside = engine_facts.listeners_inside(c, ctx.facts.privileged)
+        on_port = [s for s in inside or [] if s.port == inner and s.protocol == proto]
+        if inside is not None and not on_port:
+            others = sorted({s.port for s in inside if s.protocol == proto})
+            return self.fail(
+                "not-listening",
+                f"Nothing listens on port {inner} inside container {c.label}"
+                + (f"; the app listens on {', '.join(map(str, others))}." if others else "."),
+                "The container does not publish the port either.",
+                [fix(f"Use the port the app listens on: portdoctor container:{c.name}:{others[0]}",
+                     f"portdoctor container:{shlex.quote(c.name)}:{others[0]}") if others else
+                 fix("Read the container's output for the app's errors.",
+                     f"{c.engine} logs --tail 50 {shlex.quote(c.name)}")],
+                container=c.to_dict(), inside=[hostport(s.address, s.port) for s in inside])
+        return self._not_published(ctx, c, inner, sock=on_port[0] if on_port else None)
 
     # --- the port is published by a container ---------------------------------------
     def _serves(self, ctx: Context, binding) -> bool:

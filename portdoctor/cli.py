@@ -146,6 +146,10 @@ def _dispatch(argv: list[str]) -> int:
     if not texts:
         raise UsageError("no TARGET given, e.g. 'portdoctor 127.0.0.1:8080'")
     targets = [parse_target(t) for t in texts]
+    if any(t.container for t in targets):  # container:NAME[:PORT]: the engine says where it is reached
+        from portdoctor.facts.engine import locate_container
+
+        targets = [locate_container(t) if t.container else t for t in targets]
 
     if args.output is not None and str(args.output) == "-":
         args.output = None  # "-o -" is stdout

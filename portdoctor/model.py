@@ -60,6 +60,8 @@ class Target:
     protocol: str = "tcp"  # "tcp" | "udp"
     scheme: str | None = None  # "http", "postgres", ... when given as a URL
     host_defaulted: bool = False  # ":62893" / "62893": the user gave no host
+    container: str | None = None  # container:NAME[:PORT]: the container or compose service
+    container_port: int | None = None  # its port inside the container (None until the engine says)
 
     @property
     def display(self) -> str:
@@ -278,6 +280,7 @@ class Report:
                 "protocol": t.protocol,
                 "addresses": list(self.addresses),
                 "scheme": t.scheme,
+                **({"container": {"name": t.container, "port": t.container_port}} if t.container else {}),
             },
             "probes": [p.to_dict() for p in self.probes],
             "listeners": [s.to_listener_dict() for s in self.listeners],

@@ -73,6 +73,8 @@ UDP_SCHEMES = {"udp", "dns"}
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.S)
+# container:NAME[:PORT]: Docker's container names and compose service names.
+_CONTAINER = re.compile(r"^container:([A-Za-z0-9][A-Za-z0-9_.-]{0,127})(?::([^:]*))?$", re.I)
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$")
 
 
@@ -89,6 +91,9 @@ def parse_target(text: str) -> Target:
     text = text.strip()
     if not text:
         raise UsageError("bad target '': it is empty; give host:port, :port or a URL")
+
+    if text[:10].lower() == "container:":
+        return _container_target(text, shown)
 
     scheme: str | None = None
     protocol = "tcp"
@@ -123,6 +128,21 @@ def parse_target(text: str) -> Target:
     if not host:  # ":62893"
         return Target(input=text, host="localhost", port=port, host_defaulted=True)
     return Target(input=text, host=host, port=port)
+
+
+def _container_target(text: str, shown: str) -> Target:
+    """``container:web:80``: a container (or compose service) and its container port.
+
+    Where that port is reached from the host (published address, or the container's
+    own address) is the engine's to say: ``portdoctor.facts.engine.locate_container``
+    fills ``host``/``port`` before the diagnosis; until then ``port`` is 0.
+    """
+    m = _CONTAINER.match(text)
+    if not m:
+        raise UsageError(f"bad target {shown!r}: give container:NAME or container:NAME:PORT "
+                         "(a container or compose service name, and its port inside the container)")
+    port = _port(m.group(2), shown) if m.group(2) is not None else None
+    return Target(input=text, host="localhost", port=port or 0, container=m.group(1), container_port=port)
 
 
 def _split_host_port(authority: str, shown: str, *, allow_missing_port: bool) -> tuple[str, int | None]:

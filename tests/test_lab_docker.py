@@ -93,3 +93,62 @@ def test_listener_only_inside_an_unpublished_container_is_other_namespace(engine
     assert "hidden" in f["title"]
     assert "-p 9090:9090" in f["remediation"][0]["text"]
     assert f["remediation"][0]["command"] == "docker run -p 9090:9090 pdlab"
+
+
+# --- container:NAME[:PORT] ------------------------------------------------------------
+
+
+def test_container_target_follows_the_published_port(engine):
+    r = engine.portdoctor(["container:loopy"])
+    assert r.returncode == 1, r.stdout + r.stderr
+    target = r.json["target"]
+    assert target["container"] == {"name": "loopy", "port": 80}
+    assert (target["host"], target["port"]) == ("127.0.0.1", 8081)
+    assert r.cause == "wrong-interface"
+    assert r.json["verdict"]["check"] == "container"
+
+
+def test_container_target_by_compose_service_and_unpublished_port(engine):
+    r = engine.portdoctor(["container:api:8000"])  # compose service "api" is container "mism"
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.json["target"]["container"] == {"name": "mism", "port": 8000}
+    assert r.json["target"]["host"].startswith("172.17.")  # its own address: not published
+    assert r.cause == "other-namespace"
+    f = r.finding("container")
+    assert "mism (compose service api)" in f["title"]
+    assert 'ports: ["8000:8000"]' in f["remediation"][0]["text"]
+
+
+def test_container_target_of_an_exited_container(engine):
+    r = engine.portdoctor(["container:gone"])
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.cause == "not-listening"
+    assert r.json["verdict"]["first_step"]["command"] == "docker start gone"
+
+
+def test_container_target_that_does_not_exist_is_a_one_line_usage_error(engine):
+    r = engine.portdoctor(["container:nosuch:80"])
+    assert r.returncode == 2
+    assert r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no container or compose service named 'nosuch'" in lines[0]
+    assert "webok" in lines[0]  # names the containers that do exist
+
+
+# --- not allowed to ask the engine ----------------------------------------------------
+
+
+def test_unreadable_engine_socket_is_a_skip_with_the_group_hint_never_a_cause(engine):
+    from labkit import Lab
+
+    problem = Lab(engine.python).user_problem("nobody")
+    if problem:
+        pytest.skip(problem)
+    r = engine.portdoctor(["127.0.0.1:8083"], user="nobody")
+    f = r.finding("container")
+    assert f["status"] == "skip" and f["cause"] is None
+    assert "not readable" in f["title"]
+    assert "docker" in f["remediation"][0]["text"] and "sudo" in f["remediation"][0]["text"]
+    assert r.json["verdict"]["check"] != "container"
+    r = engine.portdoctor(["container:gone"], user="nobody")
+    assert r.returncode == 2 and "not readable" in r.stderr and "docker" in r.stderr

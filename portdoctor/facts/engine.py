@@ -419,3 +419,50 @@ def container_of_socket(view: EngineView, sock, namespaces: list) -> Container |
                 if c.pid and c.pid in pids:
                     return c
     return None
+
+
+# --- the container:NAME[:PORT] target -------------------------------------------------
+
+
+def locate_container(target, view: EngineView | None = None):
+    """Fill a ``container:NAME[:PORT]`` target's host and port from the engine.
+
+    Published: the published address (127.0.0.1 for a wildcard binding) and host port.
+    Not published and running: the container's own address and port. Stopped: the
+    published port if it has one. The container port defaults to the first published
+    one, then the first exposed one. Raises UsageError (one line) when the engine cannot
+    be read or has no such container.
+    """
+    from dataclasses import replace
+
+    from portdoctor.exitcodes import UsageError
+
+    name, shown = target.container, target.input
+    view = read_engine() if view is None else view
+    if view is None:
+        raise UsageError(f"{shown}: no container engine socket found (DOCKER_HOST, /var/run/docker.sock, "
+                         "$XDG_RUNTIME_DIR/docker.sock, Podman's podman.sock)")
+    if not view.ok:
+        raise UsageError(f"{shown}: {view.error}; {view.hint or ''}".rstrip("; "))
+    found = view.find(name)
+    if not found:
+        known = ", ".join(sorted(c.name for c in view.containers)[:8]) or "none"
+        raise UsageError(f"{shown}: the engine at {view.socket} has no container or compose service "
+                         f"named {clean(name, 128)!r} (containers: {known})")
+    c = sorted(found, key=lambda c: not c.running)[0]
+    port = target.container_port
+    if port is None:
+        ports = [b.container_port for b in c.published if b.protocol == "tcp"] or \
+                [b.container_port for b in c.exposed if b.protocol == "tcp"]
+        if not ports:
+            raise UsageError(f"{shown}: container {c.name} publishes and exposes no TCP port; "
+                             f"name one: container:{c.name}:PORT")
+        port = ports[0]
+    bindings = [b for b in c.published if b.container_port == port and b.protocol == "tcp"]
+    bindings.sort(key=lambda b: ":" in b.host_ip)  # IPv4 first, as clients try it
+    if bindings:
+        b = bindings[0]
+        host = b.host_ip if b.host_ip not in ("", "0.0.0.0", "::") else ("::1" if b.host_ip == "::" else "127.0.0.1")
+        return replace(target, host=host, port=b.host_port, container=c.name, container_port=port)
+    address = next(iter(c.addresses()), None) if c.running else None
+    return replace(target, host=address or "127.0.0.1", port=port, container=c.name, container_port=port)
