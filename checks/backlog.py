@@ -6,11 +6,16 @@ kernel drops new connection attempts and clients hang until they time out. The
 evidence: on Linux a LISTEN socket's Recv-Q (connections waiting) at its Send-Q (the
 backlog limit), and the namespace's ``ListenOverflows`` counter rising while our probes
 ran (read before and after them by the pipeline).
+
+A listener whose process is stopped (SIGSTOP, Ctrl-Z, a debugger: state ``T``/``t``)
+accepts nothing either, even while its queue still has room and our probe "connects":
+that is never "accepting"; the first step is ``kill -CONT PID``.
 """
 
 from __future__ import annotations
 
 from portdoctor.api import Check, Context, Outcome, Socket, fix
+from portdoctor.facts.sockets import STOPPED_STATES, gather_owner_states
 
 
 def at_limit(sock: Socket) -> bool:
@@ -83,6 +88,10 @@ class BacklogCheck(Check):
         drops = (f" The kernel dropped {overflows} connection attempt(s) for a full accept queue while we probed."
                  if overflows else "")
 
+        states = ctx.facts.lazy("owner_states", gather_owner_states) or {}
+        stopped = [s for s in listeners if s.pid and states.get(s.pid) in STOPPED_STATES]
+        if stopped:
+            return self._stopped(ctx, stopped[0], states[stopped[0].pid], full, queues, drops, evidence)
         if timed_out and (full or overflows):
             detail = (f"The socket exists but {who} is not calling accept(): its queue is at its limit "
                       f"({queues}), so the kernel ignores new connection attempts and clients hang until "
@@ -109,3 +118,19 @@ class BacklogCheck(Check):
                 how, command = "This OS does not show accept-queue lengths; watch whether accepts happen.", None
             return self.skip("The listener's accept-queue length is not visible here.", how, command, **evidence)
         return self.passed(f"The listener is accepting ({queues}).", **evidence)
+
+    def _stopped(self, ctx: Context, sock: Socket, state: str, full: list[Socket], queues: str, drops: str,
+                 evidence: dict):
+        pid = sock.pid
+        who = f"{sock.process or 'the service'} (pid {pid})"
+        queue = (f"Its accept queue is full ({queues}): new clients hang until they time out.{drops}" if full else
+                 f"Its accept queue still has room ({queues}), so clients connect, then wait forever for an "
+                 "answer; once the queue fills they hang at connect.")
+        steps = [fix("Resume it:", f"kill -CONT {pid}")]
+        if state == "t":
+            steps.append(fix("A debugger holds it: continue it there (gdb: `continue`), or detach.", None))
+        steps.append(fix("See its state (T = stopped, t = stopped by a debugger):", f"ps -o pid,stat,args -p {pid}"))
+        return self.fail("backlog-full", f"{who} is {STOPPED_STATES[state]}: nothing accepts connections "
+                         f"on port {ctx.target.port}.",
+                         f"The kernel completes the TCP handshake for a listening socket, but a stopped process "
+                         f"never calls accept(). {queue}", steps, process_state=state, **evidence)

@@ -2,14 +2,16 @@
 
 Lists every owner of the target's port (pid, process, user, masked command line) and
 the sockets on it that are not listening (TIME_WAIT, a client bound to it). With
-``--expect NAME`` it fails ``port-in-use`` when another program holds the port. When
-an owner is hidden (another user's process, no root) it skips the comparison with how
-to see it: never a guessed ``port-in-use``.
+``--expect NAME`` it fails ``port-in-use`` when another program holds the port for the
+target's address (a socket on another address, e.g. 127.0.0.1 while 127.0.0.2 is asked,
+leaves that address free to bind: not a reason to kill anything). When an owner is
+hidden (another user's process without root, or a process in another PID namespace) it
+fails ``unverified`` with how to see it: never a guessed ``port-in-use``, never a pass.
 """
 
 from __future__ import annotations
 
-import os
+import shlex
 from collections import Counter
 
 from portdoctor.api import Check, Context, Socket, fix, is_loopback
@@ -26,19 +28,8 @@ def _describe_owner(s: Socket) -> str:
 
 
 def owner_matches(sock: Socket, expected: str) -> bool:
-    """Is this socket's owner the expected program? Name, 15-char comm, or the command line's program."""
-    want = expected.strip().lower()
-    names = set()
-    if sock.process:
-        names.add(sock.process.lower())
-    if sock.cmdline:
-        words = sock.cmdline.split()
-        for w in words[:2]:  # "nginx: master ...", "/usr/bin/python3 app.py"
-            names.add(os.path.basename(w).rstrip(":").lower())
-    if want in names:
-        return True
-    # comm is cut at 15 characters: "postgres-exporter" shows as "postgres-export".
-    return bool(sock.process) and len(sock.process) == 15 and want.startswith(sock.process.lower())
+    """Is this socket's owner the expected program? (``Socket.owned_by``)."""
+    return sock.owned_by(expected)
 
 
 def _our_probe(ctx: Context, sock: Socket) -> bool:
@@ -115,14 +106,32 @@ class PortOwnerCheck(Check):
         held = f"Port {port}/{proto} is held by " + ("; ".join(owners) if owners else "a hidden owner") + "."
         if not expected:
             return self.passed(held, (hidden_words + noted).strip(), **evidence)
-        strangers = [s for s in known if not owner_matches(s, expected)]
+        # Only a socket that takes the target's address holds the port for it: python on
+        # 127.0.0.1:8000 leaves 127.0.0.2:8000 free for the expected program.
+        local = [a for a in ctx.addresses if snap.is_local(a)]
+
+        def in_the_way(s: Socket) -> bool:
+            return not local or any(snap.serves(s, a) for a in local)
+
+        strangers = [s for s in known if not owner_matches(s, expected) and in_the_way(s)]
         if strangers:
             return self._port_in_use(ctx, expected, strangers, held, hidden_words + noted, evidence)
-        if hidden:
-            return self.skip(
-                f"Cannot tell whether {expected} owns port {port}: the owner is hidden from this user.",
-                how=f"Run again as root to see the owner of port {port} and compare it with {expected}.",
-                command=f"sudo portdoctor --expect {expected} {ctx.target.input}", **evidence)
+        if hidden and any(in_the_way(s) for s in hidden):
+            see = ctx.how_to_see_owners(f"--expect {shlex.quote(expected)}")
+            why = ("its owner is in another PID namespace (a container)" if snap.privileged
+                   else "the owner is hidden from this user")
+            return self.fail(
+                "unverified",
+                f"Cannot verify that {expected} owns port {port}/{proto}: {why}.",
+                f"{held}{hidden_words}{noted} An expectation that cannot be checked is not a pass.",
+                [see], expected=expected, **evidence)
+        if not any(s.owned_by(expected) for s in known):
+            elsewhere_here = ", ".join(sorted({f"{s.address} ({f'{s.process or chr(63)}, pid {s.pid}' if s.pid else 'owner hidden'})"
+                                               for s in listeners}))
+            return self.passed(
+                f"{expected} does not hold port {port}/{proto}; it is bound on other addresses only "
+                f"({elsewhere_here}), so {', '.join(local)} is free to bind.",
+                (hidden_words + noted).strip(), expected=expected, **evidence)
         return self.passed(f"Port {port}/{proto} is held by {expected}, as expected.", (held + noted).strip(),
                            **evidence)
 

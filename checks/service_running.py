@@ -8,7 +8,7 @@ target's ("did you mean :8080?").
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Socket, bracketed, fix
+from portdoctor.api import Check, Context, Socket, Status, bracketed, fix
 from portdoctor.facts.services import WELL_KNOWN, gather_init_process
 
 
@@ -104,6 +104,14 @@ class ServiceRunningCheck(Check):
             host = bracketed(ctx.target.host)
             steps.append(fix(f"Port {first.port} is listening and looks like a typo of {port}; check the port "
                              "in your client's configuration.", f"portdoctor {host}:{first.port}"))
+        service = ctx.finding("well-known-service")
+        if service is not None and service.status is Status.FAIL and service.cause == "not-listening":
+            # The usual service runs, just not here (another port, a Unix socket, a failed unit):
+            # its finding says what to do; "start the service" would contradict it.
+            steps.append(fix("Confirm nothing listens on the port:",
+                             f"ss -l{'t' if proto == 'tcp' else 'u'}np 'sport = :{port}'"))
+            return self.fail("not-listening", title, f"{detail} {service.title}", steps,
+                             looked_at=looked, hidden=hidden, did_you_mean=[s.port for s in typos])
         known = WELL_KNOWN.get(port) if proto == "tcp" else None
         unit = ctx.options.expect or (known.units[0] if known and known.units else None) or "SERVICE"
         init = ctx.facts.lazy("init_process", gather_init_process) if ctx.facts.os == "linux" else None

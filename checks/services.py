@@ -8,14 +8,18 @@ systemd unit failed or is stopped; or it does not run at all — each with how t
 check on it and start it. Where systemd is PID 1 it also looks for a failed unit
 whose ExecStart or Listen= names the port, for any port.
 
-Findings are ``warn`` with the cause ``not-listening`` (the evidence explains why
-nothing listens; it never invents another cause) or ``pass``. Costly facts (the
-process table, systemctl) are read lazily, only when nothing listens.
+Findings carry the cause ``not-listening`` (the evidence explains why nothing
+listens; it never invents another cause) or ``pass``. Where the evidence is direct
+(the service's process runs but listens only on a Unix socket or on another port; its
+systemd unit failed) the finding is ``fail``: it runs before service-running, so the
+verdict's headline and "Do now" come from it rather than from the generic "start the
+service". Weaker leads (no such process) are ``warn``. Costly facts (the process
+table, systemctl) are read lazily, only when nothing listens.
 """
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, fix
+from portdoctor.api import Check, Context, fix, hostport
 from portdoctor.facts.services import (
     WELL_KNOWN,
     KnownService,
@@ -30,7 +34,9 @@ from portdoctor.facts.services import (
 class WellKnownServiceCheck(Check):
     name = "well-known-service"
     title = "Is the usual service for this port installed and running?"
-    order = 110
+    # Before service-running (100): both name not-listening when nothing listens, and the
+    # verdict keeps pipeline order among equal causes, so the more specific evidence leads.
+    order = 90
 
     def applies(self, ctx: Context) -> bool:
         if ctx.target.protocol != "tcp":
@@ -85,9 +91,14 @@ class WellKnownServiceCheck(Check):
             sockets = [u for u in ctx.facts.lazy("unix_listeners", gather_unix_listeners) or []
                        if pattern.search(u.basename)]
 
+        inferred = False
+        for p in processes:
+            if not p.listening:  # another user's sockets are hidden: use what its command line says
+                p.listening = _configured_listeners(ctx, p.configured_ports)
+                inferred = inferred or bool(p.listening)
         evidence = dict(service=known.name,
-                        processes=[{"pid": p.pid, "name": p.name, "user": p.user, "listening": p.listening}
-                                   for p in processes],
+                        processes=[{"pid": p.pid, "name": p.name, "user": p.user, "listening": p.listening,
+                                    "configured_ports": p.configured_ports} for p in processes],
                         unix_sockets=[s.path for s in sockets],
                         units=[{"id": u.id, "state": u.active_state, "result": u.result} for u in down])
         running = _describe(processes)
@@ -97,22 +108,34 @@ class WellKnownServiceCheck(Check):
             who = f"{known.name} is running ({running})" if processes else f"{known.name}'s Unix socket exists"
             steps = [fix(f"Turn TCP on: {known.tcp_setting}.", None)] if known.tcp_setting else []
             steps.append(_socket_client(known, sockets[0].path, port))
-            return self.warn(
+            return self.fail(
+                "not-listening",
                 f"{who} but listens only on the Unix socket {where}, not on TCP port {port}.",
                 "Clients that connect to host:port get 'connection refused'; clients on this machine "
                 "can use the socket instead.",
-                steps, cause="not-listening", **evidence)
+                steps, **evidence)
 
         elsewhere = sorted({e for p in processes for e in p.listening})
         if elsewhere:
-            return self.warn(
-                f"{known.name} is running ({running}) but listens on {', '.join(elsewhere)}, not on port {port}.",
+            how = (" (the port its command line names; this user cannot see whose socket it is)"
+                   if inferred else "")
+            return self.fail(
+                "not-listening",
+                f"{known.name} is running ({running}) but listens on {', '.join(elsewhere)}{how}, "
+                f"not on port {port}.",
                 "The service is up with another port in its configuration, or this port is a typo.",
-                [fix(f"Connect to the port it listens on, or set it to {port} in its configuration "
-                     "and restart it.", None),
+                [fix(f"Connect to {elsewhere[0]}, where it listens, or set its port to {port} in its "
+                     "configuration and restart it.", None),
                  fix("See every port it listens on.", f"ss -ltnp | grep {processes[0].name}"
                      if ctx.facts.os == "linux" else f"lsof -nP -iTCP -sTCP:LISTEN -a -p {processes[0].pid}")],
-                cause="not-listening", **evidence)
+                **evidence)
+
+        if any(p.configured_ports == [0] for p in processes):
+            return self.fail(
+                "not-listening",
+                f"{known.name} is running ({running}) with port 0 on its command line: TCP is turned off.",
+                "Port 0 tells the service not to listen on TCP at all (Redis: Unix socket only).",
+                [fix(f"Turn TCP on: {known.tcp_setting or f'set the port to {port}'}.", None)], **evidence)
 
         if processes:
             return self.warn(
@@ -149,13 +172,14 @@ class WellKnownServiceCheck(Check):
             names = f" Its {'ExecStart' if unit.exec_start and named and named[0] in unit.exec_start else 'Listen='} " \
                     f"names port {ctx.target.port}: {named[0]}" if named else ""
         verb = "has failed" if unit.active_state == "failed" else "is not running"
-        return self.warn(
+        return self.fail(
+            "not-listening",
             f"{unit.id} {verb} ({state}).",
             f"{what} is managed by systemd and is down.{names}",
             [fix("Read why it stopped.", f"journalctl -u {unit.id} -n 20 --no-pager"),
              fix("See its state.", f"systemctl status {unit.id}"),
              fix("Start it again once the cause is fixed.", f"sudo systemctl restart {unit.id}")],
-            cause="not-listening", unit=unit.id, unit_state=unit.active_state, unit_result=unit.result,
+            unit=unit.id, unit_state=unit.active_state, unit_result=unit.result,
             **evidence)
 
     def _check_steps(self, ctx: Context, known: KnownService, unit: str | None):
@@ -190,6 +214,16 @@ def _local(ctx: Context) -> bool:
     if not ctx.addresses:
         return ctx.target.host_defaulted or ctx.target.host == "localhost"
     return all(ctx.facts.is_local(a) for a in ctx.addresses)
+
+
+def _configured_listeners(ctx: Context, ports: list[int]) -> list[str]:
+    """Listeners in this namespace on the ports a process's command line names, whose
+    owners this user may not see: ["127.0.0.1:6380"]."""
+    found = []
+    for s in ctx.facts.all_listening or []:
+        if s.port in ports and s.port != ctx.target.port and s.protocol == "tcp" and s.namespace is None:
+            found.append(hostport(s.address, s.port))
+    return sorted(set(found))
 
 
 def _start_fix(start: str):

@@ -74,7 +74,50 @@ class WrongInterfaceCheck(Check):
             # Connected anyway (a NAT rule, a proxy): the bound address is not the problem.
             return self.passed(f"Connected on every address, though no listener here is bound to "
                                f"{', '.join(p.address for p in unserved)}.", f"Listening: {bound}.")
+        expected = ctx.options.expect
+        if expected and all(s.pid for s in listeners) and not any(s.owned_by(expected) for s in listeners):
+            return self._expected_absent(ctx, expected, listeners, failed_unserved, bound)
+        if ctx.reachable:  # the first address in resolver order accepts: a warning, not the verdict
+            return self._clients_that_fail(ctx, listeners, failed_unserved, bound)
         return self._fail(ctx, listeners, failed_unserved, bound)
+
+    def _clients_that_fail(self, ctx: Context, listeners: list[Socket], missing, bound: str):
+        """Reachable by the resolver-order rule, but not on every address: name who still fails."""
+        port = ctx.target.port
+        first = ctx.probes[0].address
+        missing_addrs = [p.address for p in missing]
+        if any(_family(a) == 4 for a in missing_addrs):
+            who = ("Java (it prefers IPv4 addresses by default), and any client forced to IPv4 "
+                   "(curl -4, --host 127.0.0.1, a config that names 127.0.0.1)")
+        else:
+            who = ("clients forced to IPv6 (curl -6, Java with -Djava.net.preferIPv6Addresses=true, "
+                   "a config that names ::1)")
+        return self.warn(
+            f"{ctx.target.host} resolves to {', '.join(ctx.addresses)}; the service answers on {first} (first in "
+            f"resolver order), but {', '.join(missing_addrs)} is refused: {who} will fail.",
+            f"Listening on port {port}: {bound}. Clients that follow the resolver order (curl, Python, "
+            "Node >= 17) connect to the first address; Happy Eyeballs clients (browsers, Go, Node with "
+            "autoSelectFamily) try every address. Reachable, as portdoctor and --wait define it.",
+            [fix(f"To serve every client, bind the service to every address (`::` with IPV6_V6ONLY off, or "
+                 "both 0.0.0.0 and ::). " + bind_hints(6, port)),
+             fix(f"Or point the failing clients at {hostport(first, port)}.", None)],
+            cause="wrong-interface", listening=[s.address for s in listeners], not_served=missing_addrs,
+            open=[p.address for p in ctx.probes if p.outcome is Outcome.OPEN])
+
+    def _expected_absent(self, ctx: Context, expected: str, listeners: list[Socket], missing, bound: str):
+        """--expect NAME, and what listens on other addresses is another program: pointing the
+        client there reaches the wrong program, and the asked address is free to bind."""
+        port = ctx.target.port
+        where = ", ".join(hostport(p.address, port) for p in missing)
+        return self.fail(
+            "not-listening",
+            f"Nothing serves {where}, and {expected} does not listen on port {port} at all: "
+            f"the port is bound only on other addresses, by another program ({bound}).",
+            f"{where} is free to bind; the sockets on port {port} belong to other programs, so connecting "
+            "to their addresses would reach the wrong service.",
+            [fix(f"Start {expected} on {where} (that address is free), and check that it binds there.", None),
+             fix("See what is bound to the port:", f"ss -ltnp 'sport = :{port}'")],
+            listening=[s.address for s in listeners], not_served=[p.address for p in missing], expected=expected)
 
     def _fail(self, ctx: Context, listeners: list[Socket], missing, bound: str):
         port = ctx.target.port

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from portdoctor.facts import Snapshot
-from portdoctor.model import Finding, Outcome, Probe, Remediation, Socket, Status, Target, bracketed, hostport
+from portdoctor.model import Finding, Outcome, Probe, Remediation, Socket, Status, Target, bracketed, hostport, reachable
 from portdoctor.target import is_loopback
 
 __all__ = [
@@ -67,7 +67,11 @@ class Context:
     # Convenience views -------------------------------------------------------------
     @property
     def reachable(self) -> bool:
-        """Every resolved address accepted a connection."""
+        """The first address in resolver order accepted (see :func:`portdoctor.model.reachable`)."""
+        return reachable(self.probes)
+
+    @property
+    def every_address_accepts(self) -> bool:
         return bool(self.probes) and all(p.outcome is Outcome.OPEN for p in self.probes)
 
     @property
@@ -86,6 +90,17 @@ class Context:
             for s in self.facts.sockets
             if s.listening and s.protocol == proto and (not own_namespace or s.namespace is None)
         ]
+
+    def how_to_see_owners(self, extra_args: str = "") -> Remediation:
+        """How the user can see a hidden socket owner: with sudo, or, when portdoctor already
+        runs as root and the owner is in another PID namespace (a container), from the host."""
+        import shlex
+
+        command = "portdoctor --report " + (f"{extra_args} " if extra_args else "") + shlex.quote(self.target.input)
+        if self.facts.privileged:
+            return Remediation("The owner is in another PID namespace (a container): even root cannot see it "
+                               "from here. Run portdoctor on the host.", command)
+        return Remediation("Run again as root to see every process's sockets.", f"sudo {command}")
 
     def finding(self, check: str) -> Finding | None:
         """The finding of an earlier check, by name."""

@@ -31,6 +31,7 @@ CAUSES: dict[str, Cause] = {
         Cause("unreachable", "No route, host unreachable, or a remote timeout with no local evidence."),
         Cause("proxy", "A proxy setting would send this client's traffic elsewhere."),
         Cause("privileged-port", "The port is below the unprivileged-port floor and the service user may not bind it."),
+        Cause("unverified", "An expectation (--expect) could not be checked: the port's owner is hidden from this user."),
         Cause("unknown", "The connection fails and no check explains why."),
     ]
 }
@@ -53,6 +54,9 @@ RANK: list[str] = [
     "privileged-port",
     "not-listening",
     "unreachable",
+    # Last but one: any cause the evidence shows explains more; but an expectation that
+    # could not be checked is never "ok" (a CI job must not pass on what it could not see).
+    "unverified",
     "unknown",
 ]
 

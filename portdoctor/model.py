@@ -90,6 +90,16 @@ class Probe:
         }
 
 
+def reachable(probes: list[Probe]) -> bool:
+    """THE definition of "reachable", shared by the report, the verdict and ``--wait``:
+    the first address in resolver order accepts. That is what curl, Python's
+    ``socket.create_connection`` and Node (>= 17) connect to; clients that pick another
+    address (Java prefers IPv4; a client forced to one family) are warned about by the
+    checks. Happy Eyeballs clients (browsers, Go, Node with autoSelectFamily) try every
+    address and connect whenever any accepts."""
+    return bool(probes) and probes[0].outcome is Outcome.OPEN
+
+
 @dataclass
 class Socket:
     """A socket bound to the target's port, as seen on this machine.
@@ -127,6 +137,20 @@ class Socket:
     @property
     def wildcard(self) -> bool:
         return self.address in ("0.0.0.0", "::", "*", "")
+
+    def owned_by(self, expected: str) -> bool:
+        """Is the owner the expected program? Name, 15-char comm, or the command line's program."""
+        want = expected.strip().lower()
+        names = set()
+        if self.process:
+            names.add(self.process.lower())
+        if self.cmdline:
+            for w in self.cmdline.split()[:2]:  # "nginx: master ...", "/usr/bin/python3 app.py"
+                names.add(w.rsplit("/", 1)[-1].rstrip(":").lower())
+        if want in names:
+            return True
+        # comm is cut at 15 characters: "postgres-exporter" shows as "postgres-export".
+        return bool(self.process) and len(self.process) == 15 and want.startswith(self.process.lower())
 
     def to_listener_dict(self) -> dict[str, Any]:
         return {

@@ -208,8 +208,13 @@ def decide_verdict(ctx: Context) -> Verdict:
                        best.remediation[0] if best.remediation else None, also)
     if reachable:
         what = "answered a datagram" if ctx.target.protocol == "udp" else "accepted a connection"
-        return Verdict(True, "ok", f"{ctx.target.display} {what} on every address "
-                       f"({', '.join(ctx.addresses)}).")
+        if ctx.every_address_accepts:
+            return Verdict(True, "ok", f"{ctx.target.display} {what} on every address "
+                           f"({', '.join(ctx.addresses)}).")
+        failing = ", ".join(f"{p.address} {p.outcome}" for p in ctx.failed_probes)
+        return Verdict(True, "ok", f"{ctx.target.display} {what} on {ctx.probes[0].address}, the first address "
+                       f"in resolver order (what curl, Python and Node connect to); {failing}: see the warnings "
+                       "for the clients that try that address.")
     if _udp_bound_and_silent(ctx):
         # UDP has no handshake: silence (no ICMP port-unreachable) from a port that a local
         # UDP socket holds is a delivered datagram the service did not answer, not a failure.

@@ -2,7 +2,8 @@
 
 :func:`wait_until_up` resolves and probes the pending targets concurrently, each
 attempt bounded, with a short interval that backs off (0.1 s growing to 1 s). It
-returns as soon as every resolved address of every target accepts a connection.
+returns as soon as every target is reachable: its first address in resolver order
+accepts (the one definition, :func:`portdoctor.model.reachable`, that the report uses).
 Progress goes through a :class:`Progress` on stderr: a live line on a terminal, one
 line per state change otherwise (CI logs). The CLI runs the full diagnosis when the
 wait times out.
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from portdoctor.bounded import parallel_map
-from portdoctor.model import Outcome, Target
+from portdoctor.model import Outcome, Target, reachable
 from portdoctor.probe import probe_all
 from portdoctor.resolve import resolve
 
@@ -41,14 +42,14 @@ def attempt(target: Target, timeout: float) -> str:
     if error:
         return "does not resolve yet"
     probes = probe_all(addresses, target.port, target.protocol, timeout)
-    if probes and all(p.outcome is Outcome.OPEN for p in probes):
+    if reachable(probes):
         return UP
     outcomes = []
     for p in probes:
         if p.outcome is not Outcome.OPEN and str(p.outcome) not in outcomes:
             outcomes.append(str(p.outcome))
     if len(addresses) > 1 and any(p.outcome is Outcome.OPEN for p in probes):
-        return "open on some addresses, " + "/".join(outcomes) + " on others"
+        return f"{probes[0].address} (first in resolver order) " + "/".join(outcomes) + ", open on others"
     return "/".join(outcomes) or "no address"
 
 

@@ -44,11 +44,19 @@ def test_expect_the_owner_passes():
     assert f.status == "pass" and "as expected" in f.title
 
 
-def test_expect_with_a_hidden_owner_skips_with_how():
+def test_expect_with_a_hidden_owner_is_unverified_never_a_pass():
     hidden = sock("0.0.0.0", 8080, uid=0)
     f = check.run(context("127.0.0.1:8080", "open", sockets=[hidden], privileged=False, expect="nginx"))
-    assert f.status == "skip" and f.cause is None
-    assert f.remediation[0].command == "sudo portdoctor --expect nginx 127.0.0.1:8080"
+    assert f.status == "fail" and f.cause == "unverified"
+    assert f.remediation[0].command == "sudo portdoctor --report --expect nginx 127.0.0.1:8080"
+
+
+def test_expect_as_root_with_the_owner_in_another_pid_namespace_says_run_from_the_host():
+    hidden = sock("0.0.0.0", 8080, uid=0)
+    f = check.run(context("127.0.0.1:8080", "open", sockets=[hidden], privileged=True, expect="nginx"))
+    assert f.cause == "unverified" and "another PID namespace" in f.title
+    assert "Run portdoctor on the host" in f.remediation[0].text
+    assert not f.remediation[0].command.startswith("sudo")
 
 
 def test_expect_with_nothing_on_the_port_is_not_port_in_use():

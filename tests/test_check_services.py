@@ -76,12 +76,12 @@ def test_exec_start_argv_and_unit_list():
 # --- decisions ----------------------------------------------------------------------------
 
 
-def test_unix_socket_only_postgres_is_a_not_listening_warning():
+def test_unix_socket_only_postgres_is_a_not_listening_failure():
     ctx = context("127.0.0.1:5432")
     unix = parse_proc_net_unix(fixture("proc_net_unix.txt"))
     f = run(ctx, **{"systemd_units:5432": None, "service_processes:5432": [ServiceProcess(812, "postgres", "postgres")],
                     "unix_listeners": unix})
-    assert f.status is Status.WARN and f.cause == "not-listening"
+    assert f.status is Status.FAIL and f.cause == "not-listening"
     assert "only on the Unix socket /tmp/pdcap/pg/.s.PGSQL.5432" in f.title
     assert "postgres pid 812" in f.title
     assert any("listen_addresses" in r.text for r in f.remediation)
@@ -100,7 +100,7 @@ def test_redis_socket_matches_by_name_but_another_ports_postgres_socket_does_not
 def test_running_service_on_another_port_is_named():
     f = run(context("127.0.0.1:6379"), **{"systemd_units:6379": None, "unix_listeners": [],
             "service_processes:6379": [ServiceProcess(99, "redis-server", "redis", ["127.0.0.1:6380"])]})
-    assert f.status is Status.WARN and f.cause == "not-listening"
+    assert f.status is Status.FAIL and f.cause == "not-listening"
     assert "listens on 127.0.0.1:6380, not on port 6379" in f.title
 
 
@@ -108,7 +108,7 @@ def test_failed_unit_is_reported_with_journalctl():
     units = parse_systemctl_show(fixture("systemctl_show_postgresql_failed.txt"))
     f = run(context("127.0.0.1:5432"), **{"systemd_units:5432": units, "service_processes:5432": [],
                                           "unix_listeners": []})
-    assert f.status is Status.WARN and f.cause == "not-listening"
+    assert f.status is Status.FAIL and f.cause == "not-listening"
     assert f.title.startswith("postgresql@15-main.service has failed")
     assert f.remediation[0].command == "journalctl -u postgresql@15-main.service -n 20 --no-pager"
 

@@ -22,7 +22,8 @@ def test_postgres_listening_only_on_its_unix_socket(lab, tmp_path, user):
     assert r.returncode == 1, r.stderr
     assert r.cause == "not-listening"
     f = r.finding("well-known-service")
-    assert f["status"] == "warn" and f["cause"] == "not-listening"
+    assert f["status"] == "fail" and f["cause"] == "not-listening"
+    assert r.json["verdict"]["check"] == "well-known-service"  # the specific evidence is the headline
     assert f"only on the Unix socket {path}" in f["title"], f["title"]
     assert "PostgreSQL is running (postgres pid" in f["title"]
     assert f["evidence"]["unix_sockets"] == [path]

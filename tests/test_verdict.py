@@ -68,15 +68,22 @@ def test_nothing_explains_it_is_unknown():
     assert v.cause == "unknown" and "127.0.0.1 timeout" in v.summary and not v.reachable
 
 
-def test_port_in_use_outranks_wrong_interface_for_real_findings():
-    # A real case: --expect nginx, but fakeredis holds the port on 127.0.0.2 only.
-    # wrong-interface alone would say "connect to 127.0.0.2:8080", which reaches fakeredis;
-    # the port's owner is the problem to fix first.
+def test_expect_with_a_stranger_on_another_address_is_neither_a_kill_nor_a_redirect():
+    # --expect nginx, but fakeredis holds the port on 127.0.0.2 only: 127.0.0.1 is free to bind
+    # (no port-in-use, no kill), and "connect to 127.0.0.2:8080" would reach fakeredis.
     ctx = context("127.0.0.1:8080", "refused", expect="nginx",
                   sockets=[sock("127.0.0.2", 8080, pid=9, process="fakeredis")])
     findings = [ServiceRunningCheck().run(ctx), PortOwnerCheck().run(ctx), WrongInterfaceCheck().run(ctx)]
-    assert [f.cause for f in findings] == [None, "port-in-use", "wrong-interface"]
-    assert verdict_for(ctx, *findings).cause == "port-in-use"
+    assert [f.cause for f in findings] == [None, None, "not-listening"]
+    verdict = verdict_for(ctx, *findings)
+    assert verdict.cause == "not-listening"
+    assert verdict.first_step.text.startswith("Start nginx on 127.0.0.1:8080")
+
+
+def test_expect_with_a_stranger_on_the_wildcard_is_port_in_use():
+    ctx = context("127.0.0.1:8080", "refused", expect="nginx",
+                  sockets=[sock("0.0.0.0", 8080, pid=9, process="fakeredis")])
+    assert PortOwnerCheck().run(ctx).cause == "port-in-use"
 
 
 def test_port_in_use_outranks_firewall():

@@ -164,13 +164,30 @@ class ServiceProcess:
     name: str
     user: str | None = None
     listening: list[str] = field(default_factory=list)  # "127.0.0.1:6380" TCP listeners, if visible
+    # Ports its command line names ("--port 6380", "-p 5433", redis' title "*:6380"); 0 turns TCP off.
+    configured_ports: list[int] = field(default_factory=list)
+
+
+_PORT_ARGUMENT = re.compile(r"(?:^|\s)(?:--port[= ]|-p\s*)(\d{1,5})(?!\S)|(?:^|\s)(?:\*|[\w.\[\]:-]*?):(\d{1,5})(?!\S)")
+
+
+def ports_in_command_line(cmdline: str) -> list[int]:
+    """The ports a service's command line sets: ``--port 6380``, ``--port=0``, ``-p 5433``,
+    or Redis' process title ``redis-server *:6380`` / ``127.0.0.1:6380``."""
+    found: list[int] = []
+    for m in _PORT_ARGUMENT.finditer(cmdline):
+        value = int(m.group(1) or m.group(2))
+        if value <= 65535 and value not in found:
+            found.append(value)
+    return found
 
 
 def gather_service_processes(snap, names: Iterable[str] = ()) -> list[ServiceProcess]:
     """Processes whose name is one of ``names`` (all well-known ones by default).
 
     Bounded: at most :data:`MAX_PROCESSES` processes and :data:`PROCESS_SCAN_SECONDS`.
-    For each match (at most 5) its TCP listeners are read when the OS lets us.
+    For each match (at most 5) its TCP listeners are read when the OS lets us, and the
+    ports its command line names (readable for every user's processes, unlike its sockets).
     """
     import psutil
 
@@ -185,6 +202,10 @@ def gather_service_processes(snap, names: Iterable[str] = ()) -> list[ServicePro
         if info.get("name") in wanted:
             found.append(ServiceProcess(info["pid"], clean_text(info["name"]), clean_text(info.get("username"))))
     for sp in found[:5]:
+        try:
+            sp.configured_ports = ports_in_command_line(" ".join(psutil.Process(sp.pid).cmdline()))
+        except Exception:  # noqa: BLE001 - gone, or hidden by hidepid
+            pass
         try:
             conns = psutil.Process(sp.pid).net_connections(kind="tcp")
         except Exception:  # noqa: BLE001 - another user's process without root, or gone

@@ -265,6 +265,35 @@ def process_details(pid: int) -> tuple[str | None, str | None]:
     return name, cmdline
 
 
+STOPPED_STATES = {"T": "stopped (SIGSTOP or Ctrl-Z)", "t": "stopped by a debugger (tracing stop)"}
+
+
+def process_state(pid: int) -> str | None:
+    """The one-letter scheduler state of a pid (R, S, D, T, t, Z, ...) from /proc/PID/stat, or None.
+
+    Readable for every user's processes: the name in parentheses may hold spaces and
+    parentheses itself, so the state is the field after the last ')'.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read(4096).decode("ascii", "replace")
+    except OSError:
+        return None
+    after = text.rpartition(")")[2].split()
+    return after[0] if after else None
+
+
+def gather_owner_states(snap) -> dict[int, str]:
+    """pid -> scheduler state of every listener owner on the port (for :meth:`Snapshot.lazy`)."""
+    states: dict[int, str] = {}
+    for s in snap.sockets:
+        if s.listening and s.pid and s.pid not in states:
+            state = process_state(s.pid)
+            if state:
+                states[s.pid] = state
+    return states
+
+
 def user_name(uid: int | None) -> str | None:
     if uid is None:
         return None

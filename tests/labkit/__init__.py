@@ -52,6 +52,7 @@ class Listener:
     linger: bool = False  # after a failed bind, keep running (a service that logs the error and retries)
     reply: bool = True  # UDP: answer each datagram with "pong"; False stays silent
     extra_args: list[str] = field(default_factory=list)  # appended to its command line (/proc/PID/cmdline)
+    stop: bool = False  # SIGSTOP it once it is ready (state T: a stopped or debugged service)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -64,6 +64,8 @@ def main():
                 log.append(f"listener {l['name']} {l['address']}:{l['port']}: {line or p.stderr.read()}")
                 if line != "ready" and not l.get("expect_fail"):
                     raise SystemExit(f"listener failed: {l}: {line} {p.stderr.read() if p.poll() is not None else ''}")
+                if l.get("stop"):
+                    p.send_signal(signal.SIGSTOP)
 
         env = dict(os.environ)
         env.update(spec["env"])

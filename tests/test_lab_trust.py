@@ -1,0 +1,145 @@
+"""No confident wrong answer: the headline (verdict and "Do now") follows the strongest
+evidence, on real setups in the lab.
+
+Each scenario asserts the cause, the exit code and the first remediation step
+(``verdict.first_step``), as root and, where it applies, as ``nobody``.
+"""
+
+import pytest
+
+from labkit import Listener
+
+pytestmark = pytest.mark.lab
+
+AS_ROOT_AND_NOBODY = pytest.mark.parametrize("user", [None, "nobody"], ids=["root", "nobody"])
+
+
+def first_step(r) -> dict:
+    step = r.json["verdict"]["first_step"]
+    assert step, r.json["verdict"]
+    return step
+
+
+# --- 1. the service runs, just not there ----------------------------------------------
+
+
+@AS_ROOT_AND_NOBODY
+def test_redis_with_port_0_listens_only_on_its_socket(lab, tmp_path, user):
+    path = str(tmp_path / "redis.sock")
+    r = lab.run(["127.0.0.1:6379"], user=user, listeners=[
+        Listener(path, 6379, protocol="unix", name="redis-server", extra_args=["--port", "0"])])
+    assert r.returncode == 1, r.stderr
+    assert r.cause == "not-listening"
+    verdict = r.json["verdict"]
+    assert verdict["check"] == "well-known-service"
+    assert "Redis is running (redis-server pid" in verdict["summary"]
+    assert f"listens only on the Unix socket {path}" in verdict["summary"]
+    assert first_step(r)["text"] == "Turn TCP on: set port 6379 (not port 0) in redis.conf, then restart."
+    assert not any("Start the service" in s["text"] for f in r.json["findings"] for s in f["remediation"])
+
+
+@AS_ROOT_AND_NOBODY
+def test_redis_on_6380_while_6379_is_asked(lab, user):
+    r = lab.run(["127.0.0.1:6379"], user=user, listeners=[
+        Listener("127.0.0.1", 6380, name="redis-server", extra_args=["--port", "6380"])])
+    assert r.returncode == 1, r.stderr
+    assert r.cause == "not-listening"
+    verdict = r.json["verdict"]
+    assert verdict["check"] == "well-known-service"
+    assert "listens on 127.0.0.1:6380" in verdict["summary"], verdict["summary"]
+    assert first_step(r)["text"].startswith("Connect to 127.0.0.1:6380, where it listens, or set its port to 6379")
+
+
+@AS_ROOT_AND_NOBODY
+def test_postgres_with_empty_listen_addresses(lab, tmp_path, user):
+    path = str(tmp_path / "run" / "postgresql" / ".s.PGSQL.5432")
+    r = lab.run(["127.0.0.1:5432"], user=user, listeners=[
+        Listener(path, 5432, protocol="unix", name="postgres", extra_args=["-c", "listen_addresses="])])
+    assert r.returncode == 1, r.stderr
+    assert r.cause == "not-listening"
+    assert r.json["verdict"]["check"] == "well-known-service"
+    assert "PostgreSQL is running" in r.json["verdict"]["summary"]
+    assert first_step(r)["text"].startswith("Turn TCP on: set listen_addresses = 'localhost'")
+
+
+# --- 3. --expect across addresses -----------------------------------------------------
+
+
+def test_expect_on_an_address_nothing_serves_is_not_port_in_use(lab):
+    r = lab.run(["--expect", "nginx", "127.0.0.2:8000"], listeners=[Listener("127.0.0.1", 8000, name="python3")])
+    assert r.returncode == 1, r.stderr
+    assert r.cause == "not-listening", r.json["verdict"]
+    assert r.finding("port-owner")["status"] == "pass"
+    step = first_step(r)
+    assert step["text"].startswith("Start nginx on 127.0.0.2:8000")
+    assert not any((s["command"] or "").startswith(("kill", "fuser"))
+                   for f in r.json["findings"] for s in f["remediation"])
+
+
+def test_expect_with_a_stranger_on_the_wildcard_is_port_in_use(lab):
+    r = lab.run(["--expect", "nginx", "127.0.0.2:8000"], listeners=[Listener("0.0.0.0", 8000, name="python3")])
+    assert r.returncode == 1, r.stderr
+    assert r.cause == "port-in-use"
+
+
+# --- 4. a stopped owner ---------------------------------------------------------------
+
+
+@AS_ROOT_AND_NOBODY
+@pytest.mark.parametrize("full", [False, True], ids=["queue-has-room", "queue-full"])
+def test_a_stopped_listener_is_never_accepting(lab, user, full):
+    listener = Listener("127.0.0.1", 8000, name="python3", stop=True, user=user,
+                        backlog=1 if full else 128, fill=2 if full else 0)
+    r = lab.run(["--timeout", "1", "127.0.0.1:8000"], user=user, listeners=[listener])
+    assert r.returncode == 1, r.stderr
+    assert r.cause == "backlog-full"
+    f = r.finding("backlog")
+    assert f["status"] == "fail" and "is stopped" in f["title"]
+    pid = r.json["listeners"][0]["pid"]
+    assert first_step(r)["command"] == f"kill -CONT {pid}"
+    assert "accepting (" not in r.stdout
+
+
+# --- 5. reachable: the first address in resolver order accepts -----------------------
+
+V6_FIRST = "::1 localhost\n127.0.0.1 localhost\n"
+
+
+def test_localhost_resolving_to_v6_first_served_on_v6_only_is_reachable(lab):
+    r = lab.run(["localhost:8000"], hosts=V6_FIRST, listeners=[Listener("::1", 8000, name="python3")])
+    assert r.json["target"]["addresses"] == ["::1", "127.0.0.1"]
+    assert r.returncode == 0, r.json["verdict"]
+    assert r.cause == "ok" and r.json["verdict"]["reachable"] is True
+    f = r.finding("wrong-interface")
+    assert f["status"] == "warn" and "Java" in f["title"]
+
+
+def test_wait_uses_the_same_reachability(lab):
+    r = lab.run(["--wait", "5", "localhost:8000"], json_report=False, hosts=V6_FIRST,
+                listeners=[Listener("::1", 8000, name="python3")])
+    assert r.returncode == 0, r.stderr
+    assert "is up after" in r.stderr
+
+
+def test_localhost_whose_first_address_refuses_is_wrong_interface(lab):
+    r = lab.run(["localhost:8000"], hosts=V6_FIRST, listeners=[Listener("127.0.0.1", 8000, name="python3")])
+    assert r.returncode == 1
+    assert r.cause == "wrong-interface"
+
+
+# --- 6. --expect while the owner is hidden ---------------------------------------------
+
+
+def test_expect_with_a_hidden_owner_never_exits_0(lab):
+    r = lab.run(["--expect", "nginx", "127.0.0.1:8000"], user="nobody",
+                listeners=[Listener("127.0.0.1", 8000, name="python3")])
+    assert r.returncode == 1, r.json["verdict"]
+    assert r.cause == "unverified"
+    assert first_step(r)["command"] == "sudo portdoctor --report --expect nginx 127.0.0.1:8000"
+
+
+def test_expect_with_a_visible_matching_owner_passes(lab):
+    r = lab.run(["--expect", "nginx", "127.0.0.1:8000"], user="nobody",
+                listeners=[Listener("127.0.0.1", 8000, name="nginx", user="nobody")])
+    assert r.returncode == 0, r.json["verdict"]
+    assert r.cause == "ok"
