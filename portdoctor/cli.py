@@ -290,7 +290,7 @@ def _run_wait(targets, args, fmt: str) -> int:
 
 
 def _run_report(targets, args, fmt: str) -> int:
-    from portdoctor.render import ci, render
+    from portdoctor.render import ci, github, render
 
     if args.ssh or args.from_hosts:
         from portdoctor.remote.cli import diagnose_remote
@@ -308,7 +308,8 @@ def _run_report(targets, args, fmt: str) -> int:
         _err(f"portdoctor: report written to {args.output}")
     else:
         color = fmt == "text" and _use_color(args.color, sys.stdout)
-        sys.stdout.write(ci.stdout_document(reports, fmt, document, runner, color=color))
+        sys.stdout.write(ci.stdout_document(reports, fmt, document, runner, color=color,
+                                            stdout_is_file=not github.stdout_goes_to_runner(sys.stdout)))
         sys.stdout.flush()
 
     if runner.github:
@@ -464,7 +465,9 @@ def _one_line(text: str) -> str:
 
 
 def _err(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    from portdoctor.render.github import defuse
+
+    print(defuse(message), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

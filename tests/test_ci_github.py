@@ -1,8 +1,12 @@
 """GitHub Actions mode (GITHUB_ACTIONS=true): annotations, groups, stop-commands, summary.
 
-The runner's rule we rely on: a line is a workflow command when, after leading
-whitespace, it starts with ``::``. Between ``::stop-commands::TOKEN`` and ``::TOKEN::``
-nothing is. ``commands_outside_stop`` replays that rule over our output.
+``runner_commands`` replays the runner's own parser (actions/runner,
+src/Runner.Common/ActionCommand.cs and src/Runner.Worker/ActionCommandManager.cs):
+lines end at CR, LF or CRLF; v2: after leading whitespace (.NET ``TrimStart``, Unicode
+whitespace) the line starts with ``::`` and holds a second ``::``, the name runs to the
+first space; v1: ``##[`` ANYWHERE in the line, the name runs to a space or ``]``;
+names are case-insensitive and only registered ones act. Between
+``::stop-commands::TOKEN`` and a command named TOKEN (either form) nothing acts.
 """
 
 from __future__ import annotations
@@ -18,23 +22,59 @@ from portdoctor.render import github
 from portdoctor.render.markdown import render_markdown
 from portdoctor.render.text import render_one
 
+REGISTERED = {"error", "warning", "notice", "debug", "group", "endgroup", "add-mask", "add-path", "set-env",
+              "set-output", "save-state", "add-matcher", "remove-matcher", "echo", "stop-commands"}
+# .NET char.IsWhiteSpace: what TrimStart removes.
+_DOTNET_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def _parse(line: str, registered: set[str]) -> tuple[str, str] | None:
+    """(command name, line) as ActionCommand.TryParseV2, then TryParse, would; else None."""
+    trimmed = line.lstrip(_DOTNET_SPACE)
+    if trimmed.startswith("::"):
+        end = trimmed.find("::", 2)
+        if end >= 0:
+            name = trimmed[2:end].split(" ", 1)[0]
+            if name.lower() in registered:
+                return name.lower(), trimmed
+    start = line.find("##[")
+    if start >= 0:
+        close = line.find("]", start)
+        if close >= 0:
+            name = line[start + 3:close].split(" ", 1)[0]
+            if name.lower() in registered:
+                return name.lower(), line
+    return None
+
+
+def runner_commands(text: str) -> list[tuple[str, str]]:
+    """Every (name, line) the runner would act on, stop/resume included, in order."""
+    acted: list[tuple[str, str]] = []
+    registered = set(REGISTERED)
+    stop_token = None
+    for line in re.split(r"\r\n|\r|\n", text):
+        parsed = _parse(line, registered)
+        if parsed is None:
+            continue
+        name, body = parsed
+        if stop_token is not None:
+            if name == stop_token:
+                acted.append(("resume", body))
+                registered.discard(stop_token)
+                stop_token = None
+            continue
+        if name == "stop-commands":
+            data = body.split("::", 2)[2] if body.startswith("::") else body.split("]", 1)[1]
+            stop_token = data.lower()
+            registered.add(stop_token)
+        acted.append((name, body))
+    assert stop_token is None, "stop-commands never resumed"
+    return acted
+
 
 def commands_outside_stop(text: str) -> list[str]:
-    """The workflow commands the runner would act on, in order (a model of its parser)."""
-    acted, stopped_by = [], None
-    for line in text.splitlines():
-        s = line.lstrip()
-        if stopped_by is not None:
-            if s == f"::{stopped_by}::":
-                stopped_by = None
-            continue
-        if s.startswith("::stop-commands::"):
-            stopped_by = s[len("::stop-commands::"):]
-            continue
-        if s.startswith("::"):
-            acted.append(s)
-    assert stopped_by is None, "stop-commands never resumed"
-    return acted
+    """The workflow commands the runner would act on, stop-commands and resume left out."""
+    return [body for name, body in runner_commands(text) if name not in ("stop-commands", "resume")]
 
 
 @pytest.fixture
@@ -113,12 +153,25 @@ def test_cli_in_actions_text_mode(actions, free_port, capsys):
     assert actions.read_text().startswith(summary) and len(actions.read_text()) > len(summary)
 
 
-def test_cli_in_actions_json_stays_pure_and_annotations_go_to_stderr(actions, free_port, capsys):
+def test_cli_in_actions_json_is_guarded_and_annotations_go_to_stderr(actions, free_port, capsys):
     assert main(["--report", "--format", "json", f"127.0.0.1:{free_port}"]) == 1
     out, err = capsys.readouterr()
-    assert json.loads(out)["verdict"]["cause"] == "not-listening"
+    lines = out.splitlines()
+    assert lines[0].startswith("::stop-commands::portdoctor-") and lines[-1] == f"::{lines[0].split('::')[2]}::"
+    assert json.loads("\n".join(lines[1:-1]))["verdict"]["cause"] == "not-listening"
     assert commands_outside_stop(out) == []
     assert any(line.startswith("::error title=") for line in err.splitlines())
+
+
+def test_cli_in_actions_json_redirected_to_a_file_stays_pure(actions, free_port, tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "out.json"
+    with open(path, "w") as fh:
+        subprocess.run([sys.executable, "-m", "portdoctor", "--report", "--format", "json", f"127.0.0.1:{free_port}"],
+                       stdout=fh, stderr=subprocess.PIPE, timeout=60)
+    assert json.loads(path.read_text())["verdict"]["cause"] == "not-listening"
 
 
 def test_cli_in_actions_output_file(actions, free_port, tmp_path, capsys):
@@ -141,3 +194,43 @@ def test_hostile_names_in_every_format_never_become_commands():
     assert commands_outside_stop(github.grouped(reports, render_one))[0].startswith("::group::")
     annotations = "\n".join(github.annotations(reports))
     assert all(re.match(r"::(error|warning) title=", line) for line in annotations.splitlines())
+
+
+# --- the runner's other forms: v1 anywhere in a line, indented v2 -------------------
+
+V1_AND_V2 = "a ##[error]v1-in-cmdline \u00a0::warning::nbsp ##[add-mask]x"
+
+
+def test_the_runner_model_sees_v1_anywhere_and_v2_after_unicode_space():
+    assert [n for n, _ in runner_commands("x ##[error]y\n\u3000::Warning::z\r::set-output name=a::b")] == [
+        "error", "warning", "set-output"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json", "junit"])
+def test_no_format_carries_a_command_even_without_the_actions_variable(fmt):
+    """A report printed later (cat report.txt in a job, or run where GITHUB_ACTIONS is not passed
+    through) must not act either: every document is defused, not only the wrapped ones."""
+    from portdoctor.render import render
+
+    reports = [make_report(process="::error::pwn ##[error]p", cmdline=V1_AND_V2)]
+    reports[0].findings[1].detail += "\n::error::detail ##[warning]w\n\u2003::notice::indented"
+    document = render(reports, fmt)
+    assert runner_commands(document) == [], fmt
+    if fmt == "json":
+        doc = json.loads(document)
+        assert doc["listeners"][0]["cmdline"] == V1_AND_V2  # parsers read the original text back
+    if fmt == "junit":
+        import xml.etree.ElementTree as ET
+
+        assert "##[error]" in "".join(ET.fromstring(document).itertext())
+
+
+def test_the_stop_token_is_never_in_what_it_guards_whatever_the_case():
+    token = "portdoctor-abc"
+    wrapped = github.stop_commands(f"x ##[{token.upper()}]\n", token)
+    assert not wrapped.startswith(f"::stop-commands::{token}\n")
+
+
+def test_annotations_carry_no_raw_escape_or_bell():
+    line = github.command("error", "a\x1b[2Jb\x07", title="t\x1b")
+    assert "\x1b" not in line and "\x07" not in line and "\\x1b" in line

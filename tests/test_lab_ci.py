@@ -67,7 +67,9 @@ def test_a_hostile_process_name_never_becomes_a_workflow_command(lab, tmp_path):
 
     # The JSON report (same scenario) carries the command line with its newline made visible.
     r = lab.run(["--expect", "postgres", "127.0.0.1:8080"], listeners=listeners, env=env)
-    doc = json.loads(r.stdout)
+    lines = r.stdout.splitlines()  # under Actions, JSON on stdout is guarded by stop-commands too
+    assert lines[0].startswith("::stop-commands::") and lines[-1].startswith("::portdoctor-")
+    doc = json.loads("\n".join(lines[1:-1]))
     validate_report(doc)
     assert commands_outside_stop(r.stdout) == []
     owners = [s for s in doc["listeners"] if s["port"] == 8080]

@@ -33,7 +33,11 @@ def _renderer(fmt: str) -> Callable[..., str]:
 
 
 def render(reports: list[Report], fmt: str = "text", *, color: bool = False) -> str:
+    """The document; whatever the format, nothing in it can act as a CI workflow command
+    (:func:`portdoctor.render.github.defuse`), wherever it is later printed."""
+    from portdoctor.render.github import defuse
+
     fn = _renderer(fmt)
     if fmt == "text":
-        return fn(reports, color=color)
-    return fn(reports)
+        return defuse(fn(reports, color=color))
+    return defuse(fn(reports), fmt)

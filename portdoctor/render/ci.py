@@ -41,17 +41,21 @@ def detect(environ: Mapping[str, str] = os.environ) -> CI:
     return CI(github=on_github, gitlab=gitlab.active(environ) and not on_github)
 
 
-def stdout_document(reports: list[Report], fmt: str, document: str, ci: CI, *, color: bool = False) -> str:
+def stdout_document(reports: list[Report], fmt: str, document: str, ci: CI, *, color: bool = False,
+                    stdout_is_file: bool = False) -> str:
     """What goes to stdout: ``document``, wrapped for the CI log when one is detected.
 
     ``document`` is the plain rendering (what ``-o`` and ``--save`` keep); ``color``
-    only applies to text.
+    only applies to text. On GitHub, JSON and JUnit are guarded by stop-commands too,
+    unless stdout is a regular file (``> report.json``), which the runner never reads.
     """
     if fmt not in ("text", "markdown") or not ci.active:
         if color:
             from portdoctor.render import render
 
             return render(reports, fmt, color=True)
+        if ci.github and not stdout_is_file:
+            return github.guard_stdout(document, fmt)  # echoed, never executed
         return document
     from portdoctor.render.text import render_one, render_summary
 
@@ -61,7 +65,7 @@ def stdout_document(reports: list[Report], fmt: str, document: str, ci: CI, *, c
     if ci.github:
         out = github.grouped(reports, one)
         if len(reports) > 1:
-            out += github.stop_commands(render_summary(reports, color=color))
+            out += github.stop_commands(github.defuse(render_summary(reports, color=color)))
         return out
     out = gitlab.sectioned(reports, one)
     return out + (render_summary(reports, color=color) if len(reports) > 1 else "")

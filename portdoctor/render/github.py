@@ -11,16 +11,27 @@ Used by the CLI when ``GITHUB_ACTIONS=true``:
   the runner's 1 MiB limit with a note saying so.
 
 Untrusted text in a command is escaped as the runner expects: ``%``, ``\\r``, ``\\n`` in
-the message, and additionally ``:`` and ``,`` in properties.
+the message, and additionally ``:`` and ``,`` in properties; control characters are made
+visible first (no raw ESC or BEL reaches an annotation).
+
+The runner's parser (actions/runner ``ActionCommand``): a line is a command when, after
+leading whitespace, it starts with ``::NAME`` and holds a second ``::`` (v2), or when
+``##[NAME`` … ``]`` appears ANYWHERE in it (v1). Names are case-insensitive; lines end
+at ``\\n``, ``\\r`` or ``\\r\\n``. :func:`defuse` breaks both forms in a document
+portdoctor renders (every format, with or without the Actions variable: a report can be
+``cat`` in a job later), and :func:`guard_stdout` wraps what goes to stdout under Actions
+in ``::stop-commands::``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from portdoctor.model import Report, Status
+from portdoctor.sanitize import clean_text
 
 SUMMARY_LIMIT = 1024 * 1024  # bytes GitHub accepts in one step's summary
 TRUNCATION_NOTE = ("\n\n> **Note:** portdoctor cut this summary to stay under GitHub's 1 MiB "
@@ -32,8 +43,8 @@ def active(environ=os.environ) -> bool:
 
 
 def escape_data(text: object) -> str:
-    """A workflow command's message."""
-    return str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's message (controls other than newlines made visible first)."""
+    return clean_text(str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(text: object) -> str:
@@ -81,7 +92,8 @@ def new_token() -> str:
 def stop_commands(text: str, token: str | None = None) -> str:
     """``text`` between ``::stop-commands::TOKEN`` and ``::TOKEN::``: echoed, never executed."""
     token = token or new_token()
-    while token in text:  # practically never; but the token must not occur in what it guards
+    folded = text.lower()
+    while token.lower() in folded:  # the runner compares the resume token case-insensitively
         token = new_token()
     body = text if text.endswith("\n") else text + "\n"
     return f"::stop-commands::{token}\n{body}::{token}::\n"
@@ -93,9 +105,56 @@ def grouped(reports: list[Report], render_one: Callable[[Report], str]) -> str:
     for r in reports:
         state = "ok" if not r.failed else r.verdict.cause
         out.append(f"::group::{escape_data(f'portdoctor {r.target.display}: {state}')}\n")
-        out.append(stop_commands(render_one(r)))
+        out.append(stop_commands(defuse(render_one(r))))
         out.append("::endgroup::\n")
     return "".join(out)
+
+
+_V1 = "##["
+_LINES = re.compile(r"(\r\n|\r|\n)")
+
+
+def defuse(text: str, fmt: str = "text") -> str:
+    """``text`` with nothing the Actions runner would parse as a workflow command.
+
+    A line that starts (after whitespace) with ``::`` gets a backslash before it, and
+    every ``##[`` becomes ``##\\[`` (text, Markdown: where ``\\[`` shows ``[``); in JSON
+    it becomes ``##\\u005b`` and in XML ``##&#91;``, which parsers read back as ``##[``.
+    Only the rare lines concerned change. Linear in the size of the text.
+    """
+    if fmt == "json":  # "##[" can only occur inside a JSON string; "::" never starts a line
+        return text.replace(_V1, "##\\u005b")
+    if fmt == "junit":  # XML: a character reference, valid in text and attribute values
+        text = text.replace(_V1, "##&#91;")
+    else:
+        text = text.replace(_V1, "##\\[")
+    if "::" not in text:
+        return text
+    parts = _LINES.split(text)
+    for i in range(0, len(parts), 2):  # even items are lines, odd ones their line ends
+        line = parts[i]
+        stripped = line.lstrip()
+        if stripped.startswith("::"):
+            indent = len(line) - len(stripped)
+            parts[i] = line[:indent] + "\\" + stripped
+    return "".join(parts)
+
+
+def stdout_goes_to_runner(stream) -> bool:
+    """Could the runner read what we write to ``stream``? Not when it is a regular file
+    (``> report.json``): that file must stay a clean document."""
+    import stat
+
+    try:
+        return not stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):
+        return True
+
+
+def guard_stdout(document: str, fmt: str) -> str:
+    """JSON or JUnit for stdout under Actions: inside ``::stop-commands::`` (text and
+    Markdown are guarded per target by :func:`grouped` / :func:`stop_commands`)."""
+    return stop_commands(defuse(document, fmt))
 
 
 def step_summary(markdown: str, already: int = 0, limit: int = SUMMARY_LIMIT) -> str:
