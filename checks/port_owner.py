@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 from collections import Counter
 
-from portdoctor.api import Check, Context, Socket, fix, is_loopback
+from portdoctor.api import Action, Check, Context, Socket, fix, is_loopback
 
 
 def _describe_owner(s: Socket) -> str:
@@ -149,5 +149,7 @@ class PortOwnerCheck(Check):
             fix("Last resort, kills every process on the port (check the list first with `fuser -v`):",
                 f"fuser -k {port}/{proto}"),
         ]
+        reason = f"it holds port {port}/{proto}, which {expected} should own"
+        stop = list({s.pid: Action.stop_process(s, reason, expected) for s in strangers if s.pid is not None}.values())
         return self.fail("port-in-use", title, f"{held} Expected: {expected}.{noted}", steps,
-                         expected=expected, **evidence)
+                         actions=stop, expected=expected, **evidence)

@@ -98,7 +98,7 @@ class WrongInterfaceCheck(Check):
             f"Listening on port {port}: {bound}. Clients that follow the resolver order (curl, Python, "
             "Node >= 17) connect to the first address; Happy Eyeballs clients (browsers, Go, Node with "
             "autoSelectFamily) try every address. Reachable, as portdoctor and --wait define it.",
-            [fix(f"To serve every client, bind the service to every address (`::` with IPV6_V6ONLY off, or "
+            [fix("To serve every client, bind the service to every address (`::` with IPV6_V6ONLY off, or "
                  "both 0.0.0.0 and ::). " + bind_hints(6, port)),
              fix(f"Or point the failing clients at {hostport(first, port)}.", None)],
             cause="wrong-interface", listening=[s.address for s in listeners], not_served=missing_addrs,

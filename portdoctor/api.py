@@ -17,10 +17,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from portdoctor.facts import Snapshot
-from portdoctor.model import Finding, Outcome, Probe, Remediation, Socket, Status, Target, bracketed, hostport, reachable
+from portdoctor.model import (
+    Action,
+    Finding,
+    Outcome,
+    Probe,
+    Remediation,
+    Socket,
+    Status,
+    Target,
+    bracketed,
+    hostport,
+    reachable,
+)
 from portdoctor.target import is_loopback
 
 __all__ = [
+    "Action",
     "Check",
     "Context",
     "Finding",
@@ -139,15 +152,18 @@ class Check:
 
     def warn(
         self, title: str, detail: str = "", remediation: list[Remediation] | None = None,
-        cause: str | None = None, **evidence,
+        cause: str | None = None, *, actions: Iterable[Action] = (), **evidence,
     ) -> Finding:
-        return Finding(self.name, Status.WARN, title, cause, detail, remediation or [], evidence)
+        return Finding(self.name, Status.WARN, title, cause, detail, remediation or [], evidence,
+                       actions=list(actions))
 
     def fail(
         self, cause: str, title: str, detail: str = "", remediation: list[Remediation] | None = None,
-        **evidence,
+        *, actions: Iterable[Action] = (), **evidence,
     ) -> Finding:
-        return Finding(self.name, Status.FAIL, title, cause, detail, remediation or [], evidence)
+        """``actions``: what portdoctor can do about it when the user asks (e.g. :meth:`Action.stop_process`)."""
+        return Finding(self.name, Status.FAIL, title, cause, detail, remediation or [], evidence,
+                       actions=list(actions))
 
     def skip(self, reason: str, how: str | None = None, command: str | None = None, **evidence) -> Finding:
         """Cannot see what is needed. ``how``: how the user can get the answer."""

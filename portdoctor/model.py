@@ -180,6 +180,55 @@ class Remediation:
     command: str | None = None
 
 
+STOP_PROCESS = "stop-process"
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something a check offers portdoctor to do for the user, beyond a command to copy.
+
+    The wizard shows it, asks first, and carries it out (:mod:`portdoctor.actions`);
+    reports list it in JSON. Today there is one kind, ``stop-process``: send ``signal`` to
+    ``pid`` because it holds ``address:port`` that ``expected`` should own. Everything
+    the action is checked against before it is carried out (process name, user, the
+    socket's inode) is recorded here, so nothing is dug out of a finding's evidence.
+    """
+
+    kind: str  # "stop-process"
+    pid: int
+    process: str  # as the diagnosis saw it ("?" when the name was hidden)
+    reason: str = ""  # why it is offered, in words
+    user: str | None = None
+    uid: int | None = None
+    protocol: str = "tcp"
+    address: str | None = None
+    port: int | None = None
+    inode: int | None = None  # the socket the process holds, when known
+    expected: str | None = None  # --expect: the program that should own the port
+    signal: str = "SIGTERM"
+
+    @classmethod
+    def stop_process(cls, sock: Socket, reason: str = "", expected: str | None = None) -> Action:
+        """Stop the visible process that holds ``sock``."""
+        if sock.pid is None:
+            raise ValueError("a hidden owner (no pid) cannot be stopped")
+        return cls(STOP_PROCESS, sock.pid, sock.process or "?", reason, sock.user, sock.uid, sock.protocol,
+                   sock.address, sock.port, sock.inode, expected)
+
+    def describe(self) -> str:
+        """What carrying it out does, in one sentence."""
+        user = f", user {self.user}" if self.user else ""
+        what = f"Send {self.signal} to pid {self.pid} ({self.process}{user})"
+        if self.address is not None and self.port is not None:
+            what += f", which holds {hostport(self.address, self.port)}"
+        if self.expected:
+            what += f"; you expected {self.expected!r} to own that port"
+        return what + "."
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass
 class Finding:
     """What one check concluded."""
@@ -192,6 +241,7 @@ class Finding:
     remediation: list[Remediation] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)  # for the wizard's detail pane
     ms: float = 0.0
+    actions: list[Action] = field(default_factory=list)  # what portdoctor can do about it, on request
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -203,6 +253,7 @@ class Finding:
             "remediation": [asdict(r) for r in self.remediation],
             "evidence": self.evidence,
             "ms": round(self.ms, 2),
+            "actions": [a.to_dict() for a in self.actions],
         }
 
 

@@ -36,6 +36,9 @@ def test_expect_another_owner_is_port_in_use():
     assert "fakeredis (pid 4242, user redis), not by nginx" in f.title
     commands = [r.command for r in f.remediation]
     assert "kill 4242" in commands and "fuser -k 8080/tcp" in commands
+    # The wizard's fix is a structured action on the finding, not a pid read out of evidence.
+    assert [(a.kind, a.pid, a.process, a.expected, a.port) for a in f.actions] == [
+        ("stop-process", 4242, "fakeredis", "nginx", 8080)]
 
 
 def test_expect_the_owner_passes():
@@ -79,6 +82,7 @@ def test_a_listener_only_in_another_namespace_does_not_hold_the_port_here():
     assert "python3 (pid 77) in netns:blue" in f.detail and "do not hold the port here" in f.detail
     f = check.run(context("127.0.0.1:8080", sockets=[other], expect="nginx"))
     assert f.status == "pass", "a process in another namespace is not port-in-use here"
+    assert f.actions == [], "nothing to stop in another namespace"
 
 
 def test_our_own_probe_connection_is_not_noted():

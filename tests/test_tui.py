@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from portdoctor.api import Options, fix
-from portdoctor.model import Finding, HostInfo, Outcome, Probe, Report, Status
+from portdoctor.model import Action, Finding, HostInfo, Outcome, Probe, Report, Status
 from portdoctor.pipeline import (
     CheckFinished,
     CheckStarted,
@@ -592,9 +592,10 @@ class TestFix:
 
         def in_use(port):
             findings = ok_findings(port)
+            owner = sock("127.0.0.1", port, pid=holder.pid, process=name, user="root")
             findings[2] = Finding("port-owner", Status.FAIL, f"{name} holds the port, not postgres.",
-                                  "port-in-use", evidence={"holders": [{"pid": holder.pid}]})
-            return findings, "open", [sock("127.0.0.1", port, pid=holder.pid, process=name, user="root")]
+                                  "port-in-use", actions=[Action.stop_process(owner, "in the way", "postgres")])
+            return findings, "open", [owner]
 
         fake = FixtureEngine([in_use, reachable])
         return make_app(fake, expect="postgres"), fake

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 
-from portdoctor.model import Finding, HostInfo, Outcome, Probe, Report, Status, Verdict
+import pytest
+
+from portdoctor.actions import offered
+from portdoctor.model import Action, Finding, HostInfo, Outcome, Probe, Report, Status, Verdict
 from portdoctor.pipeline import CheckFinished, CheckStarted, Finished, Planned, Probed, Resolved
 from portdoctor.target import parse_target
 from portdoctor.tui.detail import detail_markdown
@@ -18,7 +20,6 @@ from portdoctor.tui.state import (
     compare_reports,
     load_report_dict,
     saved_reports,
-    stop_actions,
 )
 from snapshots import sock
 
@@ -77,26 +78,36 @@ class TestHistory:
         assert load_report_dict(path, "127.0.0.1:8080")["target"]["host"] == "127.0.0.1"
 
 
-class TestStopActions:
-    def in_use(self, evidence=None):
-        return [Finding("owner", Status.FAIL, "python3 holds it", "port-in-use", evidence=evidence or {})]
+class TestOfferedActions:
+    """The wizard's fix comes from the actions the checks attach to their findings."""
 
-    def test_offered_for_the_wrong_owner_only_with_expect(self):
-        holders = [sock("0.0.0.0", 8080, pid=12345, process="python3", user="bob")]
-        actions = stop_actions(report(self.in_use({"pid": 12345}), holders), "postgres")
-        assert [(a.pid, a.process, a.signal) for a in actions] == [(12345, "python3", signal.SIGTERM)]
-        assert "SIGTERM to pid 12345 (python3, user bob)" in actions[0].describe()
-        assert stop_actions(report(self.in_use(), holders), None) == []
+    holder = sock("0.0.0.0", 8080, pid=12345, process="python3", user="bob")
 
-    def test_never_the_expected_owner_another_namespace_or_ourselves(self):
-        listeners = [sock("0.0.0.0", 8080, pid=1, process="postgres"),
-                     sock("::", 8080, pid=2, process="python3", namespace="netns:x"),
-                     sock("127.0.0.1", 8080, pid=os.getpid(), process="python3")]
-        assert stop_actions(report(self.in_use(), listeners), "postgres") == []
+    def in_use(self, *socks, status=Status.FAIL):
+        actions = [Action.stop_process(s, "it holds port 8080/tcp, which postgres should own", "postgres") for s in socks]
+        return [Finding("port-owner", status, "python3 holds it", "port-in-use", actions=actions)]
 
-    def test_not_offered_without_a_port_in_use_finding(self):
-        holders = [sock("0.0.0.0", 8080, pid=12345, process="python3")]
-        assert stop_actions(report([Finding("svc", Status.FAIL, "x", "not-listening")], holders), "postgres") == []
+    def test_a_failing_findings_stop_action_is_offered_and_serialised(self):
+        found = report(self.in_use(self.holder), [self.holder])
+        actions = offered(found)
+        assert [(a.kind, a.pid, a.process, a.signal) for a in actions] == [("stop-process", 12345, "python3", "SIGTERM")]
+        assert "SIGTERM to pid 12345 (python3, user bob), which holds 0.0.0.0:8080" in actions[0].describe()
+        data = found.to_dict()["findings"][0]["actions"]
+        assert data == [{"kind": "stop-process", "pid": 12345, "process": "python3", "user": "bob", "uid": None,
+                         "protocol": "tcp", "address": "0.0.0.0", "port": 8080, "inode": None,
+                         "expected": "postgres", "signal": "SIGTERM",
+                         "reason": "it holds port 8080/tcp, which postgres should own"}]
+
+    def test_never_ourselves_never_from_a_passing_finding_once_per_pid(self):
+        me = sock("127.0.0.1", 8080, pid=os.getpid(), process="python3")
+        assert offered(report(self.in_use(me), [me])) == []
+        assert offered(report(self.in_use(self.holder, status=Status.PASS), [self.holder])) == []
+        twice = sock("::", 8080, pid=12345, process="python3")
+        assert len(offered(report(self.in_use(self.holder, twice), [self.holder, twice]))) == 1
+
+    def test_a_hidden_owner_cannot_become_an_action(self):
+        with pytest.raises(ValueError):
+            Action.stop_process(sock("0.0.0.0", 8080))
 
 
 class TestDetailText:

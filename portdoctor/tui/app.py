@@ -16,9 +16,9 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from portdoctor.actions import offered
 from portdoctor.model import Target
 from portdoctor.tui.engine import Engine
-from portdoctor.tui.state import stop_actions
 from portdoctor.tui.widgets import TargetView
 
 # Set by benchmarks/bench_startup.py: exit right after the first frame, writing the
@@ -197,7 +197,7 @@ class WizardApp(App[int]):
 
         view = self.view
         report = view.run.report
-        actions = stop_actions(report, self.engine.options.expect) if report is not None else []
+        actions = offered(report) if report is not None else []
         if not actions:
             why = ("the diagnosis is still running" if report is None else
                    "a fix is offered only when --expect names the owner and another process holds the port")

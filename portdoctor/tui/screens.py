@@ -18,8 +18,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
-from portdoctor.model import Report, Target
-from portdoctor.tui.state import SavedReport, StopAction, compare_reports, load_report_dict, saved_reports
+from portdoctor.model import Action, Report, Target
+from portdoctor.tui.state import SavedReport, compare_reports, load_report_dict, saved_reports
 
 HELP_TEXT = """\
 # portdoctor wizard
@@ -161,7 +161,7 @@ class ConfirmStopScreen(ModalScreen[bool]):
 
     BINDINGS = [Binding("escape,n", "dismiss(False)", "Cancel")]
 
-    def __init__(self, action: StopAction) -> None:
+    def __init__(self, action: Action) -> None:
         super().__init__()
         self.action_to_confirm = action
 
@@ -170,7 +170,7 @@ class ConfirmStopScreen(ModalScreen[bool]):
         with Vertical(id="confirm", classes="dialog"):
             yield Label("[b]Stop the process holding the port?[/b]")
             yield Static(escape(a.describe()), id="confirm-what")
-            yield Static(f"This calls os.kill({a.pid}, signal.{a.signal_name}); no shell. "
+            yield Static(f"This calls os.kill({a.pid}, signal.{a.signal}); no shell. "
                          "The diagnosis runs again afterwards.", classes="muted")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")

@@ -2,17 +2,14 @@
 
 :class:`DiagnosisRun` folds the engine's events (``Planned`` … ``Finished``) into rows,
 one per check, so the widgets only draw. Also here, because they are plain logic that
-tests can reach without a terminal: the saved-report history (:func:`saved_reports`),
-the comparison of two reports (:func:`compare_reports`), and the one fix action the
-wizard offers (:func:`stop_actions` / :func:`stop_process`).
+tests can reach without a terminal: the saved-report history (:func:`saved_reports`)
+and the comparison of two reports (:func:`compare_reports`). The fix action the wizard
+offers is a check's :class:`portdoctor.model.Action`, carried out by :mod:`portdoctor.actions`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,106 +253,3 @@ def _listener_text(key: tuple) -> str:
     owner = f"{process or '?'} (pid {pid})" if pid is not None else (process or "owner hidden")
     where = f" in {namespace}" if namespace else ""
     return f"{protocol} {host}:{port} {owner}{where}"
-
-
-# --- the fix action: stop the process that holds the port -----------------------------
-
-
-@dataclass(frozen=True)
-class StopAction:
-    """Send ``signal`` to ``pid`` because it holds the port that ``expected`` should own."""
-
-    pid: int
-    process: str
-    user: str | None
-    address: str
-    port: int
-    expected: str
-    signal: int = signal.SIGTERM
-
-    @property
-    def signal_name(self) -> str:
-        return signal.Signals(self.signal).name
-
-    def describe(self) -> str:
-        user = f", user {self.user}" if self.user else ""
-        return (f"Send {self.signal_name} to pid {self.pid} ({self.process}{user}), which holds "
-                f"{self.address}:{self.port}; you expected {self.expected!r} to own that port.")
-
-
-def stop_actions(report: Report, expected: str | None) -> list[StopAction]:
-    """The processes it is safe and obvious to offer stopping.
-
-    Only when ``--expect`` names the rightful owner, a finding says ``port-in-use``,
-    and the holder is a visible process in this namespace whose name differs from the
-    expected one (never this process itself).
-    """
-    if not expected:
-        return []
-    in_use = [f for f in report.findings if f.cause == "port-in-use" and f.status in (Status.FAIL, Status.WARN)]
-    if not in_use:
-        return []
-    named_pids: set[int] = set()
-    for finding in in_use:
-        named_pids.update(_pids_in(finding.evidence))
-    actions: dict[int, StopAction] = {}
-    for s in report.listeners:
-        if s.pid is None or s.namespace is not None or s.pid == os.getpid():
-            continue
-        if named_pids and s.pid not in named_pids:
-            continue
-        if (s.process or "") == expected:
-            continue
-        actions.setdefault(s.pid, StopAction(s.pid, s.process or "?", s.user, s.address, s.port, expected))
-    return list(actions.values())
-
-
-def _pids_in(evidence: Any) -> set[int]:
-    """Every ``pid`` in a finding's evidence, however the check nested it."""
-    pids: set[int] = set()
-    if isinstance(evidence, dict):
-        for key, value in evidence.items():
-            if key == "pid" and isinstance(value, int) and not isinstance(value, bool):
-                pids.add(value)
-            else:
-                pids |= _pids_in(value)
-    elif isinstance(evidence, (list, tuple)):
-        for item in evidence:
-            pids |= _pids_in(item)
-    elif hasattr(evidence, "pid") and isinstance(evidence.pid, int):
-        pids.add(evidence.pid)
-    return pids
-
-
-def stop_process(action: StopAction, wait: float = 3.0) -> str:
-    """Carry out ``action`` with ``os.kill`` (no shell); return what happened, in words.
-
-    The pid is checked to still be the same program first, so a reused pid is never hit.
-    """
-    import psutil  # deferred: only the fix action needs it (~11 ms measured)
-
-    try:
-        proc = psutil.Process(action.pid)
-        name = proc.name()
-    except psutil.NoSuchProcess:
-        return f"pid {action.pid} ({action.process}) has already exited."
-    except psutil.Error as exc:
-        return f"Could not inspect pid {action.pid}: {exc}"
-    if action.process != "?" and name != action.process:
-        return (f"Did nothing: pid {action.pid} is now {name!r}, not {action.process!r} "
-                "(the process changed since the diagnosis).")
-    try:
-        os.kill(action.pid, action.signal)
-    except ProcessLookupError:
-        return f"pid {action.pid} ({action.process}) has already exited."
-    except PermissionError:
-        return f"Not allowed to signal pid {action.pid} ({action.process}); run as its user or root."
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        try:
-            if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
-                return f"Sent {action.signal_name} to pid {action.pid} ({action.process}); it exited."
-        except psutil.NoSuchProcess:
-            return f"Sent {action.signal_name} to pid {action.pid} ({action.process}); it exited."
-        time.sleep(0.05)
-    return f"Sent {action.signal_name} to pid {action.pid} ({action.process}); it is still running after {wait:g} s."

@@ -18,11 +18,11 @@ from textual.widgets import Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from portdoctor.model import Outcome, Report, Target
+from portdoctor.model import Action, Outcome, Report, Target
 from portdoctor.tui.detail import detail_markdown
 from portdoctor.tui.engine import Engine
 from portdoctor.tui.messages import FixApplied, PipelineEvent
-from portdoctor.tui.state import NOT_RUN, RUNNING, WAITING, CheckRow, DiagnosisRun, StopAction, stop_process
+from portdoctor.tui.state import NOT_RUN, RUNNING, WAITING, CheckRow, DiagnosisRun
 
 STATE_ICON = {
     WAITING: ("·", "$text-muted"),
@@ -189,8 +189,10 @@ class TargetView(Widget):
         self.app.bell()
 
     @work(thread=True, exit_on_error=False, group="fix", description="fix")
-    def apply_fix(self, action: StopAction) -> None:
+    def apply_fix(self, action: Action) -> None:
         # Runs in a thread: the result goes back as a message, then the diagnosis re-runs.
+        from portdoctor.actions import stop_process
+
         self.post_message(FixApplied(stop_process(action)))
 
     @on(FixApplied)
