@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit codes: 0 reachable, 1 problem diagnosed, 2 usage error, 3 internal error.",
     )
     p.add_argument("targets", nargs="*", metavar="TARGET",
-                   help="host:port, :port, port, [v6]:port, or a URL (http://, postgres://, udp://...)")
+                   help="host:port, :port, port, [v6]:port, a URL (http://, postgres://, udp://...), "
+                   "a Unix socket (unix:///run/x.sock or /run/x.sock), or a client's error message in quotes")
     p.add_argument("--report", action="store_true", help="never interactive: print a report and exit with a code")
     p.add_argument("--format", choices=("text", "markdown", "json", "junit"),
                    help="report format (default: text, or from the -o extension)")
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "diagnose (exit 1) when they do not")
     p.add_argument("--targets-file", type=Path, metavar="FILE",
                    help="read more targets from FILE, one per line ('#' comments; '-' for stdin)")
+    p.add_argument("--from-log", metavar="FILE",
+                   help="diagnose every distinct failing endpoint named in FILE (a log or a pasted traceback; "
+                   "'-' for stdin)")
     p.add_argument("--fail-on", choices=("fail", "warn"), default="fail",
                    help="exit 1 on failures only (default) or on warnings too")
     p.add_argument("--exit-zero", action="store_true",
@@ -138,18 +142,26 @@ def _dispatch(argv: list[str]) -> int:
             _print_self_diagnosis(args)
         return ExitCode.OK
 
-    from portdoctor.target import parse_target
+    from portdoctor.message import read_target, targets_from_text
 
     texts = list(args.targets)
     if args.targets_file is not None:
         texts += read_targets_file(args.targets_file)
-    if not texts:
+    targets = [t for text in texts for t in read_target(text)]
+    if args.from_log is not None:
+        found, notes = targets_from_text(read_log(args.from_log), what=f"log {args.from_log}")
+        for note in notes:
+            _err(f"portdoctor: {mask_urls_in(_one_line(note))}")
+        targets += found
+    if not targets:
         raise UsageError("no TARGET given, e.g. 'portdoctor 127.0.0.1:8080'")
-    targets = [parse_target(t) for t in texts]
     if any(t.container for t in targets):  # container:NAME[:PORT]: the engine says where it is reached
         from portdoctor.facts.engine import locate_container
 
         targets = [locate_container(t) if t.container else t for t in targets]
+    unix = [t for t in targets if t.protocol == "unix"]
+    if unix:  # parsed already; the Unix-socket diagnosis lands next
+        raise UsageError(f"{unix[0].display}: Unix socket targets are not diagnosed yet")
 
     if args.output is not None and str(args.output) == "-":
         args.output = None  # "-o -" is stdout
@@ -238,6 +250,34 @@ def read_targets_file(path: Path) -> list[str]:
     if not targets:
         raise UsageError(f"targets file {path} names no target")
     return targets
+
+
+def read_log(name: str) -> str:
+    """The text of ``--from-log FILE`` (``-``: stdin), bounded; only regular files are read.
+
+    A FIFO, a device or a directory could block or never end: refused with a usage error.
+    """
+    from portdoctor.message import MAX_TEXT_BYTES
+
+    if name == "-":
+        data = sys.stdin.buffer.read(MAX_TEXT_BYTES + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+    else:
+        import stat
+
+        try:
+            fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        except OSError as exc:
+            raise UsageError(f"cannot read log {name}: {exc.strerror or exc}") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UsageError(f"cannot read log {name}: not a regular file (use '-' to read stdin)")
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = f.read(MAX_TEXT_BYTES + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read log {name}: {exc.strerror or exc}") from None
+        finally:
+            os.close(fd)
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
 
 
 def _interactive(args) -> bool:

@@ -51,22 +51,57 @@ def hostport(host: str, port: int) -> str:
 
 
 @dataclass(frozen=True)
+class ClientMessage:
+    """What a client's error message said, when the TARGET was read from one."""
+
+    client: str  # "Node.js", "libpq", "Go", ...
+    said: str | None = None  # "refused" | "timeout" | "dns" | "unreachable" | "permission" | "missing"
+    addresses: tuple[str, ...] = ()  # the addresses the client says it connected to (libpq's "(::1)")
+    note: str | None = None  # what the message implies beyond the endpoint (kubectl: inside the pod)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"client": self.client, "said": self.said, "addresses": list(self.addresses), "note": self.note}
+
+
+@dataclass(frozen=True)
 class Target:
     """A parsed TARGET: what the user asked about."""
 
-    input: str  # as typed, with any credentials masked
-    host: str  # a name or an address literal, without brackets
-    port: int
-    protocol: str = "tcp"  # "tcp" | "udp"
+    input: str  # as typed, with any credentials masked (a client's message: masked, one bounded line)
+    host: str  # a name or an address literal, without brackets ("localhost" for a Unix socket)
+    port: int  # 0 for a Unix socket
+    protocol: str = "tcp"  # "tcp" | "udp" | "unix"
     scheme: str | None = None  # "http", "postgres", ... when given as a URL
     host_defaulted: bool = False  # ":62893" / "62893": the user gave no host
     container: str | None = None  # container:NAME[:PORT]: the container or compose service
     container_port: int | None = None  # its port inside the container (None until the engine says)
+    path: str | None = None  # the socket path of a "unix" target
+    message: ClientMessage | None = None  # set when the TARGET was a client's error message
 
     @property
     def display(self) -> str:
+        if self.protocol == "unix":
+            return f"unix://{self.path}"
         prefix = "udp://" if self.protocol == "udp" else ""
         return f"{prefix}{hostport(self.host, self.port)}"
+
+    def to_dict(self, addresses: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+        """The contract's ``target`` object; ``addresses`` are the resolved ones (the report's)."""
+        out: dict[str, Any] = {
+            "input": self.input,
+            "host": self.host,
+            "port": None if self.protocol == "unix" else self.port,
+            "protocol": self.protocol,
+            "addresses": list(addresses),
+            "scheme": self.scheme,
+        }
+        if self.container:
+            out["container"] = {"name": self.container, "port": self.container_port}
+        if self.path is not None:
+            out["path"] = self.path
+        if self.message is not None:
+            out["message"] = self.message.to_dict()
+        return out
 
 
 @dataclass
@@ -348,15 +383,7 @@ class Report:
             "tool": {"name": "portdoctor", "version": self.tool_version},
             "created": self.created,
             "host": host,
-            "target": {
-                "input": t.input,
-                "host": t.host,
-                "port": t.port,
-                "protocol": t.protocol,
-                "addresses": list(self.addresses),
-                "scheme": t.scheme,
-                **({"container": {"name": t.container, "port": t.container_port}} if t.container else {}),
-            },
+            "target": t.to_dict(addresses=self.addresses),
             "probes": [p.to_dict() for p in self.probes],
             "listeners": [s.to_listener_dict() for s in self.listeners],
             "findings": [f.to_dict() for f in self.findings],

@@ -2,7 +2,8 @@
 
 ``127.0.0.1:62893``, ``localhost:62893``, ``[::1]:62893``, ``:62893``, ``62893``,
 ``http://localhost:8080/health``, ``https://example.test/``, ``postgres://db:5432/app``,
-``redis://cache``, ``udp://127.0.0.1:53``. Anything malformed raises
+``redis://cache``, ``udp://127.0.0.1:53``, and Unix stream sockets: ``unix:///var/run/docker.sock``
+or a bare absolute path. Anything malformed raises
 :class:`~portdoctor.exitcodes.UsageError` with a one-line message.
 """
 
@@ -94,6 +95,8 @@ def parse_target(text: str) -> Target:
 
     if text[:10].lower() == "container:":
         return _container_target(text, shown)
+    if text.startswith("/") or text.lower().startswith("unix:"):
+        return _unix_target(text, shown)
 
     scheme: str | None = None
     protocol = "tcp"
@@ -143,6 +146,21 @@ def _container_target(text: str, shown: str) -> Target:
                          "(a container or compose service name, and its port inside the container)")
     port = _port(m.group(2), shown) if m.group(2) is not None else None
     return Target(input=text, host="localhost", port=port or 0, container=m.group(1), container_port=port)
+
+# sockaddr_un.sun_path holds 108 bytes on Linux, including the terminating NUL.
+MAX_UNIX_PATH = 107
+
+
+def _unix_target(text: str, shown: str) -> Target:
+    """``unix:///run/x.sock``, ``unix:/run/x.sock`` (Docker's spelling) or ``/run/x.sock``."""
+    path = re.sub(r"^unix:(//)?", "", text, flags=re.I) if text.lower().startswith("unix:") else text
+    if not path.startswith("/"):
+        raise UsageError(f"bad target {shown!r}: a Unix socket needs an absolute path, e.g. unix:///run/app.sock")
+    if path.endswith("/"):
+        raise UsageError(f"bad target {shown!r}: a Unix socket path names a file, not a folder")
+    if len(path.encode("utf-8", "surrogateescape")) > MAX_UNIX_PATH:
+        raise UsageError(f"bad target {shown!r}: a Unix socket path is at most {MAX_UNIX_PATH} bytes")
+    return Target(input=text, host="localhost", port=0, protocol="unix", scheme="unix", path=path)
 
 
 def _split_host_port(authority: str, shown: str, *, allow_missing_port: bool) -> tuple[str, int | None]:

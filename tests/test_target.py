@@ -179,6 +179,9 @@ def test_parse_target_returns_a_target_or_raises_usage_error(text):
     except UsageError as exc:
         assert "\n" not in str(exc)
         return
+    if t.protocol == "unix":  # unix:///path or a bare absolute path
+        assert t.path.startswith("/") and not t.path.endswith("/") and t.port == 0
+        return
     assert 1 <= t.port <= 65535 and t.host and t.protocol in ("tcp", "udp")
 
 
@@ -267,3 +270,19 @@ def test_no_output_channel_carries_a_secret_from_a_target(ci, free_port, tmp_pat
     # The reports do show the targets, masked: the test looks where the secret would be.
     assert "postgres://alice:***@127.0.0.1" in everything and "password=***" in everything
     assert "token=***&api_key=***#secret=***" in everything
+
+
+@pytest.mark.parametrize("text, path", [
+    ("unix:///var/run/docker.sock", "/var/run/docker.sock"),
+    ("unix:/var/run/docker.sock", "/var/run/docker.sock"),
+    ("/run/mysqld/mysqld.sock", "/run/mysqld/mysqld.sock"),
+])
+def test_unix_socket_targets(text, path):
+    t = parse_target(text)
+    assert (t.protocol, t.path, t.display) == ("unix", path, f"unix://{path}")
+
+
+@pytest.mark.parametrize("text", ["unix://relative.sock", "/run/", "/" + "x" * 200])
+def test_bad_unix_socket_targets(text):
+    with pytest.raises(UsageError):
+        parse_target(text)
