@@ -133,6 +133,9 @@ class Check:
     name: str = ""  # stable id, e.g. "firewall"; shows in reports and JUnit
     title: str = ""  # the question it answers, e.g. "Is a firewall rule blocking?"
     order: int = 500  # position in the pipeline; built-ins use 100, 200, ...
+    # The target protocols the check understands; a "unix" (Unix socket) target has no
+    # port or address, so only checks that list "unix" run for it.
+    protocols: tuple[str, ...] = ("tcp", "udp")
     timeout: float = 5.0  # seconds before the pipeline gives up on it (becomes `error`)
     # Most checks compare the machine with the resolved addresses and probes; when the
     # name did not resolve there are none, and the pipeline skips them (saying why)

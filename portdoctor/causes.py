@@ -32,6 +32,7 @@ CAUSES: dict[str, Cause] = {
         Cause("proxy", "A proxy setting would send this client's traffic elsewhere."),
         Cause("privileged-port", "The port is below the unprivileged-port floor and the service user may not bind it."),
         Cause("unverified", "An expectation (--expect) could not be checked: the port's owner is hidden from this user."),
+        Cause("permission-denied", "The socket exists, but this user may not connect to it (Unix sockets)."),
         Cause("unknown", "The connection fails and no check explains why."),
     ]
 }
@@ -42,7 +43,10 @@ CAUSES: dict[str, Cause] = {
 # reaches the wrong program; the port's owner is the thing to fix first.
 # A failing proxy comes before dns: an HTTP client sends a proxied request to the proxy,
 # which resolves the name itself, so local resolution never happens.
+# permission-denied (Unix sockets) comes first: the kernel refused this user before any
+# listener was asked, so no other fix makes the connection work.
 RANK: list[str] = [
+    "permission-denied",
     "proxy",
     "dns",
     "port-in-use",

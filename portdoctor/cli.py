@@ -159,9 +159,6 @@ def _dispatch(argv: list[str]) -> int:
         from portdoctor.facts.engine import locate_container
 
         targets = [locate_container(t) if t.container else t for t in targets]
-    unix = [t for t in targets if t.protocol == "unix"]
-    if unix:  # parsed already; the Unix-socket diagnosis lands next
-        raise UsageError(f"{unix[0].display}: Unix socket targets are not diagnosed yet")
 
     if args.output is not None and str(args.output) == "-":
         args.output = None  # "-o -" is stdout

@@ -507,18 +507,24 @@ def _port_mentioned_for(host: str, text: str) -> int | None:
 # --- targets ---------------------------------------------------------------------------
 
 
-def target_for(endpoint: Endpoint) -> Target:
-    """The Target for one endpoint: parsed like the typed form, carrying the message."""
+def target_for(endpoint: Endpoint, whole: str | None = None) -> Target:
+    """The Target for one endpoint: parsed like the typed form, carrying the message.
+
+    ``input`` is the whole message (``whole``) when it fits in one bounded line, else
+    the part that names the endpoint; masked either way.
+    """
     from portdoctor.target import parse_target
 
     target = parse_target(endpoint.target_text())
     message = ClientMessage(client=endpoint.client, said=endpoint.said, addresses=endpoint.addresses,
                             note=endpoint.note)
-    return replace(target, input=mask_urls_in(endpoint.excerpt)[:EXCERPT_CHARS], message=message,
-                   host_defaulted=False)
+    shown = " ".join(clean_text(whole).split()) if whole is not None else ""
+    if not shown or len(shown) > EXCERPT_CHARS:
+        shown = endpoint.excerpt
+    return replace(target, input=mask_urls_in(shown)[:EXCERPT_CHARS], message=message, host_defaulted=False)
 
 
-def targets_from_text(text: str, *, what: str = "the message") -> tuple[list[Target], list[str]]:
+def targets_from_text(text: str, *, what: str = "the message", whole: bool = False) -> tuple[list[Target], list[str]]:
     """Every failing endpoint in ``text`` as a Target, plus notes on what was left out.
 
     Raises UsageError (one line, with a hint) when no endpoint is found.
@@ -530,7 +536,7 @@ def targets_from_text(text: str, *, what: str = "the message") -> tuple[list[Tar
     targets = []
     for endpoint in scan.endpoints:
         try:
-            targets.append(target_for(endpoint))
+            targets.append(target_for(endpoint, text if whole and len(scan.endpoints) == 1 else None))
         except UsageError as exc:
             notes.append(f"{what}: skipped {mask_urls_in(endpoint.excerpt)[:120]!r}: {exc}")
     for e in scan.portless:
@@ -565,5 +571,5 @@ def read_target(text: str) -> list[Target]:
 
     if not looks_like_message(text):
         return [parse_target(text)]
-    targets, _notes = targets_from_text(text)
+    targets, _notes = targets_from_text(text, whole=True)
     return targets

@@ -93,20 +93,28 @@ def diagnose(
     emit = on_event or (lambda event: None)
     started = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    # A check runs for the target protocols it declares (a Unix socket has no port or address).
+    checks = [c for c in checks if target.protocol in getattr(c.check, "protocols", ("tcp", "udp"))]
     emit(Planned(target, [(c.check.name, c.check.title) for c in checks]))
 
-    addresses, resolve_error = resolve(target.host, target.port, target.protocol, timeout=max(options.timeout, 2.0) + 3.0)
-    emit(Resolved(target, addresses, resolve_error))
+    if target.protocol == "unix":
+        addresses, resolve_error, probes, snapshot = _unix_facts(target, options, gather_facts)
+        emit(Resolved(target, addresses, resolve_error))
+    else:
+        addresses, resolve_error = resolve(target.host, target.port, target.protocol,
+                                           timeout=max(options.timeout, 2.0) + 3.0)
+        addresses = client_addresses_first(target, addresses)
+        emit(Resolved(target, addresses, resolve_error))
 
-    # The probes wait on the network while the facts are read from the kernel.
-    # The kernel's listen-overflow counters are namespace-wide and cumulative: read them
-    # just before and just after the probes, so the difference is what our probes met
-    # (the backlog-full check reads it from extras["listen_counters"]).
-    listen_before = netstat.read_listen_counters()
-    probing = Background(lambda: probe_all(addresses, target.port, target.protocol, options.timeout), "probe")
-    snapshot = gather_facts(target.port, target.protocol)
-    probes = probing.result()
-    snapshot.extras.setdefault("listen_counters", netstat.delta(listen_before, netstat.read_listen_counters()))
+        # The probes wait on the network while the facts are read from the kernel.
+        # The kernel's listen-overflow counters are namespace-wide and cumulative: read them
+        # just before and just after the probes, so the difference is what our probes met
+        # (the backlog-full check reads it from extras["listen_counters"]).
+        listen_before = netstat.read_listen_counters()
+        probing = Background(lambda: probe_all(addresses, target.port, target.protocol, options.timeout), "probe")
+        snapshot = gather_facts(target.port, target.protocol)
+        probes = probing.result()
+        snapshot.extras.setdefault("listen_counters", netstat.delta(listen_before, netstat.read_listen_counters()))
     emit(Probed(target, probes))
     emit(FactsGathered(target, snapshot))
 
@@ -139,7 +147,7 @@ def diagnose(
         target=target,
         addresses=addresses,
         probes=probes,
-        listeners=[s for s in snapshot.sockets if s.listening],
+        listeners=[s for s in snapshot.sockets if s.listening] if target.protocol != "unix" else [],
         findings=ctx.findings,
         verdict=verdict,
         duration_ms=(time.perf_counter() - started) * 1000,
@@ -147,6 +155,31 @@ def diagnose(
     )
     emit(Finished(target, report))
     return report
+
+
+def client_addresses_first(target: Target, addresses: list[str]) -> list[str]:
+    """The addresses a client's message names (libpq's ``(::1)``) first: diagnose what it used."""
+    named = target.message.addresses if target.message else ()
+    first = [a for a in named if a in addresses]
+    return first + [a for a in addresses if a not in first]
+
+
+def _unix_facts(target: Target, options: Options, gather_facts: Callable[[int, str], Snapshot]):
+    """A Unix socket: one connect to the path, the path's facts, and TCP facts for its service's port.
+
+    ``.s.PGSQL.5432`` belongs to PostgreSQL, whose TCP port is 5432: the snapshot holds
+    the sockets on that port, so the check can say "it listens on TCP instead".
+    """
+    from portdoctor.facts.unixsock import gather_unix_facts, service_of
+    from portdoctor.probe import probe_unix
+
+    path = target.path or ""
+    _service, port, _pattern = service_of(path)
+    probing = Background(lambda: probe_unix(path, options.timeout), "probe")
+    snapshot = gather_facts(port, "tcp") if port else Snapshot(port=0, protocol="unix")
+    snapshot.extras["unix"] = gather_unix_facts(path)
+    probe = probing.result()
+    return [], None, [probe], snapshot
 
 
 def run_check(loaded: LoadedCheck, ctx: Context) -> list[Finding]:

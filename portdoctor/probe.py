@@ -6,6 +6,7 @@ sockets our own connection leaves behind (a CLOSE-WAIT on a listener that never 
 UDP: an empty datagram and a short wait for a reply or an ICMP port-unreachable
 (seen as ECONNREFUSED); silence is reported as ``timeout`` ("open|filtered").
 All addresses are probed at once, so a DROP rule costs one timeout, not one per address.
+Unix stream sockets (:func:`probe_unix`): a connect to the path, errno kept.
 """
 
 from __future__ import annotations
@@ -88,6 +89,30 @@ def probe_udp(address: str, port: int, timeout: float) -> Probe:
     finally:
         sock.close()
     return Probe(address, outcome, (time.perf_counter() - start) * 1000, code, words)
+
+
+def probe_unix(path: str, timeout: float) -> Probe:
+    """Connect to a Unix stream socket: open, refused (a file nobody listens on), or an error.
+
+    ``EAGAIN`` is the kernel's answer when the listener's accept queue is full; it is
+    reported as a timeout (the connection would wait). ``errno`` tells the rest apart:
+    ``ENOENT`` no such file, ``EACCES`` no permission, ``ECONNREFUSED`` no listener.
+    """
+    start = time.perf_counter()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        outcome, code, words = Outcome.OPEN, None, None
+    except (socket.timeout, TimeoutError):
+        outcome, code, words = Outcome.TIMEOUT, None, "no answer before the deadline"
+    except BlockingIOError as exc:
+        outcome, code, words = Outcome.TIMEOUT, exc.errno, "the listener's accept queue is full (EAGAIN)"
+    except OSError as exc:
+        outcome, code, words = _classify(exc)
+    finally:
+        sock.close()
+    return Probe(path, outcome, (time.perf_counter() - start) * 1000, code, words)
 
 
 def probe_all(addresses: list[str], port: int, protocol: str, timeout: float) -> list[Probe]:

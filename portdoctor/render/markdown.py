@@ -74,8 +74,11 @@ def render_one(r: Report, level: int = 2) -> str:
         out.extend(f"- `{cause}`: {escape_text(title)}" for cause, title in v.also)
         out.append("")
 
-    addresses = ", ".join(code_span(a) for a in r.addresses) or "none (the name did not resolve)"
-    out.append(f"Target {code_span(t.input)} ({t.protocol}) resolves to {addresses}.")
+    if t.protocol == "unix":
+        out.append(f"Target {code_span(t.input)} is the Unix socket {code_span(t.path or '')}.")
+    else:
+        addresses = ", ".join(code_span(a) for a in r.addresses) or "none (the name did not resolve)"
+        out.append(f"Target {code_span(t.input)} ({t.protocol}) resolves to {addresses}.")
     out.append("")
     if r.probes:
         out += ["| address | outcome | time |", "| --- | --- | ---: |"]
@@ -88,7 +91,7 @@ def render_one(r: Report, level: int = 2) -> str:
         out += [f"Listeners on port {t.port}:", "", "| socket | owner |", "| --- | --- |"]
         for s in r.listeners:
             out.append(f"| {code_span(s.protocol + ' ' + endpoint(s.address, s.port))} | {cell(owner_label(s))} |")
-    else:
+    elif t.protocol != "unix":
         out.append(f"Nothing is bound to port {t.port} (any address, any protocol).")
     out.append("")
 

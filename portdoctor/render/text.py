@@ -68,7 +68,9 @@ def render_one(r: Report, *, color: bool = False) -> str:
     if t.input != t.display:
         head += f"  from {printable(t.input)!s}"
     out.append(paint(head, "bold"))
-    if r.addresses:
+    if t.protocol == "unix":
+        out.extend(_wrap(printable(t.path), "  socket     ", " " * 13))
+    elif r.addresses:
         out.extend(_wrap(", ".join(r.addresses), "  addresses  ", " " * 13))
     else:
         out.append("  addresses  none (the name did not resolve)")
@@ -91,7 +93,7 @@ def render_one(r: Report, *, color: bool = False) -> str:
         for s in r.listeners:
             where = f"{s.protocol} {endpoint(s.address, s.port)}"
             out.extend(_wrap(f"{where:<26} {owner_label(s)}", "    ", " " * 31))
-    else:
+    elif t.protocol != "unix":  # a Unix socket's listener is the unix-socket check's to name
         out.append(f"  listeners  none on port {t.port} (any address, any protocol)")
     if not r.host.privileged:
         out.append(paint("             not root: other users' processes and some rules are hidden;", "dim"))

@@ -53,6 +53,8 @@ class Listener:
     reply: bool = True  # UDP: answer each datagram with "pong"; False stays silent
     extra_args: list[str] = field(default_factory=list)  # appended to its command line (/proc/PID/cmdline)
     stop: bool = False  # SIGSTOP it once it is ready (state T: a stopped or debugged service)
+    unix_mode: int | None = None  # "unix": chmod the socket file after binding (e.g. 0o660)
+    unix_group: int | None = None  # "unix": chown the socket file to this gid after binding
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -25,6 +25,10 @@ def serve_unix(spec):
     os.makedirs(os.path.dirname(spec["address"]), exist_ok=True)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(spec["address"])
+    if spec.get("unix_group") is not None:
+        os.chown(spec["address"], -1, spec["unix_group"])
+    if spec.get("unix_mode") is not None:
+        os.chmod(spec["address"], spec["unix_mode"])
     s.listen(spec.get("backlog", 128))
     print("ready", flush=True)
     while True:
