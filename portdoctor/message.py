@@ -27,8 +27,8 @@ from __future__ import annotations
 import ipaddress
 import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator
 
 from portdoctor.exitcodes import UsageError
 from portdoctor.masking import mask_urls_in
@@ -381,7 +381,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]{0,32}[ -/]{0,4}[@-~]|\x1b\][^\x07\x1b]{0,512}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u0080-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
-def clean_text(text: str) -> str:
+def plain_text(text: str) -> str:
     """Terminal escapes and control characters out of pasted text; lines cut to MAX_LINE."""
     text = _ANSI.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _CONTROL.sub(" ", text)
@@ -409,7 +409,7 @@ def find_endpoints(text: str, *, deadline: float | None = None) -> Scan:
     if len(text) > MAX_TEXT_BYTES:
         text = text[:MAX_TEXT_BYTES]
         scan.truncated = f"only the first {MAX_TEXT_BYTES // (1024 * 1024)} MiB were read"
-    text = clean_text(text)
+    text = plain_text(text)
     deadline = deadline if deadline is not None else time.monotonic() + PARSE_SECONDS
     found: list[tuple[int, int, Endpoint]] = []
     taken: list[tuple[int, int]] = []
@@ -518,7 +518,7 @@ def target_for(endpoint: Endpoint, whole: str | None = None) -> Target:
     target = parse_target(endpoint.target_text())
     message = ClientMessage(client=endpoint.client, said=endpoint.said, addresses=endpoint.addresses,
                             note=endpoint.note)
-    shown = " ".join(clean_text(whole).split()) if whole is not None else ""
+    shown = " ".join(plain_text(whole).split()) if whole is not None else ""
     if not shown or len(shown) > EXCERPT_CHARS:
         shown = endpoint.excerpt
     return replace(target, input=mask_urls_in(shown)[:EXCERPT_CHARS], message=message, host_defaulted=False)
@@ -552,7 +552,7 @@ def targets_from_text(text: str, *, what: str = "the message", whole: bool = Fal
 
 
 def _quoted(text: str) -> str:
-    shown = " ".join(mask_urls_in(clean_text(text[:200])).split())
+    shown = " ".join(mask_urls_in(plain_text(text[:200])).split())
     return repr(shown if len(shown) <= 60 else shown[:57] + "...")
 
 

@@ -104,7 +104,7 @@ def probe_unix(path: str, timeout: float) -> Probe:
         sock.settimeout(timeout)
         sock.connect(path)
         outcome, code, words = Outcome.OPEN, None, None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         outcome, code, words = Outcome.TIMEOUT, None, "no answer before the deadline"
     except BlockingIOError as exc:
         outcome, code, words = Outcome.TIMEOUT, exc.errno, "the listener's accept queue is full (EAGAIN)"

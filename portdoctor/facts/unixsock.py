@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from portdoctor.facts import netlink
 from portdoctor.facts.services import WELL_KNOWN, KnownService, gather_unix_listeners
+from portdoctor.sanitize import clean_text
 
 UDIAG_SHOW_NAME, UDIAG_SHOW_VFS, UDIAG_SHOW_RQLEN, UDIAG_SHOW_UID = 0x01, 0x02, 0x10, 0x40
 UNIX_DIAG_NAME, UNIX_DIAG_VFS, UNIX_DIAG_RQLEN, UNIX_DIAG_UID = 0, 1, 4, 7
@@ -206,7 +207,7 @@ def _group_name(gid: int | None) -> str | None:
     try:
         import grp
 
-        return grp.getgrgid(gid).gr_name
+        return clean_text(grp.getgrgid(gid).gr_name)
     except (ImportError, KeyError):
         return str(gid)
 
@@ -252,6 +253,7 @@ def parse_unix_diag(chunks: list[bytes]) -> list[UnixListener]:
                     (listener.uid,) = struct.unpack_from("=I", payload)
                 at += (alen + 3) & ~3
             if listener.path and not listener.path.startswith("@"):
+                listener.path = clean_text(listener.path)  # chosen by whoever bound it
                 out.append(listener)
             offset = (end + 3) & ~3
             if len(out) >= MAX_LISTENERS:
@@ -262,14 +264,14 @@ def parse_unix_diag(chunks: list[bytes]) -> list[UnixListener]:
 def listening_unix_sockets() -> tuple[list[UnixListener], str]:
     """Every listening path-bound Unix socket of this network namespace, and how they were read."""
     try:
-        chunks = netlink._netlink_dump(netlink.NETLINK_SOCK_DIAG, build_unix_diag_request())  # noqa: SLF001
+        chunks = netlink._netlink_dump(netlink.NETLINK_SOCK_DIAG, build_unix_diag_request())
         return parse_unix_diag(chunks), "inode"
     except OSError:
         pass
     found = gather_unix_listeners(None)
     if found is None:
         raise OSError("neither sock_diag nor /proc/net/unix can be read")
-    return [UnixListener(u.path, u.inode) for u in found if u.kind == "stream"], "path"
+    return [UnixListener(clean_text(u.path), u.inode) for u in found if u.kind == "stream"], "path"
 
 
 def _bound_to(listener: UnixListener, path: str, info: PathInfo) -> bool:
