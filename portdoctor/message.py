@@ -24,6 +24,7 @@ bounded in size (:data:`MAX_TEXT_BYTES`) and every pattern is linear in its inpu
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 import time
@@ -212,6 +213,18 @@ def _errno_said(errno: str | None) -> str | None:
             "-2": DNS, "-3": DNS, "11001": DNS, "11004": DNS}.get(errno or "")
 
 
+def _line_before(m: re.Match[str]) -> str:
+    """The text before the match on its line (at most 200 characters): Ruby puts the reason there."""
+    start = max(m.string.rfind("\n", 0, m.start()) + 1, m.start() - 200)
+    return m.string[start: m.start()]
+
+
+def _errno_before(m: re.Match[str]) -> str | None:
+    """Python prints ``[Errno 111] `` just before the OSError's text."""
+    before = re.search(r"\[Errno (-?\d{1,5})\] $", m.string[max(0, m.start() - 16): m.start()])
+    return before.group(1) if before else None
+
+
 def _kubectl(m: re.Match[str]) -> Endpoint:
     local, remote = m.group("local"), m.group("remote")
     note = (f"kubectl forwarded local port {local} to port {remote} in the pod, and the connection to port "
@@ -221,15 +234,18 @@ def _kubectl(m: re.Match[str]) -> Endpoint:
     return _tcp("kubectl port-forward", m, "localhost", _port(local), said=said_in(m.group("why")), note=note)
 
 
+_DOCKER_URL = r"(?P<url>(?:unix://" + _PATH + r"|tcp://[^\s]{1,300}|npipe://[^\s]{1,300}))"
+
+# Every pattern starts with a literal: the regex engine then skips ahead to it, so a
+# scan costs about a millisecond per MiB and pattern instead of a walk at every position.
 _PATTERNS: list[_Pattern] = [
     # kubectl first: its message wraps an inner Go/socat error about the pod's side.
     _Pattern("kubectl port-forward", _rx(
         r"an error occurred forwarding (?P<local>\d{1,5}) -> (?P<remote>\d{1,5}): (?P<why>[^\n]{0,2000})"),
         _kubectl),
-    _Pattern("Docker CLI", _rx(
-        r"(?:Cannot connect to the Docker daemon at|permission denied while trying to connect to the "
-        r"Docker daemon socket at|permission denied while trying to connect to the docker API at) "
-        r"(?P<url>(?:unix://" + _PATH + r"|tcp://[^\s]{1,300}|npipe://[^\s]{1,300}))"), _docker),
+    _Pattern("Docker CLI", _rx(r"Cannot connect to the Docker daemon at " + _DOCKER_URL), _docker),
+    _Pattern("Docker CLI", _rx(r"permission denied while trying to connect to the (?:Docker daemon socket|docker API) "
+                               r"at " + _DOCKER_URL), _docker),
     # libpq (PostgreSQL 14+): one line per address tried.
     _Pattern("libpq", _rx(
         r'connection to server at "(?P<host>[^"\n]{1,255})"(?: \((?P<addr>' + _V4_OR_V6 +
@@ -256,9 +272,9 @@ _PATTERNS: list[_Pattern] = [
              lambda m: _tcp("Go", m, m.group("host").rstrip("."), None, said=DNS)),
     # Node.js: "connect ECONNREFUSED 127.0.0.1:5432", "connect ECONNREFUSED ::1:5173", "connect ENOENT /x.sock".
     _Pattern("Node.js", _rx(
-        r"\bconnect (?P<code>E[A-Z]{3,15}) (?P<where>" + _PATH + r"|\[?[0-9A-Fa-f:.%]{2,64}\]?:\d{1,5}|" +
+        r"connect (?P<code>E[A-Z]{3,15}) (?P<where>" + _PATH + r"|\[?[0-9A-Fa-f:.%]{2,64}\]?:\d{1,5}|" +
         _HOST + r":\d{1,5})"), _node_connect),
-    _Pattern("Node.js", _rx(r"\bgetaddrinfo (?P<code>ENOTFOUND|EAI_AGAIN|EAI_FAIL) (?P<host>" + _HOST + ")"),
+    _Pattern("Node.js", _rx(r"getaddrinfo (?P<code>ENOTFOUND|EAI_AGAIN|EAI_FAIL) (?P<host>" + _HOST + ")"),
              lambda m: _tcp("Node.js", m, m.group("host"), None, said=DNS)),
     # curl: "Failed to connect to localhost port 8080 after 0 ms: Couldn't connect to server" (7.8x-8.x),
     # "Failed to connect to localhost:8080 after 0 ms: Could not connect to server" (8.16+).
@@ -299,10 +315,9 @@ _PATTERNS: list[_Pattern] = [
         r":\d{1,5}) ssl:\S{1,40} \[(?P<why>[^\]\n]{0,200})\]"),
         lambda m: _tcp("Python (aiohttp)", m, *_split_address(m.group("where")), said=_said(m),
                        addresses=tuple(re.findall(r"Connect call failed \('([^']{1,64})'", m.group("why")))[:1])),
-    _Pattern("Python (asyncio)", _rx(
-        r"(?:\[Errno (?P<errno>-?\d{1,5})\] )?Connect call failed \('(?P<addr>[^']{1,64})', (?P<port>\d{1,5})"),
+    _Pattern("Python (asyncio)", _rx(r"Connect call failed \('(?P<addr>[^']{1,64})', (?P<port>\d{1,5})"),
         lambda m: _tcp("Python (asyncio)", m, m.group("addr"), _port(m.group("port")),
-                       said=_errno_said(m.group("errno")), addresses=(m.group("addr"),))),
+                       said=_errno_said(_errno_before(m)), addresses=(m.group("addr"),))),
     # Java: Apache HttpClient, Netty, OkHttp, the PostgreSQL JDBC driver, UnknownHostException.
     _Pattern("Java (Apache HttpClient)", _rx(
         r"Connect to (?P<where>\[?[0-9A-Fa-f:.%]{2,64}\]?:\d{1,5}|" + _HOST + r":\d{1,5}) "
@@ -311,7 +326,7 @@ _PATTERNS: list[_Pattern] = [
                        addresses=tuple(_java_address(a.split("/", 1)[-1])
                                        for a in m.group("resolved").split(", ") if "/" in a)[:1])),
     _Pattern("Java (Netty)", _rx(
-        r"(?P<why>Connection refused|connection timed out|Connection timed out): (?P<host>" + _HOST +
+        r"onnection (?P<why>refused|timed out): (?P<host>" + _HOST +
         r")/(?P<addr>[0-9A-Fa-f:.%]{2,64}):(?P<port>\d{1,5})"),
         lambda m: _tcp("Java (Netty)", m, m.group("host"), _port(m.group("port")), said=_said(m),
                        addresses=(_java_address(m.group("addr")),))),
@@ -329,25 +344,25 @@ _PATTERNS: list[_Pattern] = [
         r":\d{1,5}) \((?P<why>[^\n]{0,200})"),
         lambda m: _tcp("Ruby", m, *_split_address(m.group("where")), said=_said(m))),
     _Pattern("Ruby", _rx(
-        r"(?P<why>[A-Z][^\n]{0,80}?) - connect\(2\) for (?:\"(?P<host>[^\"\n]{1,253})\" port (?P<port>\d{1,5})|"
+        r" - connect\(2\) for (?:\"(?P<host>[^\"\n]{1,253})\" port (?P<port>\d{1,5})|"
         r"(?P<path>" + _PATH + r")|(?P<where>" + _HOST + r":\d{1,5}))"),
-        lambda m: _unix("Ruby", m, m.group("path"), _said(m)) if m.group("path") else
-        _tcp("Ruby", m, m.group("host"), _port(m.group("port")), said=_said(m)) if m.group("host") else
-        _tcp("Ruby", m, *_split_address(m.group("where")), said=_said(m))),
+        lambda m: _unix("Ruby", m, m.group("path"), said_in(_line_before(m))) if m.group("path") else
+        _tcp("Ruby", m, m.group("host"), _port(m.group("port")), said=said_in(_line_before(m))) if m.group("host")
+        else _tcp("Ruby", m, *_split_address(m.group("where")), said=said_in(_line_before(m)))),
     # PHP streams: "stream_socket_client(): Unable to connect to tcp://127.0.0.1:6379 (Connection refused)".
     _Pattern("PHP", _rx(
-        r"[Uu]nable to connect to (?:(?P<scheme>tcp|ssl|tls|unix)://)?(?:(?P<path>" + _PATH +
+        r"nable to connect to (?:(?P<scheme>tcp|ssl|tls|unix)://)?(?:(?P<path>" + _PATH +
         r")|(?P<where>\[?[0-9A-Fa-f:.%]{2,64}\]?:\d{1,5}|" + _HOST + r":\d{1,5})) \((?P<why>[^)\n]{0,200})\)"),
         lambda m: _unix("PHP", m, m.group("path"), _said(m)) if m.group("path") else
         _tcp("PHP", m, *_split_address(m.group("where")), said=_said(m))),
     # .NET: HttpRequestException appends " (host:port)" to the SocketException's message.
-    _Pattern(".NET", _rx(
-        r"(?P<why>No connection could be made because the target machine actively refused it\.?|"
-        r"Connection refused|Connection timed out|Name or service not known|No such host is known\.?|"
-        r"A connection attempt failed because[^(\n]{0,250}|Network is unreachable|No route to host|"
-        r"nodename nor servname provided, or not known) \((?P<where>\[[0-9A-Fa-f:.%]{2,64}\]:\d{1,5}|" + _HOST +
-        r":\d{1,5})\)"),
-        lambda m: _tcp(".NET", m, *_split_address(m.group("where")), said=_said(m))),
+    *[_Pattern(".NET", _rx(
+        r"(?P<why>" + why + r") \((?P<where>\[[0-9A-Fa-f:.%]{2,64}\]:\d{1,5}|" + _HOST + r":\d{1,5})\)"),
+        lambda m: _tcp(".NET", m, *_split_address(m.group("where")), said=_said(m)))
+      for why in (r"No connection could be made because the target machine actively refused it\.?",
+                  "Connection refused", "Connection timed out", "Name or service not known",
+                  r"No such host is known\.?", r"A connection attempt failed because[^(\n]{0,250}",
+                  "Network is unreachable", "No route to host", "nodename nor servname provided, or not known")],
 ]
 
 # Last resort: a URL with a port (or a default port) on a line that says a connection failed.
@@ -361,8 +376,6 @@ _URL = re.compile(r"\b(?P<url>[a-z][a-z0-9+.-]{1,20}://[^\s'\"<>()\[\]{}]{1,300}
 def _url_endpoints(line: str) -> Iterator[tuple[int, int, Endpoint]]:
     from portdoctor.target import parse_target
 
-    if not _FAILURE_WORDS.search(line):
-        return
     for m in _URL.finditer(line):
         url = m.group("url").rstrip(".,;:")
         if url.lower().startswith(("unix://", "file://")):
@@ -412,40 +425,67 @@ def find_endpoints(text: str, *, deadline: float | None = None) -> Scan:
     text = plain_text(text)
     deadline = deadline if deadline is not None else time.monotonic() + PARSE_SECONDS
     found: list[tuple[int, int, Endpoint]] = []
-    taken: list[tuple[int, int]] = []
-
-    def overlaps(start: int, end: int) -> bool:
-        return any(start < e and s < end for s, e in taken)
-
+    taken = _Spans()
     for pattern in _PATTERNS:
         if time.monotonic() > deadline:
             scan.truncated = f"the scan stopped after {PARSE_SECONDS:g} s"
             break
         for m in pattern.regex.finditer(text):
-            if overlaps(m.start(), m.end()):
+            if taken.overlaps(m.start(), m.end()):
                 continue
             endpoint = pattern.build(m)
             if endpoint is None:
                 continue
-            taken.append((m.start(), m.end()))
+            endpoint = replace(endpoint, excerpt=_lines_of(text, m.start(), m.end()))
+            taken.add(m.start(), m.end())
             found.append((m.start(), m.end(), endpoint))
-    offset = 0
-    for line in text.split("\n"):
+    # The URL fallback reads only the lines that say a connection failed and that no
+    # client's own pattern explained already.
+    last_line = -1
+    at = text.find("://")
+    while at >= 0:
         if time.monotonic() > deadline:
             scan.truncated = scan.truncated or f"the scan stopped after {PARSE_SECONDS:g} s"
             break
+        line_start = text.rfind("\n", 0, at) + 1
+        line_end = text.find("\n", at)
+        line_end = len(text) if line_end < 0 else line_end
+        at = text.find("://", line_end)
+        if line_start <= last_line or taken.overlaps(line_start, line_end):
+            continue
+        last_line = line_start
+        line = text[line_start:line_end]
+        if not _FAILURE_WORDS.search(line):
+            continue
         for start, end, endpoint in _url_endpoints(line):
-            if not overlaps(offset + start, offset + end) and not _inside_a_match(offset, offset + len(line), taken):
-                found.append((offset + start, offset + end, endpoint))
-        offset += len(line) + 1
+            found.append((line_start + start, line_start + end, endpoint))
     found.sort(key=lambda item: item[0])
     _merge(scan, [_tidy(e) for _, _, e in found], text)
     return scan
 
 
-def _inside_a_match(line_start: int, line_end: int, taken: list[tuple[int, int]]) -> bool:
-    """A line already explained by a client's own pattern does not need the URL fallback."""
-    return any(s < line_end and line_start < e for s, e in taken)
+def _lines_of(text: str, start: int, end: int) -> str:
+    """The line(s) a match lies on, for the report's ``target.input``."""
+    line_start = max(text.rfind("\n", 0, start) + 1, start - EXCERPT_CHARS)
+    line_end = text.find("\n", end)
+    return text[line_start: min(len(text) if line_end < 0 else line_end, end + EXCERPT_CHARS)]
+
+
+class _Spans:
+    """Non-overlapping matched spans, sorted, with a logarithmic overlap test."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_left(self.starts, end)  # spans starting before ``end``
+        return i > 0 and self.ends[i - 1] > start
+
+    def add(self, start: int, end: int) -> None:
+        i = bisect.bisect_left(self.starts, start)
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
 
 
 def _tidy(endpoint: Endpoint) -> Endpoint:

@@ -553,6 +553,41 @@ class TestEdit:
 
         drive(app, script)
 
+    def test_a_pasted_error_message_is_read_as_its_target(self):
+        from textual import events
+
+        fake = FixtureEngine([refused])
+        app = make_app(fake)
+
+        async def script(pilot):
+            await pilot.press("e")
+            field = app.screen.query_one("#target-input")
+            field.value = ""
+            field.post_message(events.Paste("Error: something failed\n  caused by:\n"
+                                            "  dial tcp [::1]:5173: connect: connection refused\n"))
+            await pilot.pause()
+            assert "[::1]:5173" in field.value and "\n" not in field.value
+            await pilot.press("enter")
+            await settle(pilot)
+            assert not isinstance(app.screen, EditTargetScreen)
+            assert fake.calls[-1] == "[::1]:5173"
+            assert app.view.target.message is not None and app.view.target.message.client == "Go"
+
+        drive(app, script)
+
+    def test_a_pasted_message_without_an_address_shows_a_hint(self):
+        fake = FixtureEngine([refused])
+        app = make_app(fake)
+
+        async def script(pilot):
+            await pilot.press("e")
+            app.screen.query_one("#target-input").value = "java.net.ConnectException: Connection refused"
+            await pilot.press("enter")
+            assert isinstance(app.screen, EditTargetScreen)
+            assert "no address found" in str(app.screen.query_one("#edit-error").render())
+
+        drive(app, script)
+
     def test_a_bad_target_shows_the_error_and_a_good_one_is_diagnosed(self):
         fake = FixtureEngine([refused])
         app = make_app(fake)

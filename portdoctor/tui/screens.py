@@ -115,7 +115,27 @@ class SaveScreen(ModalScreen[Path | None]):
 
 
 # The forms parse_target accepts, as the edit dialog lists them (escaped: "[v6]" is not markup).
-TARGET_FORMS = "host:port, [v6]:port, :port, port, or a URL (postgres://db:5432, udp://host:53)"
+TARGET_FORMS = ("host:port, [v6]:port, :port, port, or a URL (postgres://db:5432, udp://host:53), "
+                "a Unix socket path, or paste the client's error message")
+
+
+class MessageInput(Input):
+    """An Input that keeps a pasted multi-line error message whole (lines joined by spaces).
+
+    Textual's Input keeps only the first line of a paste; a traceback's address is often
+    further down.
+    """
+
+    MAX_PASTE = 20000  # characters kept from one paste
+
+    def _on_paste(self, event) -> None:  # event: textual.events.Paste
+        if event.text:
+            text = " ".join(event.text[: self.MAX_PASTE].split())
+            if self.selection.is_empty:
+                self.insert_text_at_cursor(text)
+            else:
+                self.replace(text, *self.selection)
+        event.stop()
 
 
 class EditTargetScreen(ModalScreen[Target | None]):
@@ -131,7 +151,7 @@ class EditTargetScreen(ModalScreen[Target | None]):
         with Vertical(id="edit", classes="dialog"):
             yield Label("[b]Diagnose another target[/b]")
             yield Static(escape(TARGET_FORMS), id="edit-forms", classes="muted")
-            yield Input(self.current.input, id="target-input", placeholder="127.0.0.1:8080")
+            yield MessageInput(self.current.input, id="target-input", placeholder="127.0.0.1:8080")
             yield Static(id="edit-error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Diagnose", id="go", variant="primary")
@@ -141,15 +161,15 @@ class EditTargetScreen(ModalScreen[Target | None]):
     @on(Button.Pressed, "#go")
     def _submit(self) -> None:
         from portdoctor.exitcodes import UsageError
-        from portdoctor.target import parse_target
+        from portdoctor.message import read_target
 
         text = self.query_one("#target-input", Input).value.strip()
         try:
-            target = parse_target(text)
+            targets = read_target(text)  # a target as typed, or the first endpoint of a pasted message
         except UsageError as exc:
             self.query_one("#edit-error", Static).update(escape(str(exc)))
             return
-        self.dismiss(target)
+        self.dismiss(targets[0])
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
