@@ -339,9 +339,9 @@ def _run_report(targets, args, fmt: str) -> int:
     runner = ci.detect()
 
     if args.output is not None:
-        from portdoctor.output import write_atomic
+        from portdoctor.output import write_report
 
-        write_atomic(args.output, document)
+        write_report(args.output, document)
         _err(f"portdoctor: report written to {args.output}")
     else:
         color = fmt == "text" and _use_color(args.color, sys.stdout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from datetime import datetime, timezone
@@ -29,6 +30,12 @@ def check_writable(path: Path) -> None:
 def _check_writable(path: Path) -> None:
     if "\x00" in str(path):
         raise UsageError(f"cannot write {str(path)!r}: a file name cannot contain a NUL character")
+    if str(path) in STDOUT_PATHS:
+        return
+    if path.exists() and not path.is_file() and not path.is_dir():  # a device, FIFO or socket
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"cannot write {path}: it is not writable")
+        return
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise UsageError(f"cannot write {path}: it is a directory")
@@ -40,10 +47,83 @@ def _check_writable(path: Path) -> None:
         raise UsageError(f"cannot write {path}: the file is not writable")
 
 
+STDOUT_PATHS = ("-", "/dev/stdout", "/proc/self/fd/1", "/dev/fd/1")
+
+
+def write_report(path: Path, text: str, stdout=None) -> str:
+    """Write ``text`` to ``path`` the way its kind of file needs; return where it went.
+
+    - ``-`` and ``/dev/stdout`` are stdout;
+    - a character device (``/dev/null``, a terminal) or a FIFO with a reader is written
+      in place: replacing it with a regular file would keep, world-readable, what
+      anyone writes there afterwards, and leave a FIFO's reader with nothing;
+    - a block device, a socket, or a FIFO nobody reads is refused (exit 2);
+    - a regular file or a new path gets the atomic temp-file-and-rename
+      (:func:`write_atomic`).
+    """
+    import stat
+    import sys
+
+    if str(path) in STDOUT_PATHS:
+        stream = stdout or sys.stdout
+        stream.write(text)
+        stream.flush()
+        return "stdout"
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if mode is None or stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        write_atomic(path, text)
+        return str(path)
+    if stat.S_ISBLK(mode):
+        raise UsageError(f"refusing to write {path}: it is a block device (a disk)")
+    if stat.S_ISSOCK(mode):
+        raise UsageError(f"cannot write {path}: it is a socket, not a file")
+    _write_in_place(path, text, fifo=stat.S_ISFIFO(mode))
+    return str(path)
+
+
+def _write_in_place(path: Path, text: str, *, fifo: bool) -> None:
+    flags = os.O_WRONLY | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+    try:
+        # A FIFO: O_NONBLOCK makes a FIFO without a reader an error (ENXIO), not a hang.
+        fd = os.open(path, flags | (os.O_NONBLOCK if fifo else 0))
+    except OSError as exc:
+        if fifo and exc.errno == errno.ENXIO:
+            raise UsageError(f"cannot write {path}: it is a FIFO and nothing reads it") from None
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        if fifo:
+            os.set_blocking(fd, True)
+        data = text.encode("utf-8")
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, then rename: never a partial file."""
+    """Write via a temporary file in the same folder, then rename: never a partial file.
+
+    In a sticky, world-writable folder (``/tmp``) an existing file owned by someone
+    else is refused: replacing it with its mode copied would hand that user a file we
+    wrote (and what it says) with the permissions they chose.
+    """
     check_writable(path)
     parent = path.parent if str(path.parent) else Path(".")
+    existing = _existing_regular(path)
+    if existing is not None and hasattr(os, "geteuid") and existing.st_uid != os.geteuid():
+        folder = os.stat(parent)
+        if folder.st_mode & 0o1000 and folder.st_mode & 0o002:
+            raise UsageError(f"refusing to replace {path}: it belongs to uid {existing.st_uid}, not to us, "
+                             f"in the shared sticky folder {parent}; choose a path of your own")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     except (OSError, ValueError) as exc:
@@ -53,8 +133,8 @@ def write_atomic(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
+        if existing is not None:
+            os.chmod(tmp, existing.st_mode & 0o777)
         else:
             os.chmod(tmp, 0o644 & ~_umask())
         os.replace(tmp, path)
@@ -64,6 +144,16 @@ def write_atomic(path: Path, text: str) -> None:
         except OSError:
             pass
         raise UsageError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _existing_regular(path: Path):
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
 
 
 def save_report(text: str, fmt: str, label: str, folder: Path | None = None) -> Path:
