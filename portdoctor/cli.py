@@ -433,6 +433,14 @@ def _cmd_schema(argv: list[str]) -> int:
     return ExitCode.OK
 
 
+def _folder_state(folder: Path) -> str:
+    """"present", "absent", or why it cannot be read (never raises)."""
+    try:
+        return "present" if folder.is_dir() else "absent"
+    except (OSError, ValueError) as exc:
+        return f"cannot be read: {getattr(exc, 'strerror', None) or exc}"
+
+
 def _print_self_diagnosis(args) -> None:
     """``--version --verbose``: what to paste into a bug report (glances --issue style)."""
     import platform
@@ -460,7 +468,7 @@ def _print_self_diagnosis(args) -> None:
     root = hasattr(os, "geteuid") and os.geteuid() == 0
     row("privileged", "yes (root)" if root else "no (other users' sockets are hidden; use sudo)")
     checks_dir = user_checks_dir()
-    row("checks folder", f"{checks_dir} ({'present' if checks_dir.is_dir() else 'absent'})")
+    row("checks folder", f"{checks_dir} ({_folder_state(checks_dir)})")
     row("reports", reports_dir())
     try:
         from importlib.resources import files

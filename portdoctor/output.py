@@ -109,7 +109,7 @@ def _write_in_place(path: Path, text: str, *, fifo: bool) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     """Write via a temporary file in the same folder, then rename: never a partial file.
 
     In a sticky, world-writable folder (``/tmp``) an existing file owned by someone
@@ -133,7 +133,9 @@ def write_atomic(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        if existing is not None:
+        if mode is not None:
+            os.chmod(tmp, mode)
+        elif existing is not None:
             os.chmod(tmp, existing.st_mode & 0o777)
         else:
             os.chmod(tmp, 0o644 & ~_umask())
@@ -157,16 +159,23 @@ def _existing_regular(path: Path):
 
 
 def save_report(text: str, fmt: str, label: str, folder: Path | None = None) -> Path:
-    """Keep a report in the reports folder under a timestamped name; return its path."""
+    """Keep a report in the reports folder under a timestamped name; return its path.
+
+    Reports hold command lines and addresses: the folder is private (0700, tightened if
+    it exists and is ours) and each file 0600.
+    """
     folder = folder or reports_dir()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.stat(folder)
+        if st.st_mode & 0o077 and (not hasattr(os, "geteuid") or st.st_uid == os.geteuid()):
+            os.chmod(folder, 0o700)
     except OSError as exc:
         raise UsageError(f"cannot create the reports folder {folder}: {exc.strerror or exc}") from None
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     safe = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in label)[:60]
     path = folder / f"{stamp}-{safe}{FORMAT_EXTENSION[fmt]}"
-    write_atomic(path, text)
+    write_atomic(path, text, mode=0o600)
     return path
 
 
