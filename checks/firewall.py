@@ -10,7 +10,7 @@ the check skips with how to look.
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Outcome, Probe, fix
+from portdoctor.api import Check, Context, Outcome, Probe, fix, hostport
 from portdoctor.facts.firewall import Decision, FirewallFacts, FirewallRule, evaluate, packet_for, probe_signature
 
 _FILTER_OUTCOMES = (Outcome.REFUSED, Outcome.TIMEOUT, Outcome.ERROR, Outcome.UNREACHABLE)
@@ -21,17 +21,29 @@ def _rule_line(rule: FirewallRule) -> str:
     return f"{rule.where}: {rule.text}"
 
 
+def _reached(decision: Decision) -> str:
+    """", reached through INPUT → MYCHAIN" when the deciding rule sits in a jumped-to chain."""
+    return f", reached through {' → '.join(decision.path)}" if len(decision.path) > 1 else ""
+
+
 class FirewallCheck(Check):
     name = "firewall"
     title = "Is a firewall rule blocking?"
     order = 400
 
     def run(self, ctx: Context):
+        facts: FirewallFacts | None = ctx.facts.firewall
+        readable = facts is not None and getattr(facts, "readable", False)
+        forwarded = self._forwarded(ctx, facts) if facts is not None and readable else []
+        local = self._local(ctx, facts, readable)
+        return [local, *forwarded] if forwarded else local
+
+    def _local(self, ctx: Context, facts: FirewallFacts | None, readable: bool):
+        """The finding for this machine's own connection attempts."""
         failed = ctx.failed_probes
         if not failed:
             return self.passed("Connected on every address; no rule blocks it.")
-        facts: FirewallFacts | None = ctx.facts.firewall
-        if facts is None or not getattr(facts, "readable", False):
+        if facts is None or not readable:
             return self._unreadable(ctx, facts, failed)
         local_addrs = [i.address for i in ctx.facts.interfaces]
         blocked: list[tuple[Probe, Decision]] = []
@@ -57,6 +69,41 @@ class FirewallCheck(Check):
             "Chains walked: " + ("; ".join(walked) if walked else "none hook this traffic") + ".",
             sources=facts.sources)
 
+    # --- connections from other machines to a published port ------------------------
+    def _forwarded(self, ctx: Context, facts: FirewallFacts):
+        """A FORWARD rule (Docker's DOCKER-USER, ...) that blocks other machines from a port
+        that a prerouting DNAT publishes. It never touches this machine's own connections
+        (they do not pass FORWARD), so it is a warning beside the local finding."""
+        if not any(ctx.facts.is_local(p.address) for p in ctx.probes):
+            return []
+        port, proto = ctx.target.port, ctx.target.protocol
+        for forward in getattr(ctx.facts, "dnat", None) or []:
+            if forward.kind != "dnat" or forward.hook != "prerouting":
+                continue
+            decision = facts.forward_verdict(forward, port, proto)
+            if decision is None or decision.rule is None:
+                continue
+            rule = decision.rule
+            dest, dest_port = forward.destination(port)
+            verb = "drops" if decision.verdict == "drop" else "rejects"
+            where = hostport(dest or "", dest_port)
+            title = (f"Firewall rule in chain {rule.chain} {verb} connections from other machines to "
+                     f"published port {port} (forwarded to {where}): {rule.text}")
+            detail = (f"{_rule_line(rule)} (hook forward{_reached(decision)}). The nat rule `{forward.rule}` "
+                      f"({forward.table} {forward.chain}) sends port {port} to {where}; the FORWARD hook sees "
+                      f"the connection after that rewrite (address {dest}, port {dest_port}) and this rule "
+                      f"{verb} it. Connections made from this machine do not pass FORWARD, so they are not "
+                      f"affected.")
+            steps = self._remedies(ctx, facts, rule)
+            if rule.chain == "DOCKER-USER":
+                steps.insert(0, fix("Rules in DOCKER-USER see the container's address and port (after DNAT), "
+                                    f"not the published port {port}: narrow or remove this one.", None))
+            # It explains nothing about a failure seen from here: no cause then, lest it lead the verdict.
+            cause = "firewall" if ctx.reachable else None
+            return [self.warn(title, detail, steps, cause=cause, hook="forward", verdict=decision.verdict,
+                              rule=rule.to_dict(), chain_path=decision.path, forward=forward.to_dict())]
+        return []
+
     # --- a rule was found ------------------------------------------------------------
     def _blocked(self, ctx: Context, facts: FirewallFacts, blocked: list[tuple[Probe, Decision]]):
         port, proto = ctx.target.port, ctx.target.protocol
@@ -68,9 +115,9 @@ class FirewallCheck(Check):
         if decision.rule is not None:
             rule = decision.rule
             title = f"Firewall rule {verb} {proto} to {probe.address}:{port}: {rule.text}"
-            detail = (f"{_rule_line(rule)} (hook {decision.hook}). ")
+            detail = f"{_rule_line(rule)} (hook {decision.hook}{_reached(decision)}). "
             steps = self._remedies(ctx, facts, rule)
-            evidence = {"rule": rule.to_dict()}
+            evidence = {"rule": rule.to_dict(), "chain_path": decision.path}
         else:
             chain = decision.chain
             title = (f"Firewall chain {chain.family} {chain.table} {chain.name} {verb} {proto} to "

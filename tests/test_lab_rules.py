@@ -1,0 +1,77 @@
+"""Rules in chains of every spelling, proven in real network namespaces.
+
+A ``-j NAME`` is a jump when NAME is a chain declared in that table, whatever its case:
+user chains (``iptables -N MYCHAIN``), Docker's ``DOCKER-USER`` / ``DOCKER``, ``KUBE-*``,
+``ufw-*``. Each scenario loads real rules with real iptables / nft inside ``unshare
+--net`` and runs ``portdoctor --report --format json`` there.
+"""
+
+import pytest
+
+from labkit import Listener
+
+pytestmark = pytest.mark.lab
+
+PORT = 47621
+
+
+def test_reject_in_a_capital_letter_user_chain_is_found(lab):
+    r = lab.run([f"127.0.0.1:{PORT}"], listeners=[Listener("127.0.0.1", PORT)], setup=[
+        "iptables -N MYCHAIN",
+        "iptables -A INPUT -j MYCHAIN",
+        f"iptables -A MYCHAIN -p tcp --dport {PORT} -j REJECT",
+    ])
+    assert (r.cause, r.returncode) == ("firewall", 1), r.stdout
+    f = r.finding("firewall")
+    assert f["status"] == "fail" and f["evidence"]["inferred"] is False
+    assert f["evidence"]["rule"]["chain"] == "MYCHAIN", f
+    assert "MYCHAIN" in f["title"] and "MYCHAIN" in f["detail"], f
+    commands = [s["command"] for s in f["remediation"]]
+    assert f"sudo iptables -D MYCHAIN -p tcp -m tcp --dport {PORT} -j REJECT --reject-with icmp-port-unreachable" \
+        in commands, commands
+
+
+DOCKER_LIKE = [  # the chains and rules Docker 20.10 writes for `-p PORT:80`, with a DOCKER-USER drop
+    "iptables -t nat -N DOCKER",
+    "iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
+    "iptables -t nat -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER",
+    f"iptables -t nat -A DOCKER ! -i docker0 -p tcp -m tcp --dport {PORT} -j DNAT --to-destination 172.17.0.2:80",
+    "iptables -N DOCKER", "iptables -N DOCKER-USER",
+    "iptables -A FORWARD -j DOCKER-USER",
+    "iptables -A FORWARD -o docker0 -j DOCKER",
+    "iptables -A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT",
+    "iptables -A DOCKER-USER -p tcp -m tcp --dport 80 -j DROP",
+    "iptables -A DOCKER-USER -j RETURN",
+]
+
+
+def test_docker_user_drop_of_a_published_port_is_named(lab):
+    # The local connection (docker-proxy's place taken by a plain listener) works; other
+    # machines' connections are DNATed to 172.17.0.2:80 and dropped in DOCKER-USER.
+    r = lab.run([f"127.0.0.1:{PORT}"], listeners=[Listener("127.0.0.1", PORT, name="docker-proxy")],
+                setup=DOCKER_LIKE)
+    assert (r.cause, r.returncode) == ("ok", 0), r.stdout
+    warned = [f for f in r.json["findings"] if f["check"] == "firewall" and f["status"] == "warn"]
+    assert len(warned) == 1, r.json["findings"]
+    f = warned[0]
+    assert f["cause"] == "firewall" and f["evidence"]["rule"]["chain"] == "DOCKER-USER", f
+    assert f["evidence"]["chain_path"] == ["FORWARD", "DOCKER-USER"]
+    assert "DOCKER-USER" in f["title"] and "172.17.0.2:80" in f["title"], f["title"]
+    commands = [s["command"] for s in f["remediation"]]
+    assert "sudo iptables -D DOCKER-USER -p tcp -m tcp --dport 80 -j DROP" in commands, commands
+
+
+def test_nft_goto_and_return_are_followed(lab):
+    r = lab.run([f"127.0.0.1:{PORT}"], listeners=[Listener("127.0.0.1", PORT)], setup=[
+        "nft add table inet lab",
+        "nft 'add chain inet lab input { type filter hook input priority 0; policy accept; }'",
+        "nft add chain inet lab Skip", "nft add chain inet lab Blocked",
+        "nft add rule inet lab input tcp dport 1-1000 jump Skip",
+        f"nft add rule inet lab input tcp dport {PORT} goto Blocked",
+        "nft add rule inet lab Skip return",
+        "nft add rule inet lab Blocked tcp dport != 22 reject",
+    ])
+    assert (r.cause, r.returncode) == ("firewall", 1), r.stdout
+    f = r.finding("firewall")
+    assert f["evidence"]["rule"]["chain"] == "Blocked" and f["evidence"]["chain_path"] == ["input", "Blocked"], f
+    assert "reached through input → Blocked" in f["detail"], f["detail"]
