@@ -117,9 +117,10 @@ class FirewallCheck(Check):
             title = f"Firewall rule {verb} {proto} to {probe.address}:{port}: {rule.text}"
             detail = f"{_rule_line(rule)} (hook {decision.hook}{_reached(decision)}). "
             steps = self._remedies(ctx, facts, rule)
-            evidence = {"rule": rule.to_dict(), "chain_path": decision.path}
+            evidence: dict[str, object] = {"rule": rule.to_dict(), "chain_path": decision.path}
         else:
             chain = decision.chain
+            assert chain is not None, "a blocking decision names its rule or its chain"
             title = (f"Firewall chain {chain.family} {chain.table} {chain.name} {verb} {proto} to "
                      f"{probe.address}:{port} by its default policy (drop): no rule accepts it.")
             detail = f"The {chain.name} chain (hook {decision.hook}) ends in policy drop. "

@@ -84,7 +84,7 @@ def gather_dnat(snap: Any) -> None:
     if snap.os == "linux":
         ruleset = snap.firewall
         if isinstance(ruleset, Ruleset):
-            rules += dnat_rules(ruleset)
+            rules += dnat_rules(ruleset, snap.port, snap.protocol)
         elif not snap.privileged:
             snap.visibility["nat"] = "reading NAT rules needs root (nft/iptables-save)"
         rules += docker_proxy_rules(snap.sockets, _read_cmdline)

@@ -267,26 +267,60 @@ def _own_ports(rule: FirewallRule) -> list[tuple[int, int]] | None:
     return ports or None
 
 
-def dnat_rules(ruleset: Ruleset) -> list[DnatRule]:
-    """Every DNAT / REDIRECT rule reachable from a nat prerouting or output hook, once per
-    (hook, path), with the conditions met on the way."""
+def dnat_rules(ruleset: Ruleset, port: int | None = None, protocol: str = "tcp") -> list[DnatRule]:
+    """The DNAT / REDIRECT rules reachable from a nat prerouting or output hook, once per
+    (hook, path), with the conditions met on the way.
+
+    With ``port``, the walk is for that port: a rule whose port or protocol cannot match is
+    passed over, a ``return`` (or an earlier forward) that surely applies ends the walk
+    there, as the kernel would; conditions on what is not known (interfaces, addresses,
+    unevaluated matchers) never rule a forward out.
+    """
     out: list[DnatRule] = []
     for chain in ruleset.chains:
         if chain.type == "nat" and chain.hook in DNAT_HOOKS:
-            _collect_nat(ruleset, chain, chain.hook, [], [chain.name], out)
+            _collect_nat(ruleset, chain, chain.hook, [], [chain.name], out,
+                         None if port is None else (port, protocol))
     return out
 
 
+_DECIDED, _RETURNED = "decided", "returned"
+
+
+def _known_match(rule: FirewallRule, for_port: tuple[int, str] | None) -> bool | None:
+    """Does ``rule`` match a connection to the port: True, False, or None (cannot tell)?"""
+    if for_port is None:
+        return None
+    port, protocol = for_port
+    packet = Packet(4, protocol, "", port)
+    result: bool | None = True
+    for m in rule.matchers:
+        if m.field in ("dport", "l4proto"):
+            if m.evaluate(packet, "prerouting") is False:
+                return False
+        else:
+            result = None
+    return result
+
+
 def _collect_nat(ruleset: Ruleset, chain: Chain, hook: str, conditions: list[Matcher], path: list[str],
-                 out: list[DnatRule]) -> None:
+                 out: list[DnatRule], for_port: tuple[int, str] | None) -> str | None:
     if len(path) > _MAX_DEPTH or len(out) > 4096:
-        return
+        return None
     for rule in chain.rules:
+        known = _known_match(rule, for_port)
+        if known is False:
+            continue
         if rule.action in ("jump", "goto") and rule.target:
             sub = ruleset.chain(rule.backend, rule.family, rule.table, rule.target)
-            if sub is not None and sub.name not in path:
-                _collect_nat(ruleset, sub, hook, conditions + rule.matchers, [*path, sub.name], out)
+            if sub is None or sub.name in path:
+                continue
+            ended = _collect_nat(ruleset, sub, hook, conditions + rule.matchers, [*path, sub.name], out, for_port)
+            if ended == _DECIDED or (known and rule.action == "goto"):
+                return ended or _RETURNED
             continue
+        if known and rule.action in ("return", "accept"):
+            return _RETURNED if rule.action == "return" else _DECIDED
         nat = rule.nat
         if nat is None or nat.kind not in ("dnat", "redirect"):
             continue
@@ -300,6 +334,9 @@ def _collect_nat(ruleset: Ruleset, chain: Chain, hook: str, conditions: list[Mat
             _address_matches(conditions) + _address_matches(own),
             f"{rule.family} {rule.table}" if nft else rule.table, rule.chain,
             rule.summary if nft else rule.text, None, conditions + own, list(path)))
+        if known:
+            return _DECIDED
+    return None
 
 
 def forward_decision(ruleset: Ruleset, forward: DnatRule, port: int, protocol: str = "tcp") -> Decision | None:

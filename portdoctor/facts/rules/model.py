@@ -22,6 +22,7 @@ import ipaddress
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from dataclasses import field as _field  # Matcher has an attribute named `field`
 from typing import TYPE_CHECKING, Any
 
 from portdoctor.sanitize import clean_text
@@ -56,7 +57,7 @@ class Matcher:
     """One condition of a rule. ``evaluate`` returns True, False, or None (not evaluated)."""
 
     field: str  # family | l4proto | dport | sport | saddr | daddr | iif | oif | ctstate | unknown
-    values: list[Any] = field(default_factory=list)
+    values: list[Any] = _field(default_factory=list)
     negate: bool = False
     text: str = ""  # for "unknown": what it was
 
@@ -398,7 +399,7 @@ class Ruleset:
         """
         from portdoctor.facts.rules.evaluate import dnat_rules
 
-        return [r for r in dnat_rules(self) if r.matches(port, protocol, address)]
+        return [r for r in dnat_rules(self, port, protocol) if r.matches(port, protocol, address)]
 
     def forward_verdict(self, forward: DnatRule, port: int, protocol: str = "tcp") -> Decision | None:
         """The FORWARD hook's rule that blocks a connection from another machine after
