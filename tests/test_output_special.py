@@ -37,7 +37,12 @@ def test_a_fifo_is_written_in_place_for_its_reader(tmp_path, free_port):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     received: list[bytes] = []
-    reader = threading.Thread(target=lambda: received.append(open(fifo, "rb").read()))
+
+    def read() -> None:
+        with open(fifo, "rb") as f:
+            received.append(f.read())
+
+    reader = threading.Thread(target=read)
     reader.start()
     r = run_cli("-o", str(fifo), "--format", "json", f"127.0.0.1:{free_port}")
     reader.join(30)
