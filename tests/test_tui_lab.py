@@ -25,6 +25,7 @@ pytest.importorskip("textual")
 pytestmark = [pytest.mark.tui, pytest.mark.lab]
 
 DRIVER = Path(__file__).resolve().parent / "tui_lab_driver.py"
+DROP_TIMEOUT = 5  # the probe timeout of the driver's firewall_drop scenario (DROP_TIMEOUT there)
 RESULT_MARK = "TUI-LAB-RESULT "
 PORT = 47613  # inside the private namespace, so never taken by anything on the host
 
@@ -72,7 +73,7 @@ def test_drop_rule_the_ui_stays_live_during_the_timeout_then_names_the_rule(tui_
     # `?` answered while the real diagnosis was still waiting on its probe's timeout.
     assert at_help["help_screen"] is True, at_help
     assert at_help["worker_running"] is True and at_help["run_finished"] is False, at_help
-    assert at_help["probes_known"] is False, at_help  # no probe result yet: still in the 2 s timeout
+    assert at_help["probes_known"] is False, at_help  # no probe result yet: still in the probe's timeout
     assert at_help["banner"].startswith(f"Diagnosing 127.0.0.1:{PORT}"), at_help
     assert seen["help_closed"] is True
     at_move = seen["at_move"]
@@ -87,7 +88,7 @@ def test_drop_rule_the_ui_stays_live_during_the_timeout_then_names_the_rule(tui_
     assert "sudo nft delete rule inet lab input handle" in final["banner"], final["banner"]
     assert final["findings"]["service-running"]["status"] == "pass"  # the port really listens
     assert seen["worker_state_after"] == "SUCCESS"
-    assert seen["seconds_to_verdict"] < 2 + 5, seen["seconds_to_verdict"]  # does not hang
+    assert seen["seconds_to_verdict"] < DROP_TIMEOUT + 15, seen["seconds_to_verdict"]  # does not hang (a generous bound: a loaded machine is slow)
     assert seen["exit_code"] == 1
 
 

@@ -116,6 +116,11 @@ def scenario_refused_then_listening(port: int, seen: dict, procs: list):
     return [f"127.0.0.1:{port}"], [], [], script
 
 
+# Long enough that the UI checks below land inside the probe's timeout even on a loaded
+# machine; short enough that the scenario stays quick.
+DROP_TIMEOUT = 5
+
+
 def scenario_firewall_drop(port: int, seen: dict, procs: list):
     setup = ["nft add table inet lab",
              "nft 'add chain inet lab input { type filter hook input priority 0; policy accept; }'",
@@ -159,7 +164,7 @@ def scenario_firewall_drop(port: int, seen: dict, procs: list):
         seen["worker_state_after"] = worker.state.name if worker is not None else None
         await pilot.press("q")
 
-    return ["--timeout", "2", f"127.0.0.1:{port}"], setup, [("127.0.0.1", "fakesvc")], script
+    return ["--timeout", str(DROP_TIMEOUT), f"127.0.0.1:{port}"], setup, [("127.0.0.1", "fakesvc")], script
 
 
 def scenario_fix_port_in_use(port: int, seen: dict, procs: list):
