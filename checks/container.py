@@ -137,12 +137,31 @@ class ContainerCheck(Check):
                                                                            min(ctx.options.timeout, 2.0)))
             evidence["backend"] = {"address": hostport(address, binding.container_port),
                                    "outcome": str(backend.outcome)}
+        missing = self._missing_forward(ctx)
+        if missing:
+            return self.fail(
+                "firewall",
+                f"Port {port} is published by container {c.label} ({mapping}), but no NAT rule forwards "
+                f"{missing} to it: the connection waits on dockerd's port reservation, which never answers.",
+                "With the userland proxy off (`\"userland-proxy\": false`), dockerd only holds the host port so "
+                "nothing else takes it; the traffic reaches the container through the DNAT rule Docker adds to "
+                "its nat `DOCKER` chain. That rule is gone (a firewall reload or `iptables -t nat -F` removes "
+                "Docker's rules), so connections queue on a socket that never accepts.",
+                [fix("Let Docker write its rules again: restart the container (or the daemon).",
+                     f"{tool} restart {shlex.quote(c.name)}"),
+                 fix("See the nat rules Docker should have.", "sudo iptables -t nat -S DOCKER"),
+                 fix("If a firewall manager (firewalld, ufw, a script) flushes the nat table, restart Docker "
+                     "after it.", "sudo systemctl restart docker")],
+                **evidence)
         inside = engine_facts.listeners_inside(c, ctx.facts.privileged)
         if inside is not None:
             evidence["inside"] = [hostport(s.address, s.port) for s in inside if s.protocol == proto]
         on_port = [s for s in inside or [] if s.port == binding.container_port and s.protocol == proto]
         reachable_inside = [s for s in on_port if _serves_from_outside(s)]
         backend_ok = backend is None or backend.outcome is Outcome.OPEN
+        if c.restart_count >= 2 and not backend_ok and not on_port:
+            # Caught between two crashes of a restart loop: running for a moment, serving nothing.
+            return self._stopped(ctx, c, mapping, evidence, crash_loop=True)
         if reachable_inside and backend_ok:
             return self.passed(f"Port {port} is published by container {c.label} ({mapping}), and the app "
                                f"inside listens on {hostport(reachable_inside[0].address, binding.container_port)}"
@@ -211,16 +230,35 @@ class ContainerCheck(Check):
                 **evidence)
         return self.passed(f"Port {port} is published by container {c.label} ({mapping}).", **evidence)
 
-    def _stopped(self, ctx: Context, c, mapping: str, evidence: dict):
+    def _missing_forward(self, ctx: Context) -> str | None:
+        """The local address whose connection lands on dockerd's port reservation because no
+        DNAT rule forwards it (``--userland-proxy=false`` with its rule gone), or None.
+
+        Said only when the owner and the nat rules were both visible."""
+        port, proto = ctx.target.port, ctx.target.protocol
+        reserved = [s for s in ctx.listeners() if s.process == "dockerd"]
+        if not reserved or not ctx.facts.privileged or "nat" in ctx.facts.visibility:
+            return None
+        for probe in ctx.probes:
+            if not ctx.facts.is_local(probe.address) or not any(ctx.facts.serves(s, probe.address) for s in reserved):
+                continue
+            if not any(r.hook == "output" and r.matches(port, proto, probe.address) for r in ctx.facts.dnat or []):
+                return probe.address
+        return None
+
+    def _stopped(self, ctx: Context, c, mapping: str, evidence: dict, crash_loop: bool = False):
         port, tool, name = ctx.target.port, c.engine, shlex.quote(c.name)
-        code = f", exit code {c.exit_code}" if c.exit_code is not None and c.state != "created" else ""
+        code = (f", exit code {c.exit_code}" if c.exit_code is not None and c.state not in ("created", "running")
+                else "")
         state = f"{c.state}{code}"
+        if crash_loop or c.state == "restarting":
+            state = f"restarting in a loop ({c.restart_count} restarts{code})"
         detail = (f"Port {port} is published by container {c.label} ({mapping}), but the container is {state}"
                   f" ({c.status or c.state}). A stopped container keeps its port mapping in the engine, but no "
                   "socket or forwarding rule exists until it runs again.")
         if c.error:
             detail += f" The engine says: {c.error}."
-        if c.state == "restarting":
+        if crash_loop or c.state == "restarting":
             steps = [fix(f"The container keeps crashing (restarted {c.restart_count} times); read why.",
                          f"{tool} logs --tail 50 {name}"),
                      fix("Fix the cause, then start it again.", f"{tool} restart {name}")]

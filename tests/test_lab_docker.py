@@ -18,6 +18,7 @@ COMPOSE = {"com.docker.compose.project": "shop", "com.docker.compose.service": "
 
 @pytest.fixture(scope="module", params=["docker-proxy", "dnat"])
 def engine(request):
+    """(lab, mode) with the scenarios' containers running."""
     reason = docker_unavailable()
     if reason:
         pytest.skip(reason)
@@ -26,12 +27,20 @@ def engine(request):
     except RuntimeError as exc:
         pytest.skip(f"the Docker engine cannot start here: {exc}")
     try:
-        lab.run_container("webok", "-p 8080:80", wait_listen=":80")
-        lab.run_container("loopy", "-p 8081:80", "httpd -f -p 127.0.0.1:80 -h /www", wait_listen=":80")
-        lab.run_container("mism", "-p 8082:80", "httpd -f -p 8000 -h /www", wait_listen=":8000", labels=COMPOSE)
-        lab.run_container("gone", "-p 8083:80", "sh -c 'exit 3'")
-        lab.run_container("hidden", "", "httpd -f -p 9090 -h /www", wait_listen=":9090")
+        lab.run_containers([
+            # crashy's restart back-off (0.1 s, 0.2 s, 0.4 s, ...) runs while the others start.
+            dict(name="crashy", args="--restart always -p 8084:80", command="sh -c 'exit 2'"),
+            dict(name="webok", args="-p 8080:80", wait_listen=":80"),
+            dict(name="norule", args="-p 8085:80", wait_listen=":80"),
+            dict(name="loopy", args="-p 8081:80", command="httpd -f -p 127.0.0.1:80 -h /www", wait_listen=":80"),
+            dict(name="mism", args="-p 8082:80", command="httpd -f -p 8000 -h /www", wait_listen=":8000",
+                 labels=COMPOSE),
+            dict(name="gone", args="-p 8083:80", command="sh -c 'exit 3'"),
+            dict(name="hidden", command="httpd -f -p 9090 -h /www", wait_listen=":9090"),
+        ])
         lab.wait_state("gone", "exited")
+        lab.sh("for i in $(seq 100); do [ $(/usr/bin/docker inspect -f '{{.RestartCount}}' crashy) -ge 2 ] && exit 0; "
+               "sleep 0.1; done; exit 1")
         yield lab
     finally:
         lab.close()
@@ -152,3 +161,28 @@ def test_unreadable_engine_socket_is_a_skip_with_the_group_hint_never_a_cause(en
     assert r.json["verdict"]["check"] != "container"
     r = engine.portdoctor(["container:gone"], user="nobody")
     assert r.returncode == 2 and "not readable" in r.stderr and "docker" in r.stderr
+
+
+def test_published_container_in_a_restart_loop_says_so_and_reads_its_logs_first(engine):
+    r = engine.portdoctor(["127.0.0.1:8084"])
+    assert r.returncode == 1, r.stdout
+    assert r.cause == "not-listening"
+    f = r.finding("container")
+    assert r.json["verdict"]["check"] == "container"
+    assert "crashy" in f["title"] and "restarting" in f["title"]
+    assert f["remediation"][0]["command"] == "docker logs --tail 50 crashy"
+
+
+def test_dnat_mode_without_its_rule_is_not_served_by_dockerds_reservation(engine):
+    """--userland-proxy=false: dockerd holds the port but never accepts; the DNAT path is what counts."""
+    if engine.userland_proxy:
+        pytest.skip("docker-proxy forwards loopback connections itself; the DNAT rule is not on its path")
+    engine.sh("iptables -t nat -S DOCKER | grep -- '--dport 8085 ' | sed 's/^-A/-D/' | xargs -r iptables -t nat")
+    r = engine.portdoctor(["127.0.0.1:8085"])
+    assert r.returncode == 1, r.stdout
+    assert r.json["probes"][0]["outcome"] == "open"  # the kernel completes the handshake on dockerd's socket
+    assert r.cause == "firewall"
+    f = r.finding("container")
+    assert r.json["verdict"]["check"] == "container"
+    assert "norule" in f["title"] and "dockerd" in f["title"]
+    assert f["remediation"][0]["command"] == "docker restart norule"

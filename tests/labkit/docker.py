@@ -106,10 +106,26 @@ class DockerLab:
         label_args = " ".join(f"--label {k}={v}" for k, v in (labels or {}).items())
         cid = self.docker(f"run -d --pull never --name {name} {label_args} {args} {IMAGE} {command}")
         if wait_listen:
-            self.sh(f"for i in $(seq 50); do nsenter -t $(/usr/bin/docker inspect -f '{{{{.State.Pid}}}}' {name}) -n "
-                    f"cat /proc/net/tcp /proc/net/tcp6 | grep -qi ':{int(wait_listen.split(':')[-1]):04X} .* 0A ' "
-                    f"&& exit 0; sleep 0.1; done; exit 1")
+            self._wait_listen(name, wait_listen)
         return cid
+
+    def run_containers(self, specs: list[dict]) -> None:
+        """Start several containers at once (``docker run`` in parallel), then wait for each
+        spec's ``wait_listen``. A spec holds :meth:`run_container`'s arguments."""
+        lines = []
+        for spec in specs:
+            label_args = " ".join(f"--label {k}={v}" for k, v in (spec.get("labels") or {}).items())
+            lines.append(f"/usr/bin/docker run -d --pull never --name {spec['name']} {label_args} "
+                         f"{spec.get('args', '')} {IMAGE} {spec.get('command', '')} >/dev/null &")
+        self.sh("\n".join(lines) + "\nfail=0; for job in $(jobs -p); do wait $job || fail=1; done; exit $fail")
+        for spec in specs:
+            if spec.get("wait_listen"):
+                self._wait_listen(spec["name"], spec["wait_listen"])
+
+    def _wait_listen(self, name: str, where: str) -> None:
+        self.sh(f"for i in $(seq 50); do nsenter -t $(/usr/bin/docker inspect -f '{{{{.State.Pid}}}}' {name}) -n "
+                f"cat /proc/net/tcp /proc/net/tcp6 | grep -qi ':{int(where.split(':')[-1]):04X} .* 0A ' "
+                f"&& exit 0; sleep 0.1; done; exit 1")
 
     def wait_state(self, name: str, state: str, tries: int = 100) -> None:
         self.sh(f"for i in $(seq {tries}); do [ \"$(/usr/bin/docker inspect -f '{{{{.State.Status}}}}' {name})\" = {state} ] "
