@@ -13,6 +13,7 @@ import ipaddress
 import shlex
 
 from portdoctor.api import Check, Context, Socket, fix, hostport, is_loopback
+from portdoctor.facts.namespaces import inside_container_advice
 
 
 class OtherNamespaceCheck(Check):
@@ -103,18 +104,15 @@ class OtherNamespaceCheck(Check):
 
     def _inside_container(self, ctx: Context):
         port, proto = ctx.target.port, ctx.target.protocol
-        prefix = "udp://" if proto == "udp" else ""
         kind = ctx.facts.in_container
         return self.warn(
             f"portdoctor runs inside a {kind} container: {ctx.target.host} here is the container itself, not the host.",
             f"Nothing listens for {proto.upper()} on port {port} in this container. If the service runs on the "
             "host (or in another container), localhost does not reach it from here.",
-            [fix("From a container, reach the host by name (Docker Desktop, or add "
-                 "--add-host=host.docker.internal:host-gateway on Linux).",
-                 f"portdoctor {prefix}host.docker.internal:{port}"),
+            [*(fix(text, command) for text, command in inside_container_advice(kind, port, proto)),
              fix("Or use the host's address on the container network (the default gateway).",
                  "ip route show default")],
-            in_container=kind,
+            in_container=kind, evidence=ctx.facts.extras.get("in_container_evidence"),
         )
 
 

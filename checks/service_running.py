@@ -8,7 +8,8 @@ target's ("did you mean :8080?").
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Socket, Status, bracketed, fix
+from portdoctor.api import Check, Context, Socket, Status, bracketed, fix, is_loopback
+from portdoctor.facts.namespaces import inside_container_advice
 from portdoctor.facts.services import WELL_KNOWN, gather_init_process
 
 
@@ -104,6 +105,12 @@ class ServiceRunningCheck(Check):
             host = bracketed(ctx.target.host)
             steps.append(fix(f"Port {first.port} is listening and looks like a typo of {port}; check the port "
                              "in your client's configuration.", f"portdoctor {host}:{first.port}"))
+        loopback = ctx.target.host_defaulted or (bool(ctx.addresses) and all(is_loopback(a) for a in ctx.addresses))
+        if snap.in_container and loopback:
+            # Inside a container, localhost is the container: where the service really is comes first.
+            title += f" (portdoctor runs inside a {snap.in_container} container: localhost is the container.)"
+            steps[:0] = [fix(text, command) for text, command in
+                         inside_container_advice(snap.in_container, port, proto)]
         service = ctx.finding("well-known-service")
         if service is not None and service.status is Status.FAIL and service.cause == "not-listening":
             # The usual service runs, just not here (another port, a Unix socket, a failed unit):

@@ -186,3 +186,37 @@ def test_dnat_mode_without_its_rule_is_not_served_by_dockerds_reservation(engine
     assert r.json["verdict"]["check"] == "container"
     assert "norule" in f["title"] and "dockerd" in f["title"]
     assert f["remediation"][0]["command"] == "docker restart norule"
+
+
+# --- portdoctor itself inside a container -----------------------------------------------
+
+
+def test_inside_a_container_localhost_advice_names_the_compose_service_and_host_gateway(engine):
+    """Decided from evidence (the container's cgroup and engine mounts), and said where it
+    changes the advice: a loopback target with nothing listening."""
+    if not engine.userland_proxy:
+        pytest.skip("does not depend on the proxy mode; run once")
+    from labkit.docker import IMAGE, portdoctor_mounts
+
+    p = engine.sh(f"/usr/bin/docker run --rm --pull never {portdoctor_mounts(engine.python)} -e CI=true "
+                  f"-e NO_COLOR=1 -w / {IMAGE} {engine.python} -m portdoctor --report --format json 127.0.0.1:5000",
+                  check=False)
+    from labkit import LabResult
+
+    r = LabResult(p.returncode, p.stdout, p.stderr, 0.0)
+    assert r.returncode == 1, p.stdout + p.stderr
+    assert r.cause == "not-listening"
+    step = r.json["verdict"]["first_step"]
+    assert "compose service" in step["text"] and step["command"] == "portdoctor SERVICE:5000"
+    f = r.finding("other-namespace")
+    assert f["evidence"]["in_container"] == "docker"
+    assert "host.docker.internal:host-gateway" in " ".join(s["text"] for s in f["remediation"])
+
+
+def test_on_the_host_there_is_no_container_advice(engine):
+    """This machine carries /.dockerenv but is no container: the host-side run must not say so."""
+    if not engine.userland_proxy:
+        pytest.skip("does not depend on the proxy mode; run once")
+    r = engine.portdoctor(["127.0.0.1:5000"])
+    assert r.cause == "not-listening"
+    assert "inside a" not in r.stdout

@@ -114,6 +114,21 @@ def container_evidence(root: str = "/", environ: dict | None = None) -> tuple[st
     return None, ""
 
 
+def inside_container_advice(kind: str, port: int, protocol: str = "tcp") -> list[tuple[str, str | None]]:
+    """What to connect to instead of localhost when portdoctor runs inside a container:
+    (text, command) steps, most likely first. Checks turn them into remediation steps."""
+    prefix = "udp://" if protocol == "udp" else ""
+    return [
+        (f"portdoctor runs inside a {kind} container, where localhost is the container itself. If the service "
+         f"is another compose service, connect to it by its service name (e.g. `db:{port}`), not localhost.",
+         f"portdoctor {prefix}SERVICE:{port}"),
+        ("If the service runs on the host, connect to host.docker.internal (Docker Desktop has it; on Linux start "
+         "this container with --add-host=host.docker.internal:host-gateway), and make the service listen on an "
+         "address the container network reaches (0.0.0.0, not 127.0.0.1).",
+         f"portdoctor {prefix}host.docker.internal:{port}"),
+    ]
+
+
 def detect_container(root: str = "/") -> str | None:
     """What kind of container portdoctor itself runs in, or None on a plain host."""
     return container_evidence(root)[0]

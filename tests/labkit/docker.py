@@ -177,3 +177,15 @@ class DockerLab:
 
 def inspect_json(lab: DockerLab, name: str) -> dict:
     return json.loads(lab.docker(f"inspect {name}"))[0]
+
+
+def portdoctor_mounts(python: str = sys.executable) -> str:
+    """``docker run`` volume options that let the lab image run this checkout's portdoctor:
+    the interpreter and its standard library, the virtual environment, the checkout,
+    and the host's shared libraries (read-only)."""
+    real = os.path.realpath(python)
+    checkout = str(HERE.parent.parent)
+    paths = {sys.base_prefix, sys.prefix, checkout, os.path.dirname(real)}
+    mounts = [f"-v {p}:{p}:ro" for p in sorted(paths) if not p.startswith("/usr")]
+    mounts += ["-v /usr:/usr:ro", f"-v {os.path.realpath('/lib')}:/lib:ro", f"-v {os.path.realpath('/lib64')}:/lib64:ro"]
+    return " ".join(mounts)
