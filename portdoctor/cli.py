@@ -293,6 +293,7 @@ def diagnose_all(targets, args):
     """Every target diagnosed concurrently (threads); reports in the targets' order."""
     from portdoctor.api import Options
     from portdoctor.bounded import parallel_map
+    from portdoctor.facts.machine import MachineFacts
     from portdoctor.pipeline import diagnose
     from portdoctor.plugins import discover
 
@@ -300,9 +301,10 @@ def diagnose_all(targets, args):
     for error in plugin_errors:
         _err(f"portdoctor: {_one_line(str(error))}")
     options = Options(timeout=args.timeout, expect=args.expect)
+    machine = MachineFacts()  # rules, interfaces, namespaces: read once for every target
 
     def one(target):
-        return diagnose(target, checks, options, plugin_errors=plugin_errors)
+        return diagnose(target, checks, options, plugin_errors=plugin_errors, machine=machine)
 
     return parallel_map(one, targets, max_workers=MAX_WORKERS)
 

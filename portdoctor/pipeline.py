@@ -18,7 +18,8 @@ from portdoctor import __version__
 from portdoctor.api import Context, Options
 from portdoctor.bounded import Background, Overrun, call_with_timeout
 from portdoctor.causes import CAUSES, rank
-from portdoctor.facts import Snapshot, gather, netstat
+from portdoctor.facts import Snapshot, gather, gather_during
+from portdoctor.facts.machine import MachineFacts
 from portdoctor.model import Finding, HostInfo, Outcome, Probe, Report, Status, Target, Verdict
 from portdoctor.plugins import LoadedCheck, PluginError
 from portdoctor.probe import probe_all
@@ -86,10 +87,22 @@ def diagnose(
     *,
     plugin_errors: list[PluginError] | None = None,
     on_event: EventSink | None = None,
-    gather_facts: Callable[[int, str], Snapshot] = gather,
+    gather_facts: Callable[[int, str], Snapshot] | None = None,
+    machine: MachineFacts | None = None,
 ) -> Report:
-    """Diagnose one target. Never raises for anything the machine or a plugin does."""
+    """Diagnose one target. Never raises for anything the machine or a plugin does.
+
+    ``machine``: the run's machine-wide facts (rules, interfaces, namespaces), shared by
+    every target diagnosed with it; a fresh one is read when none is given.
+    ``gather_facts`` replaces the facts gatherer (tests).
+    """
     options = options or Options()
+    if gather_facts is None:
+        run_machine = machine if machine is not None else MachineFacts()
+
+        def gather_facts(port: int, protocol: str) -> Snapshot:
+            return gather(port, protocol, run_machine)
+
     emit = on_event or (lambda event: None)
     started = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -106,15 +119,11 @@ def diagnose(
         addresses = client_addresses_first(target, addresses)
         emit(Resolved(target, addresses, resolve_error))
 
-        # The probes wait on the network while the facts are read from the kernel.
-        # The kernel's listen-overflow counters are namespace-wide and cumulative: read them
-        # just before and just after the probes, so the difference is what our probes met
-        # (the backlog-full check reads it from extras["listen_counters"]).
-        listen_before = netstat.read_listen_counters()
-        probing = Background(lambda: probe_all(addresses, target.port, target.protocol, options.timeout), "probe")
-        snapshot = gather_facts(target.port, target.protocol)
-        probes = probing.result()
-        snapshot.extras.setdefault("listen_counters", netstat.delta(listen_before, netstat.read_listen_counters()))
+        # The probes wait on the network while the facts are read from the kernel (and the
+        # listen-overflow counters around the probes: see facts.gather_during).
+        snapshot, probes = gather_during(
+            lambda: probe_all(addresses, target.port, target.protocol, options.timeout),
+            target.port, target.protocol, gather_facts)
     emit(Probed(target, probes))
     emit(FactsGathered(target, snapshot))
 

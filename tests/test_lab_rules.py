@@ -75,3 +75,33 @@ def test_nft_goto_and_return_are_followed(lab):
     f = r.finding("firewall")
     assert f["evidence"]["rule"]["chain"] == "Blocked" and f["evidence"]["chain_path"] == ["input", "Blocked"], f
     assert "reached through input → Blocked" in f["detail"], f["detail"]
+
+
+def test_five_targets_run_nft_and_iptables_save_once(lab, tmp_path):
+    # Logging wrappers around the real tools, first on PATH; three of the five ports are
+    # rejected in a user chain, so the nft text dump is read (once) to quote the rule.
+    import shutil
+
+    log = tmp_path / "calls.log"
+    log.touch()
+    for tool in ("nft", "iptables-save", "ip6tables-save"):
+        real = shutil.which(tool)
+        if real is None:
+            pytest.skip(f"needs {tool}")
+        (tmp_path / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> {log}\nexec {real} "$@"\n')
+        (tmp_path / tool).chmod(0o755)
+    ports = [PORT + i for i in range(5)]
+    r = lab.run([f"127.0.0.1:{p}" for p in ports],
+                listeners=[Listener("127.0.0.1", p) for p in ports],
+                env={"PATH": f"{tmp_path}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+                setup=["nft add table inet lab",
+                       "nft 'add chain inet lab input { type filter hook input priority 0; policy accept; }'",
+                       "nft add chain inet lab Blocked",
+                       f"nft add rule inet lab input tcp dport {PORT}-{PORT + 2} jump Blocked",
+                       "nft add rule inet lab Blocked reject",
+                       "iptables -N MYCHAIN", "iptables -A INPUT -j MYCHAIN",
+                       f"iptables -A MYCHAIN -p tcp --dport {PORT + 3} -j REJECT"])
+    causes = [rep["verdict"]["cause"] for rep in r.json["reports"]]
+    assert causes == ["firewall"] * 4 + ["ok"], r.stdout
+    calls = [c.strip() for c in log.read_text().splitlines() if c.strip()]
+    assert sorted(calls) == ["ip6tables-save", "iptables-save", "nft -a list ruleset", "nft -j list ruleset"], calls

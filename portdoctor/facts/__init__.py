@@ -13,9 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from portdoctor.model import Socket
+
+if TYPE_CHECKING:
+    from portdoctor.facts.machine import MachineFacts
+
+T = TypeVar("T")
 
 
 def os_kind() -> str:
@@ -147,17 +152,23 @@ class Snapshot:
             return self.extras[name]
 
 
-def gather(port: int, protocol: str = "tcp") -> Snapshot:
-    """Read the machine once for this port. Never raises for missing visibility."""
-    from portdoctor.facts import firewall, interfaces, namespaces, nat, sockets
+def gather(port: int, protocol: str = "tcp", machine: MachineFacts | None = None) -> Snapshot:
+    """Read the machine for this port. Never raises for missing visibility.
 
+    ``machine`` holds what is the same for every target of a run (rules, interfaces, the
+    namespace list), read once and shared; without it, a fresh reading is made.
+    """
+    from portdoctor.facts import firewall, namespaces, nat, sockets
+    from portdoctor.facts.machine import MachineFacts
+
+    machine = machine if machine is not None else MachineFacts()
     snap = Snapshot(port=port, protocol=protocol, environ=dict(os.environ))
     snap.privileged = sockets.is_privileged()
     for name, fn in (
         ("sockets", lambda: sockets.gather_sockets(snap)),
-        ("namespaces", lambda: namespaces.gather_namespaces(snap)),
-        ("interfaces", lambda: interfaces.gather_interfaces(snap)),
-        ("firewall", lambda: firewall.gather_firewall(snap)),
+        ("namespaces", lambda: namespaces.gather_namespaces(snap, machine)),
+        ("interfaces", lambda: snap.interfaces.extend(machine.interfaces())),
+        ("firewall", lambda: firewall.gather_firewall(snap, machine.ruleset())),
         ("nat", lambda: nat.gather_dnat(snap)),  # reads the firewall facts: keep it after them
     ):
         start = time.perf_counter()
@@ -167,3 +178,22 @@ def gather(port: int, protocol: str = "tcp") -> Snapshot:
             snap.visibility[name] = f"could not be read: {type(exc).__name__}: {exc}"
         snap.timings_ms[name] = (time.perf_counter() - start) * 1000
     return snap
+
+
+def gather_during(probing: Callable[[], T], port: int, protocol: str,
+                  gather_facts: Callable[[int, str], Snapshot]) -> tuple[Snapshot, T]:
+    """Read the facts while ``probing()`` runs in a thread; return (snapshot, its result).
+
+    The kernel's listen-overflow counters are namespace-wide and cumulative: they are read
+    just before the probes start and just after they end, so the difference is what our
+    probes met (``extras["listen_counters"]``, read by the backlog check).
+    """
+    from portdoctor.bounded import Background
+    from portdoctor.facts import netstat
+
+    listen_before = netstat.read_listen_counters()
+    running = Background(probing, "probe")
+    snapshot = gather_facts(port, protocol)
+    result: T = running.result()
+    snapshot.extras.setdefault("listen_counters", netstat.delta(listen_before, netstat.read_listen_counters()))
+    return snapshot, result

@@ -16,8 +16,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from portdoctor.sanitize import clean_text
+
+if TYPE_CHECKING:
+    from portdoctor.facts.machine import MachineFacts
 
 NOT_ROOT = "other network namespaces cannot be inspected without root"
 
@@ -238,18 +242,24 @@ def _enter_network_namespace(path: str) -> None:
         os.close(fd)
 
 
-def gather_namespaces(snap) -> None:
-    """Scan every other network namespace for sockets on the target's port."""
+def gather_namespaces(snap, machine: MachineFacts | None = None) -> None:
+    """Scan every other network namespace for sockets on the target's port.
+
+    Whether we run in a container and the namespace list (a /proc scan) are machine-wide:
+    ``machine`` reads them once per run.
+    """
+    from portdoctor.facts.machine import MachineFacts
     from portdoctor.facts.sockets import read_proc_net_port, resolve_owners
 
-    snap.in_container, why = container_evidence()
+    machine = machine if machine is not None else MachineFacts()
+    snap.in_container, why = machine.once("container_evidence", container_evidence)
     if why:
         snap.extras["in_container_evidence"] = why
     if not os.path.isdir("/proc/self/ns"):
         return
     if not snap.privileged:
         snap.visibility["namespaces"] = NOT_ROOT
-    own, groups = list_namespaces()
+    own, groups = machine.namespace_groups()
     netns_names = None
     for inode, pids in sorted(groups.items()):
         if inode == own:

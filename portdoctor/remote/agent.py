@@ -50,7 +50,11 @@ def main(spec_text: str, nonce: str, archive) -> int:
             target = replace(target, host=chosen, host_defaulted=False)
         targets.append(target)
 
-    reports = parallel_map(lambda t: diagnose(t, checks, options, plugin_errors=errors), targets, max_workers=8)
+    from portdoctor.facts.machine import MachineFacts
+
+    machine = MachineFacts()  # rules, interfaces, namespaces: read once for every target
+    reports = parallel_map(lambda t: diagnose(t, checks, options, plugin_errors=errors, machine=machine),
+                           targets, max_workers=8)
     envelope = {
         "envelope": ENVELOPE,
         "version": __version__,
