@@ -315,6 +315,9 @@ _PATTERNS: list[_Pattern] = [
         r":\d{1,5}) ssl:\S{1,40} \[(?P<why>[^\]\n]{0,200})\]"),
         lambda m: _tcp("Python (aiohttp)", m, *_split_address(m.group("where")), said=_said(m),
                        addresses=tuple(re.findall(r"Connect call failed \('([^']{1,64})'", m.group("why")))[:1])),
+    _Pattern("Python (aiohttp)", _rx(r"Cannot connect to unix socket (?P<path>" + _PATH + r") ssl:\S{1,40} "
+                                     r"\[(?P<why>[^\]\n]{0,200})\]"),
+             lambda m: _unix("Python (aiohttp)", m, m.group("path"), _said(m))),
     _Pattern("Python (asyncio)", _rx(r"Connect call failed \('(?P<addr>[^']{1,64})', (?P<port>\d{1,5})"),
         lambda m: _tcp("Python (asyncio)", m, m.group("addr"), _port(m.group("port")),
                        said=_errno_said(_errno_before(m)), addresses=(m.group("addr"),))),
