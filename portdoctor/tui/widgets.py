@@ -265,7 +265,9 @@ class TargetView(Widget):
         target = self.target
         lines = [f"[b]Target[/b]     [b]{escape(target.display)}[/b] ({target.protocol})"
                  + (f"  [$text-muted]as typed: {escape(target.input)}[/]" if target.input != target.display else "")]
-        if run.resolve_error:
+        if target.protocol == "unix":  # a path: nothing to resolve
+            lines.append(f"[b]Socket[/b]     {escape(target.path or '')}")
+        elif run.resolve_error:
             lines.append(f"[b]Resolved[/b]   [$error]{escape(run.resolve_error)}[/]")
         elif run.addresses is None:
             lines.append("[b]Resolved[/b]   [$text-muted]resolving…[/]")
