@@ -119,3 +119,25 @@ def test_huge_input_is_bounded(monkeypatch):
     scan = find_endpoints(junk + "connect ECONNREFUSED 127.0.0.1:1\n")
     assert scan.truncated  # the tail beyond the bound is not read
     assert time.monotonic() - start < 60  # a sanity bound only; the figure is in benchmarks/
+
+
+def test_from_log_reads_only_regular_files(tmp_path, capsys):
+    import os
+
+    from portdoctor.cli import main
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path in (fifo, tmp_path, tmp_path / "missing.log"):
+        assert main(["--report", "--from-log", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "cannot read log" in err
+
+
+def test_from_log_without_an_endpoint_is_a_usage_error(tmp_path, capsys):
+    from portdoctor.cli import main
+
+    log = tmp_path / "app.log"
+    log.write_text("all good\nnothing failed here\n")
+    assert main(["--report", "--from-log", str(log)]) == 2
+    assert "no address found" in capsys.readouterr().err
