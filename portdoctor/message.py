@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from portdoctor.exitcodes import UsageError
-from portdoctor.masking import mask_urls_in
+from portdoctor.masking import mask_command_line, mask_urls_in
 from portdoctor.model import ClientMessage, Target, hostport
 
 MAX_TEXT_BYTES = 4 * 1024 * 1024  # --from-log reads at most this much
@@ -564,7 +564,8 @@ def target_for(endpoint: Endpoint, whole: str | None = None) -> Target:
     shown = " ".join(plain_text(whole).split()) if whole is not None else ""
     if not shown or len(shown) > EXCERPT_CHARS:
         shown = endpoint.excerpt
-    return replace(target, input=mask_urls_in(shown)[:EXCERPT_CHARS], message=message, host_defaulted=False)
+    # Messages quote connection strings: "host=db password=…", URLs with a password, tokens.
+    return replace(target, input=_masked(shown)[:EXCERPT_CHARS], message=message, host_defaulted=False)
 
 
 def targets_from_text(text: str, *, what: str = "the message", whole: bool = False) -> tuple[list[Target], list[str]]:
@@ -581,7 +582,7 @@ def targets_from_text(text: str, *, what: str = "the message", whole: bool = Fal
         try:
             targets.append(target_for(endpoint, text if whole and len(scan.endpoints) == 1 else None))
         except UsageError as exc:
-            notes.append(f"{what}: skipped {mask_urls_in(endpoint.excerpt)[:120]!r}: {exc}")
+            notes.append(f"{what}: skipped {_masked(endpoint.excerpt)[:120]!r}: {exc}")
     for e in scan.portless:
         notes.append(f"{what}: {e.client} says {e.host!r} did not resolve but names no port; "
                      f"to diagnose it, run: portdoctor {e.host}:PORT")
@@ -594,8 +595,12 @@ def targets_from_text(text: str, *, what: str = "the message", whole: bool = Fal
     return targets, notes
 
 
+def _masked(text: str) -> str:
+    return mask_urls_in(mask_command_line(text))
+
+
 def _quoted(text: str) -> str:
-    shown = " ".join(mask_urls_in(plain_text(text[:200])).split())
+    shown = " ".join(_masked(plain_text(text[:200])).split())
     return repr(shown if len(shown) <= 60 else shown[:57] + "...")
 
 

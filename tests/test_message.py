@@ -66,6 +66,12 @@ def test_a_password_in_the_message_is_masked_in_the_input():
     assert "hunter2" not in t.input and (t.host, t.port) == ("db", 5432)
 
 
+def test_a_connection_string_password_in_the_message_is_masked():
+    (t,) = read_target("failed to connect to `host=localhost user=app password=hunter2 database=app`: "
+                       "dial error (dial tcp [::1]:5432: connect: connection refused)")
+    assert "hunter2" not in t.input and t.display == "[::1]:5432"
+
+
 def test_a_log_yields_every_distinct_endpoint_once():
     log = "\n".join([
         "12:00:01 worker started",
