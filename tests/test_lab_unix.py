@@ -37,6 +37,14 @@ def test_listening(lab):
     assert f["status"] == "pass" and "appsvc" in f["title"], f
 
 
+def test_listening_seen_by_nobody_names_the_owner_as_far_as_visible(lab):
+    r = lab.run(["unix:///mnt/app.sock"], setup=[TMPFS], user="nobody",
+                listeners=[Listener("/mnt/app.sock", 0, protocol="unix", name="appsvc", unix_mode=0o666)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    f = r.finding("unix-socket")
+    assert f["status"] == "pass" and "a process of user root" in f["title"], f  # the pid is root's to see
+
+
 def test_missing_file(lab):
     r = lab.run(["/mnt/app.sock"], setup=[TMPFS])
     assert r.returncode == 1
