@@ -201,7 +201,7 @@ class ContainerCheck(Check):
                      + (f", or in compose service {c.compose_service}: `{_compose_ports_line(port, right, proto)}`"
                         if c.compose_service else "") + ".",
                      f"{tool} run -p {port}:{right} ..." if not c.compose_service
-                     else f"docker compose up -d {shlex.quote(c.compose_service)}"),
+                     else f"{tool} compose up -d {shlex.quote(c.compose_service)}"),
                  fix(f"Or make the app listen on {binding.container_port} inside the container.", None)],
                 mismatch={"published_to": binding.container_port, "listening": others}, **evidence)
         if inside is not None and not on_port:
@@ -267,7 +267,7 @@ class ContainerCheck(Check):
                      fix("Read why it stopped.", f"{tool} logs --tail 50 {name}")]
         if c.compose_service:
             steps.append(fix(f"With compose, start service {c.compose_service}.",
-                             f"docker compose up -d {shlex.quote(c.compose_service)}"))
+                             f"{tool} compose up -d {shlex.quote(c.compose_service)}"))
         return self.fail("not-listening", f"Port {port} belongs to container {c.label}, which is {state}.",
                          detail, steps, **evidence)
 
@@ -318,7 +318,7 @@ class ContainerCheck(Check):
         publish = (f"Publish it: recreate {c.name} with `-p {host_port}:{container_port}{suffix}`"
                    + (f", or add to compose service {c.compose_service}: "
                       f"`{_compose_ports_line(host_port, container_port, proto)}`" if c.compose_service else "") + ".")
-        steps.append(fix(publish, f"docker compose up -d {shlex.quote(c.compose_service)}" if c.compose_service
+        steps.append(fix(publish, f"{tool} compose up -d {shlex.quote(c.compose_service)}" if c.compose_service
                          else f"{tool} run -p {host_port}:{container_port}{suffix} {shlex.quote(c.image or 'IMAGE')}"))
         if sock is not None and is_loopback(sock.address):
             steps.append(fix("The app inside listens on loopback only; bind it to 0.0.0.0 as well, or the "

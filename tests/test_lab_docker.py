@@ -1,7 +1,8 @@
-"""A real Docker engine: each container state gets the right cause, names the container,
+"""A real Docker engine (and Podman): each container state gets the right cause, names the container,
 and its first step fixes it. Both userland-proxy modes (docker-proxy, and DNAT only).
 
-One dockerd per mode serves the whole module (see labkit.docker); the scenarios'
+Podman's Docker-compatible service runs the same states (its own leg). One engine per
+mode serves the whole module (see labkit.docker); the scenarios'
 containers are started once, side by side, each on its own published port.
 """
 
@@ -16,22 +17,27 @@ pytestmark = pytest.mark.lab
 COMPOSE = {"com.docker.compose.project": "shop", "com.docker.compose.service": "api"}
 
 
-@pytest.fixture(scope="module", params=["docker-proxy", "dnat"])
+@pytest.fixture(scope="module", params=["docker-proxy", "dnat", "podman"])
 def engine(request):
-    """(lab, mode) with the scenarios' containers running."""
-    reason = docker_unavailable()
+    """A lab engine with the scenarios' containers running: Docker with its userland proxy,
+    Docker with DNAT only, and Podman's Docker-compatible service."""
+    kind = "podman" if request.param == "podman" else "docker"
+    reason = docker_unavailable(kind)
     if reason:
         pytest.skip(reason)
     try:
-        lab = DockerLab(userland_proxy=request.param == "docker-proxy")
+        lab = DockerLab(userland_proxy=request.param == "docker-proxy", engine=kind)
     except RuntimeError as exc:
-        pytest.skip(f"the Docker engine cannot start here: {exc}")
+        pytest.skip(f"the {kind} engine cannot start here: {exc}")
     try:
-        lab.run_containers([
+        docker_only = [
             # crashy's restart back-off (0.1 s, 0.2 s, 0.4 s, ...) runs while the others start.
             dict(name="crashy", args="--restart always -p 8084:80", command="sh -c 'exit 2'"),
-            dict(name="webok", args="-p 8080:80", wait_listen=":80"),
             dict(name="norule", args="-p 8085:80", wait_listen=":80"),
+        ] if kind == "docker" else []
+        lab.run_containers([
+            *docker_only,
+            dict(name="webok", args="-p 8080:80", wait_listen=":80"),
             dict(name="loopy", args="-p 8081:80", command="httpd -f -p 127.0.0.1:80 -h /www", wait_listen=":80"),
             dict(name="mism", args="-p 8082:80", command="httpd -f -p 8000 -h /www", wait_listen=":8000",
                  labels=COMPOSE),
@@ -39,8 +45,9 @@ def engine(request):
             dict(name="hidden", command="httpd -f -p 9090 -h /www", wait_listen=":9090"),
         ])
         lab.wait_state("gone", "exited")
-        lab.sh("for i in $(seq 100); do [ $(/usr/bin/docker inspect -f '{{.RestartCount}}' crashy) -ge 2 ] && exit 0; "
-               "sleep 0.1; done; exit 1")
+        if kind == "docker":
+            lab.sh(f"for i in $(seq 100); do [ $({lab.cli} inspect -f '{{{{.RestartCount}}}}' crashy) -ge 2 ] && exit 0; "
+                   "sleep 0.1; done; exit 1")
         yield lab
     finally:
         lab.close()
@@ -77,7 +84,7 @@ def test_published_to_the_wrong_container_port_names_the_right_mapping(engine):
     assert "mism (compose service api)" in f["title"] and "8000" in f["title"]
     step = f["remediation"][0]
     assert "-p 8082:8000" in step["text"] and 'ports: ["8082:8000"]' in step["text"]
-    assert step["command"] == "docker compose up -d api"
+    assert step["command"] == f"{engine.engine} compose up -d api"
 
 
 def test_published_container_that_exited_is_not_listening_with_its_exit_code(engine):
@@ -88,8 +95,8 @@ def test_published_container_that_exited_is_not_listening_with_its_exit_code(eng
     f = r.finding("container")
     assert r.json["verdict"]["summary"] == f["title"]
     assert "gone" in f["title"] and "exited" in f["title"] and "exit code 3" in f["title"]
-    assert f["remediation"][0]["command"] == "docker start gone"
-    assert f["remediation"][1]["command"] == "docker logs --tail 50 gone"
+    assert f["remediation"][0]["command"] == f"{engine.engine} start gone"
+    assert f["remediation"][1]["command"] == f"{engine.engine} logs --tail 50 gone"
 
 
 def test_listener_only_inside_an_unpublished_container_is_other_namespace(engine):
@@ -101,7 +108,8 @@ def test_listener_only_inside_an_unpublished_container_is_other_namespace(engine
     assert r.json["verdict"]["summary"] == f["title"]
     assert "hidden" in f["title"]
     assert "-p 9090:9090" in f["remediation"][0]["text"]
-    assert f["remediation"][0]["command"] == "docker run -p 9090:9090 pdlab"
+    command = f["remediation"][0]["command"]  # the image as the engine names it: pdlab, localhost/pdlab:latest
+    assert command.startswith(f"{engine.engine} run -p 9090:9090 ") and "pdlab" in command
 
 
 # --- container:NAME[:PORT] ------------------------------------------------------------
@@ -121,7 +129,7 @@ def test_container_target_by_compose_service_and_unpublished_port(engine):
     r = engine.portdoctor(["container:api:8000"])  # compose service "api" is container "mism"
     assert r.returncode == 1, r.stdout + r.stderr
     assert r.json["target"]["container"] == {"name": "mism", "port": 8000}
-    assert r.json["target"]["host"].startswith("172.17.")  # its own address: not published
+    assert not r.json["target"]["host"].startswith("127.")  # its own address: not published
     assert r.cause == "other-namespace"
     f = r.finding("container")
     assert "mism (compose service api)" in f["title"]
@@ -132,10 +140,17 @@ def test_container_target_of_an_exited_container(engine):
     r = engine.portdoctor(["container:gone"])
     assert r.returncode == 1, r.stdout + r.stderr
     assert r.cause == "not-listening"
-    assert r.json["verdict"]["first_step"]["command"] == "docker start gone"
+    assert r.json["verdict"]["first_step"]["command"] == f"{engine.engine} start gone"
+
+
+def docker_only(engine, why: str) -> None:
+    """The Podman leg runs the states of the issue; these scenarios are Docker's own or need no second proof."""
+    if engine.engine != "docker":
+        pytest.skip(why)
 
 
 def test_container_target_that_does_not_exist_is_a_one_line_usage_error(engine):
+    docker_only(engine, "engine-independent: proven on Docker")
     r = engine.portdoctor(["container:nosuch:80"])
     assert r.returncode == 2
     assert r.stdout == ""
@@ -148,6 +163,7 @@ def test_container_target_that_does_not_exist_is_a_one_line_usage_error(engine):
 
 
 def test_unreadable_engine_socket_is_a_skip_with_the_group_hint_never_a_cause(engine):
+    docker_only(engine, "the docker group hint is Docker's")
     from labkit import Lab
 
     problem = Lab(engine.python).user_problem("nobody")
@@ -164,17 +180,19 @@ def test_unreadable_engine_socket_is_a_skip_with_the_group_hint_never_a_cause(en
 
 
 def test_published_container_in_a_restart_loop_says_so_and_reads_its_logs_first(engine):
+    docker_only(engine, "restart policies are proven on Docker")
     r = engine.portdoctor(["127.0.0.1:8084"])
     assert r.returncode == 1, r.stdout
     assert r.cause == "not-listening"
     f = r.finding("container")
     assert r.json["verdict"]["check"] == "container"
     assert "crashy" in f["title"] and "restarting" in f["title"]
-    assert f["remediation"][0]["command"] == "docker logs --tail 50 crashy"
+    assert f["remediation"][0]["command"] == f"{engine.engine} logs --tail 50 crashy"
 
 
 def test_dnat_mode_without_its_rule_is_not_served_by_dockerds_reservation(engine):
     """--userland-proxy=false: dockerd holds the port but never accepts; the DNAT path is what counts."""
+    docker_only(engine, "dockerd's port reservation is Docker's")
     if engine.userland_proxy:
         pytest.skip("docker-proxy forwards loopback connections itself; the DNAT rule is not on its path")
     engine.sh("iptables -t nat -S DOCKER | grep -- '--dport 8085 ' | sed 's/^-A/-D/' | xargs -r iptables -t nat")
@@ -194,11 +212,12 @@ def test_dnat_mode_without_its_rule_is_not_served_by_dockerds_reservation(engine
 def test_inside_a_container_localhost_advice_names_the_compose_service_and_host_gateway(engine):
     """Decided from evidence (the container's cgroup and engine mounts), and said where it
     changes the advice: a loopback target with nothing listening."""
+    docker_only(engine, "proven once, on Docker")
     if not engine.userland_proxy:
         pytest.skip("does not depend on the proxy mode; run once")
     from labkit.docker import IMAGE, portdoctor_mounts
 
-    p = engine.sh(f"/usr/bin/docker run --rm --pull never {portdoctor_mounts(engine.python)} -e CI=true "
+    p = engine.sh(f"{engine.cli} run --rm --pull never {portdoctor_mounts(engine.python)} -e CI=true "
                   f"-e NO_COLOR=1 -w / {IMAGE} {engine.python} -m portdoctor --report --format json 127.0.0.1:5000",
                   check=False)
     from labkit import LabResult
@@ -215,6 +234,7 @@ def test_inside_a_container_localhost_advice_names_the_compose_service_and_host_
 
 def test_on_the_host_there_is_no_container_advice(engine):
     """This machine carries /.dockerenv but is no container: the host-side run must not say so."""
+    docker_only(engine, "proven once, on Docker")
     if not engine.userland_proxy:
         pytest.skip("does not depend on the proxy mode; run once")
     r = engine.portdoctor(["127.0.0.1:5000"])

@@ -32,13 +32,15 @@ def _dockerd() -> str | None:
     return shutil.which("dockerd") or ("/usr/sbin/dockerd" if os.path.exists("/usr/sbin/dockerd") else None)
 
 
-def docker_unavailable() -> str | None:
+def docker_unavailable(engine: str = "docker") -> str | None:
     """Why a Docker engine cannot run in the lab here, or None."""
     reason = unavailable_reason()
     if reason:
         return reason
-    if not _dockerd():
+    if engine == "docker" and not _dockerd():
         return "the container lab needs dockerd (Debian: apt-get install docker.io)"
+    if engine == "podman" and not shutil.which("podman"):
+        return "the Podman lab needs podman (Debian: apt-get install podman)"
     if not os.path.exists("/bin/busybox"):
         return "the container lab needs /bin/busybox for its image (Debian: apt-get install busybox-static)"
     return None
@@ -58,17 +60,21 @@ def _cgroup_folders(name: str = "docker") -> set[Path]:
 
 
 class DockerLab:
-    """One dockerd in its own namespaces. ``userland_proxy=False`` runs it with DNAT only."""
+    """One dockerd in its own namespaces. ``userland_proxy=False`` runs it with DNAT only;
+    ``engine="podman"`` runs Podman's Docker-compatible API service instead."""
 
-    def __init__(self, python: str = sys.executable, userland_proxy: bool = True):
+    def __init__(self, python: str = sys.executable, userland_proxy: bool = True, engine: str = "docker"):
+        from labkit.docker_holder import podman_cli
+
         self.python = python
         self.userland_proxy = userland_proxy
+        self.engine = engine
         self.base = tempfile.mkdtemp(prefix="pdk", dir="/tmp")  # short: socket paths < 108 bytes
-        self._cgroups_before = _cgroup_folders()
+        self.cli = " ".join(podman_cli(self.base)) if engine == "podman" else "/usr/bin/docker"
         env = dict(os.environ, PATH="/usr/sbin:/usr/bin:/sbin:/bin")  # /usr/bin/docker matches the daemon
         self.holder = subprocess.Popen(
             ["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private",
-             "--", self.python, str(HOLDER), self.base, "/docker", "true" if userland_proxy else "false"],
+             "--", self.python, str(HOLDER), self.base, "/docker", "true" if userland_proxy else "false", engine],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         line = self.holder.stdout.readline().strip()
         if line != "ready":
@@ -96,8 +102,8 @@ class DockerLab:
         return p
 
     def docker(self, args: str, check: bool = True) -> str:
-        """``docker ARGS`` (a shell-quoted string) inside the lab; its stdout."""
-        return self.sh(f"/usr/bin/docker {args}", check=check).stdout.strip()
+        """``docker ARGS`` (or ``podman ARGS``; a shell-quoted string) inside the lab; its stdout."""
+        return self.sh(f"{self.cli} {args}", check=check).stdout.strip()
 
     def run_container(self, name: str, args: str = "", command: str = "", *, wait_listen: str | None = None,
                       labels: dict[str, str] | None = None) -> str:
@@ -115,7 +121,7 @@ class DockerLab:
         lines = []
         for spec in specs:
             label_args = " ".join(f"--label {k}={v}" for k, v in (spec.get("labels") or {}).items())
-            lines.append(f"/usr/bin/docker run -d --pull never --name {spec['name']} {label_args} "
+            lines.append(f"{self.cli} run -d --pull never --name {spec['name']} {label_args} "
                          f"{spec.get('args', '')} {IMAGE} {spec.get('command', '')} >/dev/null &")
         self.sh("\n".join(lines) + "\nfail=0; for job in $(jobs -p); do wait $job || fail=1; done; exit $fail")
         for spec in specs:
@@ -123,12 +129,12 @@ class DockerLab:
                 self._wait_listen(spec["name"], spec["wait_listen"])
 
     def _wait_listen(self, name: str, where: str) -> None:
-        self.sh(f"for i in $(seq 50); do nsenter -t $(/usr/bin/docker inspect -f '{{{{.State.Pid}}}}' {name}) -n "
+        self.sh(f"for i in $(seq 50); do nsenter -t $({self.cli} inspect -f '{{{{.State.Pid}}}}' {name}) -n "
                 f"cat /proc/net/tcp /proc/net/tcp6 | grep -qi ':{int(where.split(':')[-1]):04X} .* 0A ' "
                 f"&& exit 0; sleep 0.1; done; exit 1")
 
     def wait_state(self, name: str, state: str, tries: int = 100) -> None:
-        self.sh(f"for i in $(seq {tries}); do [ \"$(/usr/bin/docker inspect -f '{{{{.State.Status}}}}' {name})\" = {state} ] "
+        self.sh(f"for i in $(seq {tries}); do [ \"$({self.cli} inspect -f '{{{{.State.Status}}}}' {name})\" = {state} ] "
                 f"&& exit 0; sleep 0.1; done; exit 1")
 
     def remove(self, *names: str) -> None:
@@ -152,27 +158,40 @@ class DockerLab:
 
     # --- teardown -----------------------------------------------------------------
     def close(self) -> None:
+        ours = set()
         if self.holder.poll() is None:
+            ours = set(self.sh(f"{self.cli} ps -aq --no-trunc", check=False).stdout.split())
             try:
                 self.holder.stdin.close()
                 self.holder.wait(timeout=40)
             except (OSError, subprocess.TimeoutExpired):
                 self.holder.kill()
                 self.holder.wait(timeout=10)
-        # dockerd leaves empty cgroup folders in every hierarchy (mount namespaces do not
-        # hide cgroups): remove those this lab created, deepest first. rmdir fails on a
-        # cgroup still in use, so another engine's folders are never touched.
-        for folder in _cgroup_folders() - self._cgroups_before:
-            for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-                try:
-                    sub.rmdir()
-                except OSError:
-                    pass
+        # The engine leaves empty cgroup folders in every hierarchy (mount namespaces do not
+        # hide cgroups): remove our containers' folders, then the engine's top folder when it
+        # is empty. rmdir fails on a cgroup still in use or not empty, so another engine's
+        # (another test run's) folders are never taken away from it.
+        for folder in _cgroup_folders() | _cgroup_folders("libpod_parent"):
+            for sub in folder.iterdir():
+                if sub.is_dir() and (sub.name == "conmon" or any(cid in sub.name for cid in ours)):
+                    _remove_cgroup_tree(sub)
             try:
                 folder.rmdir()
             except OSError:
                 pass
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _remove_cgroup_tree(folder: Path) -> None:
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        try:
+            sub.rmdir()
+        except OSError:
+            pass
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 def inspect_json(lab: DockerLab, name: str) -> dict:

@@ -1,11 +1,12 @@
 """PID 1 of a private network + mount + PID namespace that runs a real Docker engine.
 
 Started by :class:`labkit.docker.DockerLab` as
-``unshare --net --mount --pid --fork --mount-proc --propagation private -- python3 THIS DIR CGROUP``.
+``unshare --net --mount --pid --fork --mount-proc --propagation private -- python3 THIS DIR CGROUP PROXY ENGINE``.
 Inside, it makes the namespace livable for dockerd without touching the host
 (loopback up, a tmpfs on /run, a scratch folder on /etc/docker, an overlay on /opt),
 starts ``dockerd`` with every path under DIR and its cgroups under CGROUP, imports a
-registry-free busybox image, prints ``ready`` (or ``failed: WHY``) and waits. On
+registry-free busybox image (or, with ENGINE "podman", runs Podman's Docker-compatible
+API service instead), prints ``ready`` (or ``failed: WHY``) and waits. On
 SIGTERM, or when stdin closes, it removes every container, stops dockerd and exits;
 the kernel then ends whatever is left in the PID namespace.
 """
@@ -65,16 +66,63 @@ def busybox_image_tar() -> bytes:
     return buf.getvalue()
 
 
+def podman_cli(base: str) -> list[str]:
+    """Podman with all its state under ``base`` and no systemd (cgroupfs, file events)."""
+    return ["podman", "--root", f"{base}/proot", "--runroot", f"{base}/prun", "--storage-driver", "overlay",
+            "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+
+
+def wait_socket(daemon: subprocess.Popen, path: str, ping: list[str], base: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            raise RuntimeError(f"{ping[0]} exited ({daemon.returncode}); see {base}/dockerd.log")
+        if os.path.exists(path) and sh(ping, 10).returncode == 0:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{ping[0]} did not answer within 30 s")
+
+
+def import_image(cli: list[str]) -> None:
+    p = subprocess.run([*cli, "import", "-c", 'CMD ["httpd","-f","-p","80","-h","/www"]', "-", IMAGE],
+                       input=busybox_image_tar(), capture_output=True, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError(f"{cli[0]} import: {p.stderr.decode(errors='replace').strip()}")
+
+
+def start_engine(engine: str, cli: list[str], base: str, cgroup_parent: str, userland_proxy: str) -> subprocess.Popen:
+    """Start dockerd, or Podman's Docker-compatible API service, and import the lab image."""
+    log = open(f"{base}/dockerd.log", "w")  # noqa: SIM115 - open for the daemon's whole life
+    if engine == "podman":
+        os.makedirs("/run/podman", exist_ok=True)
+        import_image(cli)  # Podman needs no daemon for that
+        daemon = subprocess.Popen([*cli, "system", "service", "--time=0", "unix:///run/podman/podman.sock"],
+                                  stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        wait_socket(daemon, "/run/podman/podman.sock", [*cli, "info", "--format", "{{.Host.Arch}}"], base)
+        return daemon
+    daemon = subprocess.Popen(
+        ["dockerd", "--data-root", f"{base}/d", "--exec-root", f"{base}/e",
+         "--pidfile", f"{base}/p", "-H", "unix:///run/docker.sock",
+         "--storage-driver", "overlay2", "--shutdown-timeout", "1",
+         "--cgroup-parent", cgroup_parent, f"--userland-proxy={userland_proxy}"],
+        stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    wait_socket(daemon, "/run/docker.sock", [DOCKER, "info", "--format", "{{.ID}}"], base)
+    import_image(cli)
+    return daemon
+
+
 def main() -> None:
     base, cgroup_parent = sys.argv[1], sys.argv[2]
     userland_proxy = sys.argv[3] if len(sys.argv) > 3 else "true"
+    engine = sys.argv[4] if len(sys.argv) > 4 else "docker"
+    cli = podman_cli(base) if engine == "podman" else [DOCKER]
     dockerd = None
 
     def teardown(*_args) -> None:
         if dockerd is not None and dockerd.poll() is None:
-            ids = sh([DOCKER, "ps", "-aq"], timeout=10).stdout.split()
+            ids = sh([*cli, "ps", "-aq"], timeout=10).stdout.split()
             if ids:
-                sh([DOCKER, "rm", "-f", *ids], timeout=30)
+                sh([*cli, "rm", "-f", *(["-t", "0"] if engine == "podman" else []), *ids], timeout=30)
             dockerd.terminate()
             try:
                 dockerd.wait(timeout=10)
@@ -93,26 +141,7 @@ def main() -> None:
             os.makedirs(f"{base}/{sub}", exist_ok=True)
         must(["mount", "-t", "overlay", "overlay", "-o",
               f"lowerdir=/opt,upperdir={base}/opt-up,workdir={base}/opt-work", "/opt"])
-        log = open(f"{base}/dockerd.log", "w")  # noqa: SIM115 - open for the daemon's whole life
-        dockerd = subprocess.Popen(
-            ["dockerd", "--data-root", f"{base}/d", "--exec-root", f"{base}/e",
-             "--pidfile", f"{base}/p", "-H", "unix:///run/docker.sock",
-             "--storage-driver", "overlay2", "--shutdown-timeout", "1",
-             "--cgroup-parent", cgroup_parent, f"--userland-proxy={userland_proxy}"],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if dockerd.poll() is not None:
-                raise RuntimeError(f"dockerd exited ({dockerd.returncode}); see {base}/dockerd.log")
-            if os.path.exists("/run/docker.sock") and sh([DOCKER, "info", "--format", "{{.ID}}"], 10).returncode == 0:
-                break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("dockerd did not answer within 30 s")
-        p = subprocess.run([DOCKER, "import", "-c", 'CMD ["httpd","-f","-p","80","-h","/www"]', "-", IMAGE],
-                           input=busybox_image_tar(), capture_output=True, timeout=60)
-        if p.returncode != 0:
-            raise RuntimeError(f"docker import: {p.stderr.decode(errors='replace').strip()}")
+        dockerd = start_engine(engine, cli, base, cgroup_parent, userland_proxy)
     except Exception as exc:  # noqa: BLE001 - reported to the test, which skips with it
         print(f"failed: {exc}", flush=True)
         teardown()
