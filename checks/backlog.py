@@ -14,8 +14,7 @@ that is never "accepting"; the first step is ``kill -CONT PID``.
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Outcome, Socket, fix
-from portdoctor.facts.sockets import STOPPED_STATES, gather_owner_states
+from portdoctor.api import OWNER_STATES, STOPPED_STATES, Check, Context, Outcome, Socket, fix
 
 
 def at_limit(sock: Socket) -> bool:
@@ -88,7 +87,7 @@ class BacklogCheck(Check):
         drops = (f" The kernel dropped {overflows} connection attempt(s) for a full accept queue while we probed."
                  if overflows else "")
 
-        states = ctx.facts.lazy("owner_states", gather_owner_states) or {}
+        states = ctx.fact(OWNER_STATES) or {}
         stopped = [s for s in listeners if s.pid and states.get(s.pid) in STOPPED_STATES]
         if stopped:
             return self._stopped(ctx, stopped[0], states[stopped[0].pid], full, queues, drops, evidence)
@@ -102,13 +101,13 @@ class BacklogCheck(Check):
                           f"namespace, so another listener could share the blame; the queue of this one "
                           f"could not be read.{also}")
             return self.fail("backlog-full", f"{who} is not accepting: the accept queue on port {port} is full.",
-                             detail, remediation(ctx.facts.os, port, owner.pid if owner else None), **evidence)
+                             detail, remediation(ctx.facts.os, port, owner.pid if owner else None), evidence=evidence)
         if full:
             return self.warn(f"The accept queue on port {port} is at its limit ({queues}).",
                              f"Our probe got in, but the next connections will hang: {who} accepts more slowly "
                              f"than clients arrive, or not at all.{drops}",
                              remediation(ctx.facts.os, port, owner.pid if owner else None),
-                             cause="backlog-full", **evidence)
+                             cause="backlog-full", evidence=evidence)
         if all(s.recv_queue is None or s.send_queue is None for s in listeners):
             if ctx.facts.os == "linux":
                 how, command = "Compare Recv-Q with Send-Q of the listening socket.", f"ss -ltn 'sport = :{port}'"
@@ -116,8 +115,8 @@ class BacklogCheck(Check):
                 how, command = "Compare qlen with maxqlen.", f"netstat -Lan | grep '\\.{port} '"
             else:
                 how, command = "This OS does not show accept-queue lengths; watch whether accepts happen.", None
-            return self.skip("The listener's accept-queue length is not visible here.", how, command, **evidence)
-        return self.passed(f"The listener is accepting ({queues}).", **evidence)
+            return self.skip("The listener's accept-queue length is not visible here.", how, command, evidence=evidence)
+        return self.passed(f"The listener is accepting ({queues}).", evidence=evidence)
 
     def _stopped(self, ctx: Context, sock: Socket, state: str, full: list[Socket], queues: str, drops: str,
                  evidence: dict):
@@ -133,4 +132,4 @@ class BacklogCheck(Check):
         return self.fail("backlog-full", f"{who} is {STOPPED_STATES[state]}: nothing accepts connections "
                          f"on port {ctx.target.port}.",
                          f"The kernel completes the TCP handshake for a listening socket, but a stopped process "
-                         f"never calls accept(). {queue}", steps, process_state=state, **evidence)
+                         f"never calls accept(). {queue}", steps, evidence={"process_state": state, **evidence})

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import shlex
 
-from portdoctor.api import Check, Context, Outcome, Socket, fix, hostport, is_loopback
-from portdoctor.facts import engine as engine_facts
+from portdoctor.api import Check, Context, Outcome, Socket, container_engine, fix, hostport, is_loopback
 
 # Processes that hold a published port on the host on behalf of a container.
 PUBLISHERS = {"docker-proxy", "dockerd", "rootlessport", "rootlesskit", "slirp4netns", "conmon", "podman",
@@ -55,27 +54,27 @@ class ContainerCheck(Check):
     timeout = 10.0  # the engine (2 s) and one backend probe
 
     def applies(self, ctx: Context) -> bool:
-        if getattr(ctx.target, "container", None):
+        if ctx.target.container:
             return True
         if not any(ctx.facts.is_local(a) for a in ctx.addresses):
             return False
-        return bool(engine_facts.engine_sockets(ctx.environ))  # a few stat calls; nothing else
+        return bool(container_engine.engine_sockets(ctx.environ))  # a few stat calls; nothing else
 
     def run(self, ctx: Context):
         port, proto = ctx.target.port, ctx.target.protocol
         here = ctx.listeners()
         owners = {s.process for s in here if s.process}
-        container_target = getattr(ctx.target, "container", None)
+        container_target = ctx.target.container
         if (not container_target and ctx.reachable and here and owners and not owners & PUBLISHERS
                 and not ctx.facts.dnat):
             return self.passed(f"Port {port} is served by {', '.join(sorted(owners))} on this machine, "
                                "not by a container.")
-        view = ctx.facts.lazy("engine", engine_facts.gather_engine)
+        view = ctx.facts.lazy("engine", container_engine.gather_engine)
         if view is None:
             return self.passed("No container engine socket on this machine.")
         if not view.ok:
             return self.skip(f"Cannot ask the container engine: {view.error}.", how=view.hint, command=view.command,
-                             socket=view.socket)
+                             evidence={"socket": view.socket})
         if container_target:
             found = view.find(container_target)
             if not found:
@@ -93,14 +92,14 @@ class ContainerCheck(Check):
     def _container_target(self, ctx: Context, view, c):
         """container:NAME[:PORT]: the engine's view, the published path, inside the namespace."""
         port, proto = ctx.target.port, ctx.target.protocol
-        inner = getattr(ctx.target, "container_port", None) or port
+        inner = ctx.target.container_port or port
         binding = next((b for b in c.published if b.host_port == port and b.container_port == inner
                         and b.protocol == proto), None)
         if binding is not None:
             return self._published(ctx, view, c, binding)
         if not c.running:
             return self._not_published(ctx, c, inner)
-        inside = engine_facts.listeners_inside(c, ctx.facts.privileged)
+        inside = container_engine.listeners_inside(c, ctx.facts.privileged)
         on_port = [s for s in inside or [] if s.port == inner and s.protocol == proto]
         if inside is not None and not on_port:
             others = sorted({s.port for s in inside if s.protocol == proto})
@@ -113,7 +112,7 @@ class ContainerCheck(Check):
                      f"portdoctor container:{shlex.quote(c.name)}:{others[0]}") if others else
                  fix("Read the container's output for the app's errors.",
                      f"{c.engine} logs --tail 50 {shlex.quote(c.name)}")],
-                container=c.to_dict(), inside=[hostport(s.address, s.port) for s in inside])
+                evidence={"container": c.to_dict(), "inside": [hostport(s.address, s.port) for s in inside]})
         return self._not_published(ctx, c, inner, sock=on_port[0] if on_port else None)
 
     # --- the port is published by a container ---------------------------------------
@@ -133,7 +132,7 @@ class ContainerCheck(Check):
         backend = None
         if address:
             backend = ctx.facts.lazy(f"backend {address} {binding.container_port}",
-                                     lambda _s: engine_facts.probe_backend(address, binding.container_port, proto,
+                                     lambda _s: container_engine.probe_backend(address, binding.container_port, proto,
                                                                            min(ctx.options.timeout, 2.0)))
             evidence["backend"] = {"address": hostport(address, binding.container_port),
                                    "outcome": str(backend.outcome)}
@@ -152,8 +151,8 @@ class ContainerCheck(Check):
                  fix("See the nat rules Docker should have.", "sudo iptables -t nat -S DOCKER"),
                  fix("If a firewall manager (firewalld, ufw, a script) flushes the nat table, restart Docker "
                      "after it.", "sudo systemctl restart docker")],
-                **evidence)
-        inside = engine_facts.listeners_inside(c, ctx.facts.privileged)
+                evidence=evidence)
+        inside = container_engine.listeners_inside(c, ctx.facts.privileged)
         if inside is not None:
             evidence["inside"] = [hostport(s.address, s.port) for s in inside if s.protocol == proto]
         on_port = [s for s in inside or [] if s.port == binding.container_port and s.protocol == proto]
@@ -165,10 +164,10 @@ class ContainerCheck(Check):
         if reachable_inside and backend_ok:
             return self.passed(f"Port {port} is published by container {c.label} ({mapping}), and the app "
                                f"inside listens on {hostport(reachable_inside[0].address, binding.container_port)}"
-                               + (" and answers." if backend else "."), **evidence)
+                               + (" and answers." if backend else "."), evidence=evidence)
         if inside is None and backend is not None and backend.outcome is Outcome.OPEN:
             return self.passed(f"Port {port} is published by container {c.label} ({mapping}); its address "
-                               f"{hostport(address, binding.container_port)} answers.", **evidence)
+                               f"{hostport(address, binding.container_port)} answers.", evidence=evidence)
         if on_port and not reachable_inside:
             bound = ", ".join(sorted({hostport(s.address, s.port) for s in on_port}))
             return self.fail(
@@ -186,7 +185,7 @@ class ContainerCheck(Check):
                      f"restart the container. {DEV_SERVERS}", f"{tool} restart {shlex.quote(c.name)}"),
                  fix("See what listens inside the container.",
                      f"{tool} exec {shlex.quote(c.name)} netstat -ltn")],
-                **evidence)
+                evidence=evidence)
         others = sorted({s.port for s in inside or [] if s.protocol == proto and s.port != binding.container_port})
         if inside is not None and not on_port and others:
             right = others[0]
@@ -203,7 +202,7 @@ class ContainerCheck(Check):
                      f"{tool} run -p {port}:{right} ..." if not c.compose_service
                      else f"{tool} compose up -d {shlex.quote(c.compose_service)}"),
                  fix(f"Or make the app listen on {binding.container_port} inside the container.", None)],
-                mismatch={"published_to": binding.container_port, "listening": others}, **evidence)
+                evidence={"mismatch": {"published_to": binding.container_port, "listening": others}, **evidence})
         if inside is not None and not on_port:
             return self.fail(
                 "not-listening",
@@ -213,7 +212,7 @@ class ContainerCheck(Check):
                 "its network namespace: the app has not started yet, crashed inside, or listens on a Unix socket.",
                 [fix("Read the container's output for the app's errors.", f"{tool} logs --tail 50 {shlex.quote(c.name)}"),
                  fix("See the processes inside the container.", f"{tool} top {shlex.quote(c.name)}")],
-                **evidence)
+                evidence=evidence)
         # We could not look inside (not root): judge by the backend probe alone.
         if backend is not None and backend.outcome is not Outcome.OPEN:
             return self.fail(
@@ -227,8 +226,8 @@ class ContainerCheck(Check):
                 [fix("See what listens inside the container (loopback-only or another port).",
                      f"{tool} exec {shlex.quote(c.name)} netstat -ltn"),
                  fix("Or let portdoctor look inside.", f"sudo portdoctor --report {shlex.quote(ctx.target.input)}")],
-                **evidence)
-        return self.passed(f"Port {port} is published by container {c.label} ({mapping}).", **evidence)
+                evidence=evidence)
+        return self.passed(f"Port {port} is published by container {c.label} ({mapping}).", evidence=evidence)
 
     def _missing_forward(self, ctx: Context) -> str | None:
         """The local address whose connection lands on dockerd's port reservation because no
@@ -269,7 +268,7 @@ class ContainerCheck(Check):
             steps.append(fix(f"With compose, start service {c.compose_service}.",
                              f"{tool} compose up -d {shlex.quote(c.compose_service)}"))
         return self.fail("not-listening", f"Port {port} belongs to container {c.label}, which is {state}.",
-                         detail, steps, **evidence)
+                         detail, steps, evidence=evidence)
 
     # --- not published: a listener inside a container --------------------------------
     def _listener_inside(self, ctx: Context, view, here: list[Socket]):
@@ -278,7 +277,7 @@ class ContainerCheck(Check):
             return self.passed(f"No container publishes port {port}; it is served on this machine.")
         inside = [s for s in ctx.listeners(own_namespace=False) if s.namespace is not None]
         for s in inside:
-            c = engine_facts.container_of_socket(view, s, ctx.facts.namespaces)
+            c = container_engine.container_of_socket(view, s, ctx.facts.namespaces)
             if c is not None:
                 return self._not_published(ctx, c, port, sock=s)
         if ctx.reachable:
@@ -290,7 +289,7 @@ class ContainerCheck(Check):
             told = self._not_published(ctx, c, port)
             return self.warn(f"Container {c.label} declares port {port} (EXPOSE) but does not publish it; "
                              "whether the app listens inside could not be seen.", told.detail, told.remediation,
-                             cause="other-namespace", **told.evidence)
+                             cause="other-namespace", evidence=told.evidence)
         return self.passed(f"No container of {len(view.containers)} publishes or serves port {port}.")
 
     def _not_published(self, ctx: Context, c, container_port: int, sock: Socket | None = None):
@@ -301,7 +300,7 @@ class ContainerCheck(Check):
                              + (f" (exit code {c.exit_code})" if c.exit_code is not None else "") + ".",
                              c.status, [fix("Start the container.", f"{tool} start {shlex.quote(c.name)}"),
                                         fix("Read why it stopped.", f"{tool} logs --tail 50 {shlex.quote(c.name)}")],
-                             **evidence)
+                             evidence=evidence)
         elsewhere = [b for b in c.published if b.container_port == container_port and b.protocol == proto]
         address = next(iter(c.addresses()), None)
         where = f" ({hostport(sock.address, sock.port)} inside)" if sock else ""
@@ -314,7 +313,7 @@ class ContainerCheck(Check):
             steps.append(fix(f"The container publishes port {container_port} as host port {elsewhere[0].host_port}; "
                              "connect there.", f"portdoctor 127.0.0.1:{elsewhere[0].host_port}"))
         suffix = "/udp" if proto == "udp" else ""
-        host_port = port if not getattr(ctx.target, "container", None) else container_port
+        host_port = port if not ctx.target.container else container_port
         publish = (f"Publish it: recreate {c.name} with `-p {host_port}:{container_port}{suffix}`"
                    + (f", or add to compose service {c.compose_service}: "
                       f"`{_compose_ports_line(host_port, container_port, proto)}`" if c.compose_service else "") + ".")
@@ -326,4 +325,4 @@ class ContainerCheck(Check):
         if address:
             steps.append(fix("From this host (Linux), the container's own address reaches it without publishing.",
                              f"portdoctor {hostport(address, container_port)}"))
-        return self.fail("other-namespace", title, detail, steps, **evidence)
+        return self.fail("other-namespace", title, detail, steps, evidence=evidence)

@@ -10,8 +10,20 @@ the check skips with how to look.
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Outcome, Probe, fix, hostport
-from portdoctor.facts.firewall import Decision, FirewallFacts, FirewallRule, evaluate, packet_for, probe_signature
+from portdoctor.api import (
+    Check,
+    Context,
+    Decision,
+    FirewallFacts,
+    FirewallRule,
+    Outcome,
+    Probe,
+    evaluate,
+    fix,
+    hostport,
+    packet_for,
+    probe_signature,
+)
 
 _FILTER_OUTCOMES = (Outcome.REFUSED, Outcome.TIMEOUT, Outcome.ERROR, Outcome.UNREACHABLE)
 EPERM = 1
@@ -33,7 +45,7 @@ class FirewallCheck(Check):
 
     def run(self, ctx: Context):
         facts: FirewallFacts | None = ctx.facts.firewall
-        readable = facts is not None and getattr(facts, "readable", False)
+        readable = facts is not None and facts.readable
         forwarded = self._forwarded(ctx, facts) if facts is not None and readable else []
         local = self._local(ctx, facts, readable)
         return [local, *forwarded] if forwarded else local
@@ -67,7 +79,7 @@ class FirewallCheck(Check):
             f"No firewall rule blocks {ctx.target.protocol} to port {ctx.target.port} "
             f"({n_rules} rule{'s' if n_rules != 1 else ''} read from {sources or 'no source'}).",
             "Chains walked: " + ("; ".join(walked) if walked else "none hook this traffic") + ".",
-            sources=facts.sources)
+            evidence={"sources": facts.sources})
 
     # --- connections from other machines to a published port ------------------------
     def _forwarded(self, ctx: Context, facts: FirewallFacts):
@@ -77,7 +89,7 @@ class FirewallCheck(Check):
         if not any(ctx.facts.is_local(p.address) for p in ctx.probes):
             return []
         port, proto = ctx.target.port, ctx.target.protocol
-        for forward in getattr(ctx.facts, "dnat", None) or []:
+        for forward in ctx.facts.dnat:
             if forward.kind != "dnat" or forward.hook != "prerouting":
                 continue
             decision = facts.forward_verdict(forward, port, proto)
@@ -100,8 +112,7 @@ class FirewallCheck(Check):
                                     f"not the published port {port}: narrow or remove this one.", None))
             # It explains nothing about a failure seen from here: no cause then, lest it lead the verdict.
             cause = "firewall" if ctx.reachable else None
-            return [self.warn(title, detail, steps, cause=cause, hook="forward", verdict=decision.verdict,
-                              rule=rule.to_dict(), chain_path=decision.path, forward=forward.to_dict())]
+            return [self.warn(title, detail, steps, cause=cause, evidence={"hook": "forward", "verdict": decision.verdict, "rule": rule.to_dict(), "chain_path": decision.path, "forward": forward.to_dict()})]
         return []
 
     # --- a rule was found ------------------------------------------------------------
@@ -135,8 +146,7 @@ class FirewallCheck(Check):
         if decision.maybe:
             detail += " Rules with matchers not evaluated that may also match: " + "; ".join(
                 _rule_line(r) for _, r in decision.maybe) + "."
-        return self.fail("firewall", title, detail, steps, inferred=False, hook=decision.hook,
-                         verdict=decision.verdict, probe_outcome=seen, expected_outcomes=list(expected), **evidence)
+        return self.fail("firewall", title, detail, steps, evidence={"inferred": False, "hook": decision.hook, "verdict": decision.verdict, "probe_outcome": seen, "expected_outcomes": list(expected), **evidence})
 
     def _maybe(self, ctx: Context, facts: FirewallFacts, maybe: list[tuple[Probe, Decision]]):
         port, proto = ctx.target.port, ctx.target.protocol
@@ -154,8 +164,8 @@ class FirewallCheck(Check):
         expected = probe_signature(Decision(rule.action or "drop", hook, rule))
         if served and str(probe.outcome) in expected:
             return self.fail("firewall", title, detail + " A listener serves that address, so the rule is the "
-                             "likely cause.", steps, inferred=False, may_match=True, rule=rule.to_dict())
-        return self.warn(title, detail, steps, cause="firewall", may_match=True, rule=rule.to_dict())
+                             "likely cause.", steps, evidence={"inferred": False, "may_match": True, "rule": rule.to_dict()})
+        return self.warn(title, detail, steps, cause="firewall", evidence={"may_match": True, "rule": rule.to_dict()})
 
     @staticmethod
     def _signature_words(decision: Decision, probe: Probe, consistent: bool) -> str:
@@ -230,5 +240,4 @@ class FirewallCheck(Check):
             fix("Or run the diagnosis as root to have the rule named with its removal command:",
                 f"sudo portdoctor {ctx.target.input}"),
         ]
-        return self.fail("firewall", title, detail, steps, inferred=True, probe_outcome=str(probe.outcome),
-                         unreadable=why)
+        return self.fail("firewall", title, detail, steps, evidence={"inferred": True, "probe_outcome": str(probe.outcome), "unreadable": why})

@@ -12,8 +12,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 
-from portdoctor.api import Check, Context, Socket, fix, hostport, is_loopback
-from portdoctor.facts.namespaces import inside_container_advice
+from portdoctor.api import Check, Context, Socket, fix, hostport, inside_container_advice, is_loopback
 
 
 class OtherNamespaceCheck(Check):
@@ -99,8 +98,7 @@ class OtherNamespaceCheck(Check):
                 steps.append(fix(f"Enter {s.namespace} by pid and look at its listeners.",
                                  f"nsenter -t {pid} -n {ss}"))
         return self.fail("other-namespace", title, detail, steps,
-                         namespace=first.namespace, container=first.container, pid=first.pid,
-                         process=first.process, addresses=bound)
+                         evidence={"namespace": first.namespace, "container": first.container, "pid": first.pid, "process": first.process, "addresses": bound})
 
     def _inside_container(self, ctx: Context):
         port, proto = ctx.target.port, ctx.target.protocol
@@ -112,7 +110,7 @@ class OtherNamespaceCheck(Check):
             [*(fix(text, command) for text, command in inside_container_advice(kind, port, proto)),
              fix("Or use the host's address on the container network (the default gateway).",
                  "ip route show default")],
-            in_container=kind, evidence=ctx.facts.extras.get("in_container_evidence"),
+            evidence={"in_container": kind, "evidence": ctx.facts.extras.get("in_container_evidence")},
         )
 
 
@@ -147,6 +145,6 @@ def _targets_this_machine(ctx: Context) -> bool:
 
 def _namespace_pid(ctx: Context, label: str | None) -> int | None:
     for ns in ctx.facts.namespaces:
-        if getattr(ns, "label", None) == label and getattr(ns, "pids", None):
+        if ns.label == label and ns.pids:
             return ns.pids[0]
     return None

@@ -21,17 +21,19 @@ from __future__ import annotations
 
 import ipaddress
 
-from portdoctor.api import Check, Context, fix
-from portdoctor.facts.platform_traps import (
-    gather_excluded_ranges,
-    gather_macos_firewall,
-    gather_selinux,
-    gather_wsl,
+from portdoctor.api import (
+    MACOS_FIREWALL,
+    SELINUX_MODE,
+    WELL_KNOWN,
+    WSL,
+    Check,
+    Context,
+    excluded_ports,
+    fix,
     pf_rules_naming_port,
     port_types,
-    read_selinux_mode,
+    selinux_port,
 )
-from portdoctor.facts.services import WELL_KNOWN
 
 # --- WSL2 ----------------------------------------------------------------------------
 
@@ -52,24 +54,24 @@ class WslLocalhostCheck(Check):
     def applies(self, ctx: Context) -> bool:
         if ctx.facts.os != "linux" or ctx.target.protocol != "tcp":
             return False
-        wsl = ctx.facts.lazy("wsl", gather_wsl)
+        wsl = ctx.fact(WSL)
         return wsl is not None and wsl.version == 2
 
     def run(self, ctx: Context):
-        wsl = ctx.facts.lazy("wsl", gather_wsl)
+        wsl = ctx.fact(WSL)
         port = ctx.target.port
         if wsl.networking_mode == "mirrored":
             return self.passed("WSL2 uses mirrored networking: Windows and Linux share localhost.",
-                               f"Networking mode read from {wsl.mode_source}.", wsl_mode="mirrored")
+                               f"Networking mode read from {wsl.mode_source}.", evidence={"wsl_mode": "mirrored"})
         listeners = ctx.listeners()
         if not listeners:
             return self.passed(f"Nothing listens on port {port} inside WSL; nothing for Windows to reach yet.",
-                               wsl_mode=wsl.networking_mode or "nat")
+                               evidence={"wsl_mode": wsl.networking_mode or "nat"})
         forwarded = [s for s in listeners if _forwarded_by_wsl_nat(s.address, s.v6only)]
         assumed = "" if wsl.mode_source else " (NAT mode assumed: .wslconfig was not readable)"
         if forwarded:
             return self.passed(f"Port {port} listens on {forwarded[0].address}: WSL2 forwards it to "
-                               f"Windows' localhost{assumed}.", wsl_mode=wsl.networking_mode or "nat")
+                               f"Windows' localhost{assumed}.", evidence={"wsl_mode": wsl.networking_mode or "nat"})
         bound = ", ".join(sorted({s.address for s in listeners}))
         return self.warn(
             f"Port {port} listens only on {bound}: Windows programs cannot reach it through localhost.",
@@ -78,8 +80,7 @@ class WslLocalhostCheck(Check):
             [fix("Make the server listen on 127.0.0.1 or 0.0.0.0 (e.g. --host 0.0.0.0).", None),
              fix("Or switch WSL2 to mirrored networking: add networkingMode=mirrored under [wsl2] in "
                  "%UserProfile%\\.wslconfig, then restart WSL (from Windows).", "wsl --shutdown")],
-            cause="wrong-interface", bound=bound, wsl_mode=wsl.networking_mode or "nat",
-            osrelease=wsl.osrelease,
+            cause="wrong-interface", evidence={"bound": bound, "wsl_mode": wsl.networking_mode or "nat", "osrelease": wsl.osrelease},
         )
 
 
@@ -97,7 +98,7 @@ class WindowsExcludedPortsCheck(Check):
     def run(self, ctx: Context):
         port = ctx.target.port
         protocol = ctx.target.protocol
-        ranges = ctx.facts.lazy(f"excluded_ports:{protocol}", lambda snap: gather_excluded_ranges(snap, protocol))
+        ranges = ctx.fact(excluded_ports(protocol))
         command = f"netsh int ipv4 show excludedportrange protocol={protocol}"
         if ranges is None:
             return self.skip("Could not read the excluded port ranges: "
@@ -106,11 +107,11 @@ class WindowsExcludedPortsCheck(Check):
         holding = [r for r in ranges if port in r]
         if not holding:
             return self.passed(f"Port {port} is outside every excluded {protocol.upper()} range "
-                               f"({len(ranges)} ranges).", ranges=[str(r) for r in ranges])
+                               f"({len(ranges)} ranges).", evidence={"ranges": [str(r) for r in ranges]})
         r = holding[0]
         if ctx.listeners(protocol=protocol, own_namespace=False):
             return self.passed(f"Port {port} is in the excluded range {r}, but a service is bound to it.",
-                               ranges=[str(r) for r in holding])
+                               evidence={"ranges": [str(r) for r in holding]})
         who = "an administrator (netsh add excludedportrange)" if r.administered else \
             "Windows for Hyper-V, WSL2, Docker Desktop or WinNAT"
         steps = [fix("Use a port outside the excluded ranges.", command)]
@@ -130,7 +131,7 @@ class WindowsExcludedPortsCheck(Check):
             f"Port {port} cannot be bound: it is inside the excluded range {r}, reserved by {who}.",
             "Binding a port in an excluded range fails with WSAEACCES (10013, 'An attempt was made to "
             "access a socket in a way forbidden by its access permissions') although nothing listens.",
-            steps, range=str(r), administered=r.administered,
+            steps, evidence={"range": str(r), "administered": r.administered},
         )
 
 
@@ -159,17 +160,17 @@ class SelinuxPortLabelCheck(Check):
     def applies(self, ctx: Context) -> bool:
         if ctx.facts.os != "linux" or ctx.target.protocol not in ("tcp", "udp"):
             return False
-        return ctx.facts.lazy("selinux_mode", lambda snap: read_selinux_mode()) is not None
+        return ctx.fact(SELINUX_MODE) is not None
 
     def run(self, ctx: Context):
         port, proto = ctx.target.port, ctx.target.protocol
-        if ctx.facts.lazy("selinux_mode", lambda snap: read_selinux_mode()) == "permissive":
+        if ctx.fact(SELINUX_MODE) == "permissive":
             return self.passed("SELinux is permissive: it logs denials but does not block binds.",
-                               selinux="permissive")
+                               evidence={"selinux": "permissive"})
         if ctx.listeners(protocol=proto, own_namespace=False):
-            return self.passed(f"A service is bound to port {port}; SELinux did not stop it.", selinux="enforcing")
+            return self.passed(f"A service is bound to port {port}; SELinux did not stop it.", evidence={"selinux": "enforcing"})
         # Only now pay for semanage (seconds) and the audit log.
-        se = ctx.facts.lazy(f"selinux:{port}", lambda snap: gather_selinux(snap, port))
+        se = ctx.fact(selinux_port(port))
         labels = port_types(se.port_table, port, proto) if se.port_table is not None else None
         label = labels[0] if labels else None
 
@@ -185,7 +186,7 @@ class SelinuxPortLabelCheck(Check):
                 "cannot listen there until the port carries a type its domain may bind.",
                 self._label_steps(port, proto, wanted, label) + [
                     fix("See the denial and why it happened.", "sudo ausearch -m AVC -ts recent | audit2why")],
-                denial=d.line, port_label=label,
+                evidence={"denial": d.line, "port_label": label},
             )
 
         expected = self._expected_type(ctx)
@@ -201,11 +202,11 @@ class SelinuxPortLabelCheck(Check):
                 + (f" ({se.audit_error})" if se.audit_error else "")
                 + "; if the service fails to start with 'Permission denied', this is why.",
                 self._label_steps(port, proto, expected, label),
-                cause="port-in-use", port_label=label, expected_label=expected,
+                cause="port-in-use", evidence={"port_label": label, "expected_label": expected},
             )
         note = f" ({se.audit_error})" if se.audit_error else ""
         return self.passed(f"No SELinux name_bind denial for port {port}{note}; its label is {label or 'unset'}.",
-                           selinux="enforcing", port_label=label)
+                           evidence={"selinux": "enforcing", "port_label": label})
 
     def _expected_type(self, ctx: Context) -> str | None:
         if ctx.options.expect:
@@ -240,7 +241,7 @@ class MacosFirewallCheck(Check):
 
     def run(self, ctx: Context):
         port = ctx.target.port
-        fw = ctx.facts.lazy("macos_firewall", gather_macos_firewall)
+        fw = ctx.fact(MACOS_FIREWALL)
         if fw.pf_rules is not None:
             blocks = pf_rules_naming_port(fw.pf_rules, port)
             if blocks:
@@ -249,7 +250,7 @@ class MacosFirewallCheck(Check):
                     "pf evaluates every rule; the last matching rule wins unless a rule says quick.",
                     [fix("See the rules with their counters.", "sudo pfctl -vsr"),
                      fix("Remove the rule from /etc/pf.conf (or its anchor) and reload.", "sudo pfctl -f /etc/pf.conf")],
-                    rules=blocks,
+                    evidence={"rules": blocks},
                 )
         alf = fw.alf
         remote = any(not _loopback(a) for a in ctx.addresses)

@@ -96,8 +96,8 @@ class PortOwnerCheck(Check):
             here = " in this network namespace" if elsewhere else ""
             if expected:
                 return self.passed(f"Nothing holds port {port}/{proto}{here}; {expected} is not running on it "
-                                   "(see service-running).", noted.strip(), **evidence)
-            return self.passed(f"Nothing holds port {port}/{proto}{here}.", noted.strip(), **evidence)
+                                   "(see service-running).", noted.strip(), evidence=evidence)
+            return self.passed(f"Nothing holds port {port}/{proto}{here}.", noted.strip(), evidence=evidence)
         hidden_words = ""
         if hidden:
             uids = sorted({s.uid for s in hidden if s.uid is not None})
@@ -105,7 +105,7 @@ class PortOwnerCheck(Check):
                             + (f" (uid {', '.join(map(str, uids))})" if uids else "") + ".")
         held = f"Port {port}/{proto} is held by " + ("; ".join(owners) if owners else "a hidden owner") + "."
         if not expected:
-            return self.passed(held, (hidden_words + noted).strip(), **evidence)
+            return self.passed(held, (hidden_words + noted).strip(), evidence=evidence)
         # Only a socket that takes the target's address holds the port for it: python on
         # 127.0.0.1:8000 leaves 127.0.0.2:8000 free for the expected program.
         local = [a for a in ctx.addresses if snap.is_local(a)]
@@ -124,16 +124,16 @@ class PortOwnerCheck(Check):
                 "unverified",
                 f"Cannot verify that {expected} owns port {port}/{proto}: {why}.",
                 f"{held}{hidden_words}{noted} An expectation that cannot be checked is not a pass.",
-                [see], expected=expected, **evidence)
+                [see], evidence={"expected": expected, **evidence})
         if not any(s.owned_by(expected) for s in known):
             elsewhere_here = ", ".join(sorted({f"{s.address} ({f'{s.process or chr(63)}, pid {s.pid}' if s.pid else 'owner hidden'})"
                                                for s in listeners}))
             return self.passed(
                 f"{expected} does not hold port {port}/{proto}; it is bound on other addresses only "
                 f"({elsewhere_here}), so {', '.join(local)} is free to bind.",
-                (hidden_words + noted).strip(), expected=expected, **evidence)
+                (hidden_words + noted).strip(), evidence={"expected": expected, **evidence})
         return self.passed(f"Port {port}/{proto} is held by {expected}, as expected.", (held + noted).strip(),
-                           **evidence)
+                           evidence=evidence)
 
     def _port_in_use(self, ctx: Context, expected: str, strangers: list[Socket], held: str, noted: str, evidence):
         port, proto = ctx.target.port, ctx.target.protocol
@@ -152,4 +152,4 @@ class PortOwnerCheck(Check):
         reason = f"it holds port {port}/{proto}, which {expected} should own"
         stop = list({s.pid: Action.stop_process(s, reason, expected) for s in strangers if s.pid is not None}.values())
         return self.fail("port-in-use", title, f"{held} Expected: {expected}.{noted}", steps,
-                         actions=stop, expected=expected, **evidence)
+                         actions=stop, evidence={"expected": expected, **evidence})

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import shlex
 
-from portdoctor.api import Check, Context, fix
-from portdoctor.facts.binders import lazy_bind_candidates, whoami
-from portdoctor.facts.netstat import unprivileged_port_floor
+from portdoctor.api import UNPRIVILEGED_PORT_FLOOR, WHOAMI, Check, Context, fix, lazy_bind_candidates
 
 
 def _binary(exe: str | None, expect: str | None) -> str:
@@ -63,12 +61,12 @@ class PrivilegedPortCheck(Check):
                 "(e.g. 127.0.0.1) below 1024 still needs root.",
                 [fix("Bind the service to 0.0.0.0, or run it on a port ≥ 1024 behind a pf `rdr` rule.", None)],
                 cause="privileged-port")
-        floor = ctx.facts.lazy("unprivileged-port-floor", lambda snap: unprivileged_port_floor())
+        floor = ctx.fact(UNPRIVILEGED_PORT_FLOOR)
         if floor is None:
             return self.skip("The unprivileged-port floor is not readable here.",
                              "Read it yourself.", "sysctl net.ipv4.ip_unprivileged_port_start")
         if port >= floor:
-            return self.passed(f"Port {port} is not privileged here (the floor is {floor}).", floor=floor)
+            return self.passed(f"Port {port} is not privileged here (the floor is {floor}).", evidence={"floor": floor})
 
         candidates = lazy_bind_candidates(ctx.facts, port, ctx.options.expect) or []
         blocked = [c for c in candidates if c.may_bind_privileged is False]
@@ -84,8 +82,8 @@ class PrivilegedPortCheck(Check):
                 f"ports below {floor} need root or CAP_NET_BIND_SERVICE.",
                 f"{c.name} {c.why} ({c.cmdline}) and runs as {c.user or c.uid} without CAP_NET_BIND_SERVICE, "
                 f"so its bind() fails with EACCES (\"Permission denied\") and nothing listens on {port}.",
-                _remediation(port, floor, _binary(c.exe, None)), **evidence)
-        uid, user = ctx.facts.lazy("whoami", lambda snap: whoami()) or (None, None)
+                _remediation(port, floor, _binary(c.exe, None)), evidence=evidence)
+        uid, user = ctx.fact(WHOAMI) or (None, None)
         binary = _binary(None, ctx.options.expect)
         if uid not in (None, 0):
             # The only evidence is who portdoctor runs as: a guess about the service, so a warning.
@@ -96,10 +94,10 @@ class PrivilegedPortCheck(Check):
                 f"way gets EACCES (\"Permission denied\") from bind(); look for that error in its log. If the "
                 f"service runs as root or holds CAP_NET_BIND_SERVICE, this is not the cause. portdoctor cannot "
                 f"see which user a service that is not running would use.",
-                _remediation(port, floor, binary), cause="privileged-port", **evidence)
+                _remediation(port, floor, binary), cause="privileged-port", evidence=evidence)
         return self.warn(
             f"Port {port} is privileged (below {floor}): a service running as a non-root user cannot bind it.",
             f"Nothing listens on {port}. If the service runs as a regular user without CAP_NET_BIND_SERVICE, "
             f"its bind() fails with EACCES (\"Permission denied\"): look for that in its log. portdoctor cannot "
             f"tell which user a service that is not running would use.",
-            _remediation(port, floor, binary), cause="privileged-port", **evidence)
+            _remediation(port, floor, binary), cause="privileged-port", evidence=evidence)

@@ -61,7 +61,7 @@ class ProtocolMismatchCheck(Check):
                     fix("If the service should speak TCP, fix its listen setting (e.g. `udp` → `tcp` in its "
                         "config, or a `-p PORT:PORT/udp` Docker mapping that should be `/tcp`).", None),
                 ],
-                udp_sockets=[s.to_listener_dict() for s in udp],
+                evidence={"udp_sockets": [s.to_listener_dict() for s in udp]},
             )
         # udp:// target
         if udp:
@@ -90,6 +90,6 @@ class ProtocolMismatchCheck(Check):
                     fix("For Docker, publish the UDP side explicitly (the default is TCP).",
                         f"docker run -p {port}:{port}/udp ..."),
                 ],
-                tcp_sockets=[s.to_listener_dict() for s in tcp],
+                evidence={"tcp_sockets": [s.to_listener_dict() for s in tcp]},
             )
         return self.passed(f"No TCP listener competes for port {port}.")

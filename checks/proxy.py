@@ -9,12 +9,16 @@ itself is probed once (bounded): a dead proxy is a failure, a live one a warning
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, fix, hostport, is_loopback
-from portdoctor.facts.proxyenv import (
+from portdoctor.api import (
     HONOURED_BY,
     IGNORED_BY,
     SCHEME_VARIABLES,
+    Check,
+    Context,
     effective_proxy,
+    fix,
+    hostport,
+    is_loopback,
     lazy_proxy_probe,
     no_proxy_match,
     no_proxy_value,
@@ -80,7 +84,7 @@ class ProxyCheck(Check):
                         no_proxy_variable=no_proxy_var)
         if entry is not None:
             return self.passed(f"{setting.variable} is set, but {no_proxy_var}={no_proxy!r} exempts {t.host} "
-                               f"(entry {entry.strip()!r}).", **evidence)
+                               f"(entry {entry.strip()!r}).", evidence=evidence)
 
         why_not = (f"{no_proxy_var}={no_proxy!r} has no entry covering {t.host}"
                    + (" (names are compared as typed: 'localhost' and '127.0.0.1' are different entries)"
@@ -96,7 +100,7 @@ class ProxyCheck(Check):
                 f"If you reach {t.host}:{t.port} with an HTTP client, {setting.variable} routes it via "
                 f"{setting.host}:{setting.port}.",
                 base + " portdoctor itself connects directly, so the result below may differ from what curl sees.",
-                fixes, cause="proxy", **evidence)
+                fixes, cause="proxy", evidence=evidence)
 
         probe = lazy_proxy_probe(ctx.facts, setting.host, setting.port, min(ctx.options.timeout, 2.0))
         evidence["proxy_probe"] = None if probe is None else {"address": probe.address, "outcome": probe.outcome,
@@ -111,13 +115,13 @@ class ProxyCheck(Check):
                 f"{setting.variable} points HTTP clients at {setting.host}:{setting.port}, which {state}.",
                 base + f" The proxy probe: {probe.outcome}" + (f" ({probe.error})" if probe.error else "")
                 + ". curl and the others fail before they ever reach the target.",
-                fixes, **evidence)
+                fixes, evidence=evidence)
         if _is_loopback(t.host) and not _is_loopback(setting.host) and not ctx.facts.is_local(setting.host):
             return self.fail(
                 "proxy",
                 f"{setting.variable} sends requests for {t.host} to the proxy {setting.host}, "
                 f"whose 'localhost' is itself, not this machine.",
                 base + " A proxy on another machine cannot reach this machine's loopback address.",
-                fixes, **evidence)
+                fixes, evidence=evidence)
         return self.warn(f"HTTP clients reach {t.host}:{t.port} through the proxy {setting.host}:{setting.port} "
-                         f"({setting.variable}).", base, fixes, cause="proxy", **evidence)
+                         f"({setting.variable}).", base, fixes, cause="proxy", evidence=evidence)

@@ -25,7 +25,7 @@ class PublishedPortsCheck(Check):
     order = 130
 
     def applies(self, ctx: Context) -> bool:
-        return bool(getattr(ctx.facts, "dnat", None))
+        return bool(ctx.facts.dnat)
 
     def _steps(self, ctx: Context, rule, dest: str | None, dest_port: int) -> list:
         port = ctx.target.port
@@ -60,11 +60,11 @@ class PublishedPortsCheck(Check):
                 evidence = dict(rule=rule.to_dict(), destination=_where(dest, dest_port), outcome=str(probe.outcome))
                 if probe.outcome is Outcome.OPEN:
                     findings.append(self.passed(f"{probe.address}:{port} is forwarded by NAT to "
-                                                f"{_where(dest, dest_port)}, which answered.", forward, **evidence))
+                                                f"{_where(dest, dest_port)}, which answered.", forward, evidence=evidence))
                     continue
                 nothing_here = ""
                 if dest is None or ctx.facts.is_local(dest):
-                    bound = [s for s in getattr(ctx.facts, "all_listening", []) or []
+                    bound = [s for s in ctx.facts.all_listening
                              if s.port == dest_port and s.protocol == proto and s.namespace is None]
                     if not bound:
                         nothing_here = f" Nothing on this machine listens on port {dest_port}."
@@ -74,7 +74,7 @@ class PublishedPortsCheck(Check):
                         f"Port {port} is forwarded by NAT to {_where(dest, dest_port)}, and nothing listens there.",
                         f"{forward}. The forward works, but the destination refused the connection: its service "
                         f"is not running, or listens on another port or only on its own loopback.{nothing_here}",
-                        self._steps(ctx, rule, dest, dest_port), **evidence))
+                        self._steps(ctx, rule, dest, dest_port), evidence=evidence))
                 else:
                     findings.append(self.fail(
                         "unreachable",
@@ -82,7 +82,7 @@ class PublishedPortsCheck(Check):
                         f"({probe.outcome}).",
                         f"{forward}. The destination is down (a stopped container keeps its stale rule until "
                         f"recreated), or no route leads to it.{nothing_here}",
-                        self._steps(ctx, rule, dest, dest_port), **evidence))
+                        self._steps(ctx, rule, dest, dest_port), evidence=evidence))
                 continue
             if proxies:
                 rule = proxies[0]
@@ -92,7 +92,7 @@ class PublishedPortsCheck(Check):
                     "docker-proxy accepts the connection itself and then connects to the container, so a "
                     "successful connect does not prove the container's service answers: test it with a real "
                     f"request (e.g. curl), or the destination directly: portdoctor {_where(dest, dest_port)}.",
-                    rule=rule.to_dict()))
+                    evidence={"rule": rule.to_dict()}))
                 continue
             outside = [r for r in rules if r.hook == "prerouting"]
             if outside and probe.outcome is not Outcome.OPEN:
@@ -108,7 +108,7 @@ class PublishedPortsCheck(Check):
                     [fix("Connect to the destination from this machine.", f"portdoctor {_where(dest, dest_port)}"),
                      fix("Or add the same DNAT for locally generated traffic (an `output` nat hook).",
                          f"sudo nft add rule ip nat output tcp dport {port} dnat to {_where(dest, dest_port)}")],
-                    rule=rule.to_dict()))
+                    evidence={"rule": rule.to_dict()}))
         if not findings:
             forwards = "; ".join(sorted({r.describe(port) for r in rules}))
             return self.passed(f"Port {port} has NAT forwards ({forwards}), none of which changes these connections.")

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import errno
 
-from portdoctor.api import Check, Context, Outcome, Status, bracketed, fix
-from portdoctor.facts.routes import lazy_route
+from portdoctor.api import Check, Context, Outcome, Status, bracketed, fix, lazy_route
 
 NOT_VISIBLE = ("What cannot be seen from here: a cloud security group or network ACL, a firewall on the "
                "remote host or on the path, and whether the service there runs at all.")
@@ -65,7 +64,7 @@ class RemoteReachabilityCheck(Check):
                                                               "gateway": route.gateway, "source": route.source,
                                                               "error": route.error})
             if probe.outcome is Outcome.OPEN:
-                findings.append(self.passed(f"{address}:{port} accepted a connection ({route_words}).", **evidence))
+                findings.append(self.passed(f"{address}:{port} accepted a connection ({route_words}).", evidence=evidence))
                 continue
             steps = _path_steps(os_name, address, port)
             if route is not None and route.kind in ("no-route", "unreachable", "prohibit", "blackhole"):
@@ -77,19 +76,19 @@ class RemoteReachabilityCheck(Check):
                     [fix("Show the routing table.", "ip route" if os_name == "linux" else "netstat -rn"),
                      *steps[:1],
                      fix("If it should go through a VPN, bring the VPN up; otherwise check the address.", None)],
-                    **evidence))
+                    evidence=evidence))
                 continue
             if probe.errno in (errno.EPERM, errno.EACCES) and probe.outcome is not Outcome.TIMEOUT:
                 if firewall_failed:
                     findings.append(self.passed(f"{address}: the local firewall rule found by the firewall "
-                                                "check stops the connection before it leaves.", **evidence))
+                                                "check stops the connection before it leaves.", evidence=evidence))
                     continue
                 findings.append(self.fail(
                     "firewall", f"This machine refused to send to {address}:{port} ({probe.error}).",
                     "connect() failed with 'Operation not permitted' before any packet left: a local OUTPUT "
                     "rule (nftables/iptables drop, or a security module) blocks it.",
                     [fix("Find the rule.", "sudo nft list ruleset" if os_name == "linux" else None),
-                     fix("With iptables:", "sudo iptables -S OUTPUT")], **evidence))
+                     fix("With iptables:", "sudo iptables -S OUTPUT")], evidence=evidence))
                 continue
             if probe.outcome is Outcome.REFUSED:
                 findings.append(self.fail(
@@ -98,12 +97,12 @@ class RemoteReachabilityCheck(Check):
                     "rejects with a TCP reset.",
                     f"The host is up and reachable ({route_words}); the reset came from {address} itself or a "
                     "firewall in front of it. Check the service on that host.",
-                    _remote_side_steps(port)[:2] + steps[:1], **evidence))
+                    _remote_side_steps(port)[:2] + steps[:1], evidence=evidence))
                 continue
             if probe.outcome is Outcome.UNREACHABLE:
                 if firewall_failed:
                     findings.append(self.passed(f"{address}: ICMP unreachable, explained by the rule the "
-                                                "firewall check found.", **evidence))
+                                                "firewall check found.", evidence=evidence))
                     continue
                 if probe.errno == errno.EHOSTUNREACH:
                     on_link = route is not None and route.kind == "direct"
@@ -117,17 +116,17 @@ class RemoteReachabilityCheck(Check):
                     extra = [fix("See whether the neighbour answered (FAILED/INCOMPLETE: nobody there).",
                                  f"ip neigh show {address}")] if on_link and os_name == "linux" else []
                     findings.append(self.fail("unreachable", f"{address} is unreachable: {how}.", detail,
-                                              extra + steps + _remote_side_steps(port)[1:], **evidence))
+                                              extra + steps + _remote_side_steps(port)[1:], evidence=evidence))
                     continue
                 findings.append(self.fail(
                     "unreachable", f"{address} is unreachable ({probe.error}).",
                     f"A router on the path reported the network unreachable ({route_words}). " + NOT_VISIBLE,
-                    steps, **evidence))
+                    steps, evidence=evidence))
                 continue
             if probe.outcome is Outcome.TIMEOUT:
                 if firewall_failed:
                     findings.append(self.passed(f"{address}: the timeout matches the rule the firewall check found.",
-                                                **evidence))
+                                                evidence=evidence))
                     continue
                 on_link = route is not None and route.kind == "direct"
                 reason = (f"{address} is on the link of {route.interface}, and nothing answered in time: the "
@@ -138,7 +137,7 @@ class RemoteReachabilityCheck(Check):
                         f"{address}:{port}/udp did not reply (UDP has no handshake: open or filtered).",
                         f"Silence is what a working UDP service that ignores an empty datagram looks like, and also "
                         f"what a drop looks like ({route_words}). Test with a real request for the protocol. "
-                        + NOT_VISIBLE, steps, cause="unreachable", **evidence))
+                        + NOT_VISIBLE, steps, cause="unreachable", evidence=evidence))
                     continue
                 findings.append(self.fail(
                     "unreachable", f"{address}:{port} does not answer (timeout): {reason}.",
@@ -146,8 +145,8 @@ class RemoteReachabilityCheck(Check):
                      else f"The route could not be checked ({route_words})")
                     + " and no local firewall rule explains the silence. "
                     + NOT_VISIBLE,
-                    steps + _remote_side_steps(port), **evidence))
+                    steps + _remote_side_steps(port), evidence=evidence))
                 continue
             findings.append(self.fail("unreachable", f"Connecting to {address}:{port} failed: {probe.error}.",
-                                      f"{route_words}. " + NOT_VISIBLE, steps, **evidence))
+                                      f"{route_words}. " + NOT_VISIBLE, steps, evidence=evidence))
         return findings or self.passed("No remote address to test.")

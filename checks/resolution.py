@@ -6,8 +6,7 @@ answer at all are told apart: they have different fixes.
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, fix
-from portdoctor.resolve import NO_ADDRESS, RESOLVER_FAILED
+from portdoctor.api import NO_ADDRESS, RESOLVER_FAILED, Check, Context, fix
 
 
 class ResolutionCheck(Check):
@@ -20,7 +19,7 @@ class ResolutionCheck(Check):
         host = ctx.target.host
         error = ctx.resolve_error
         if error:
-            kind = getattr(error, "kind", None)
+            kind = ctx.resolve_kind
             ask = fix("Ask the resolver what it knows about the name.", f"getent ahosts {host}")
             if kind == RESOLVER_FAILED:
                 return self.fail(
@@ -36,7 +35,7 @@ class ResolutionCheck(Check):
                         fix("If the name is a container or compose service name, it only resolves inside "
                             "that network: run the client there.", None),
                     ],
-                    resolver_order=[],
+                    evidence={"resolver_order": []},
                 )
             if kind == NO_ADDRESS:
                 return self.fail(
@@ -45,7 +44,7 @@ class ResolutionCheck(Check):
                     str(error),
                     [ask, fix("Check the name's A and AAAA records (or its /etc/hosts line).",
                               f"getent hosts {host}")],
-                    resolver_order=[],
+                    evidence={"resolver_order": []},
                 )
             return self.fail(
                 "dns",
@@ -57,12 +56,12 @@ class ResolutionCheck(Check):
                     fix("If it is a container or compose service name, it only resolves inside that network.",
                         None),
                 ],
-                resolver_order=[],
+                evidence={"resolver_order": []},
             )
         if len(ctx.addresses) == 1 and ctx.addresses[0] == host:
-            return self.passed(f"{host} is an address; nothing to resolve.", resolver_order=ctx.addresses)
+            return self.passed(f"{host} is an address; nothing to resolve.", evidence={"resolver_order": ctx.addresses})
         return self.passed(
             f"{host} resolves to {', '.join(ctx.addresses)} (in that order).",
             "Clients usually try the addresses in this order.",
-            resolver_order=ctx.addresses,
+            evidence={"resolver_order": ctx.addresses},
         )

@@ -8,9 +8,18 @@ target's ("did you mean :8080?").
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Socket, Status, bracketed, fix, is_loopback
-from portdoctor.facts.namespaces import inside_container_advice
-from portdoctor.facts.services import WELL_KNOWN, gather_init_process
+from portdoctor.api import (
+    INIT_PROCESS,
+    WELL_KNOWN,
+    Check,
+    Context,
+    Socket,
+    Status,
+    bracketed,
+    fix,
+    inside_container_advice,
+    is_loopback,
+)
 
 
 def looks_like_typo(wanted: int, other: int) -> bool:
@@ -56,7 +65,7 @@ class ServiceRunningCheck(Check):
             return self.passed(f"Port {port}/{proto} is listening: {where}.")
         # A port published through NAT (Docker without the userland proxy, CNI hostPort) has no
         # socket here: the published-ports check judges the forward and its destination.
-        forwarded = getattr(snap, "dnat", None) or []
+        forwarded = snap.dnat
         if forwarded:
             return self.passed(f"Port {port}/{proto} has no listening socket here but is forwarded by NAT "
                                f"({forwarded[0].describe(port)}); see the published-ports check.")
@@ -85,7 +94,7 @@ class ServiceRunningCheck(Check):
         if source:
             looked.append({"netlink": "read from the kernel (netlink sock_diag)",
                            "proc": "read from /proc/net"}.get(source, f"read via {source}"))
-        scanned = len(getattr(snap, "namespaces", []) or [])
+        scanned = len(snap.namespaces)
         looked.append(f"this network namespace{f' and {scanned} other(s)' if scanned else ''}")
         hidden = [f"{k}: {v}" for k, v in snap.visibility.items() if k in ("sockets", "owners", "namespaces", "netlink")]
         if not snap.privileged and not any(k == "namespaces" for k in snap.visibility):
@@ -94,7 +103,7 @@ class ServiceRunningCheck(Check):
         if hidden:
             detail += " Not visible: " + "; ".join(hidden) + "."
         steps = []
-        typos = sorted({s.port: s for s in getattr(snap, "all_listening", []) or []
+        typos = sorted({s.port: s for s in snap.all_listening
                         if s.listening and s.protocol == proto and s.namespace is None
                         and looks_like_typo(port, s.port)}.values(), key=lambda s: s.port)
         title = f"Nothing is listening on port {port}/{proto}: the service is not running, crashed, or failed to bind."
@@ -118,10 +127,10 @@ class ServiceRunningCheck(Check):
             steps.append(fix("Confirm nothing listens on the port:",
                              f"ss -l{'t' if proto == 'tcp' else 'u'}np 'sport = :{port}'"))
             return self.fail("not-listening", title, f"{detail} {service.title}", steps,
-                             looked_at=looked, hidden=hidden, did_you_mean=[s.port for s in typos])
+                             evidence={"looked_at": looked, "hidden": hidden, "did_you_mean": [s.port for s in typos]})
         known = WELL_KNOWN.get(port) if proto == "tcp" else None
         unit = ctx.options.expect or (known.units[0] if known and known.units else None) or "SERVICE"
-        init = ctx.facts.lazy("init_process", gather_init_process) if ctx.facts.os == "linux" else None
+        init = ctx.fact(INIT_PROCESS) if ctx.facts.os == "linux" else None
         if init == "systemd":
             steps.append(fix("Start the service (for a systemd unit, by its unit name):",
                              f"sudo systemctl start {unit}"))
@@ -138,4 +147,4 @@ class ServiceRunningCheck(Check):
                 f"ss -l{'t' if proto == 'tcp' else 'u'}np 'sport = :{port}'"),
         ]
         return self.fail("not-listening", title, detail, steps,
-                         looked_at=looked, hidden=hidden, did_you_mean=[s.port for s in typos])
+                         evidence={"looked_at": looked, "hidden": hidden, "did_you_mean": [s.port for s in typos]})

@@ -19,15 +19,18 @@ table, systemctl) are read lazily, only when nothing listens.
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, fix, hostport
-from portdoctor.facts.services import (
+from portdoctor.api import (
+    INIT_PROCESS,
+    UNIX_LISTENERS,
     WELL_KNOWN,
+    Check,
+    Context,
     KnownService,
-    gather_init_process,
-    gather_service_processes,
-    gather_systemd_units,
-    gather_unix_listeners,
+    fix,
+    hostport,
     names_port,
+    service_processes,
+    systemd_units,
 )
 
 
@@ -45,7 +48,7 @@ class WellKnownServiceCheck(Check):
             return True
         # Any other port: only the systemd "failed unit names the port" lead applies.
         return (ctx.facts.os == "linux" and not ctx.reachable and _local(ctx)
-                and ctx.facts.lazy("init_process", gather_init_process) == "systemd")
+                and ctx.fact(INIT_PROCESS) == "systemd")
 
     def run(self, ctx: Context):
         port = ctx.target.port
@@ -64,12 +67,11 @@ class WellKnownServiceCheck(Check):
             who = ", ".join(owners) if owners else "a process"
             where = " in another network namespace" if listeners and all(s.namespace for s in listeners) else ""
             return self.passed(f"{label}; {who} listens on it{where}.",
-                               service=known.name if known else None)
+                               evidence={"service": known.name if known else None})
 
         units = None
         if ctx.facts.os == "linux":
-            units = ctx.facts.lazy(f"systemd_units:{port}",
-                                   lambda snap: gather_systemd_units(snap, known.units if known else ()))
+            units = ctx.fact(systemd_units(port, known.units if known else ()))
         down = [u for u in units or [] if u.down and (
             (known and any(u.id == f"{p}.service" or u.id.startswith((f"{p}@", f"{p}.")) for p in known.units))
             or any(names_port(text, port) for text in u.exec_start + u.listen))]
@@ -83,12 +85,11 @@ class WellKnownServiceCheck(Check):
 
         processes = []
         if known.processes:
-            processes = ctx.facts.lazy(f"service_processes:{port}",
-                                       lambda snap: gather_service_processes(snap, known.processes)) or []
+            processes = ctx.fact(service_processes(port, known.processes)) or []
         sockets = []
         pattern = known.socket_pattern(port)
         if pattern is not None and ctx.facts.os == "linux":
-            sockets = [u for u in ctx.facts.lazy("unix_listeners", gather_unix_listeners) or []
+            sockets = [u for u in ctx.fact(UNIX_LISTENERS) or []
                        if pattern.search(u.basename)]
 
         inferred = False
@@ -113,7 +114,7 @@ class WellKnownServiceCheck(Check):
                 f"{who} but listens only on the Unix socket {where}, not on TCP port {port}.",
                 "Clients that connect to host:port get 'connection refused'; clients on this machine "
                 "can use the socket instead.",
-                steps, **evidence)
+                steps, evidence=evidence)
 
         elsewhere = sorted({e for p in processes for e in p.listening})
         if elsewhere:
@@ -128,21 +129,21 @@ class WellKnownServiceCheck(Check):
                      "configuration and restart it.", None),
                  fix("See every port it listens on.", f"ss -ltnp | grep {processes[0].name}"
                      if ctx.facts.os == "linux" else f"lsof -nP -iTCP -sTCP:LISTEN -a -p {processes[0].pid}")],
-                **evidence)
+                evidence=evidence)
 
         if any(p.configured_ports == [0] for p in processes):
             return self.fail(
                 "not-listening",
                 f"{known.name} is running ({running}) with port 0 on its command line: TCP is turned off.",
                 "Port 0 tells the service not to listen on TCP at all (Redis: Unix socket only).",
-                [fix(f"Turn TCP on: {known.tcp_setting or f'set the port to {port}'}.", None)], **evidence)
+                [fix(f"Turn TCP on: {known.tcp_setting or f'set the port to {port}'}.", None)], evidence=evidence)
 
         if processes:
             return self.warn(
                 f"{known.name} is running ({running}) but nothing listens on TCP port {port}.",
                 "It may still be starting, be configured for another port, or listen only in a way "
                 "this machine does not show (run with sudo to see every process's sockets).",
-                [*self._check_steps(ctx, known, None)], cause="not-listening", **evidence)
+                [*self._check_steps(ctx, known, None)], cause="not-listening", evidence=evidence)
 
         if down:
             return self._unit_down(ctx, down[0], known, **evidence)
@@ -153,13 +154,13 @@ class WellKnownServiceCheck(Check):
             return self.warn(
                 f"Port {port} is usually {known.name}; nothing listens on it.",
                 "Start the server, or check which port it printed when it started.",
-                steps, cause="not-listening", **evidence)
+                steps, cause="not-listening", evidence=evidence)
 
         return self.warn(
             f"{known.name} (the usual owner of port {port}) does not appear to be running: "
             f"no {' or '.join(known.processes)} process.",
             "It is not installed, not started, or runs in a container or VM whose port is not published.",
-            self._start_steps(ctx, known), cause="not-listening", **evidence)
+            self._start_steps(ctx, known), cause="not-listening", evidence=evidence)
 
     # --- remediation ------------------------------------------------------------------
 
@@ -179,8 +180,7 @@ class WellKnownServiceCheck(Check):
             [fix("Read why it stopped.", f"journalctl -u {unit.id} -n 20 --no-pager"),
              fix("See its state.", f"systemctl status {unit.id}"),
              fix("Start it again once the cause is fixed.", f"sudo systemctl restart {unit.id}")],
-            unit=unit.id, unit_state=unit.active_state, unit_result=unit.result,
-            **evidence)
+            evidence={"unit": unit.id, "unit_state": unit.active_state, "unit_result": unit.result, **evidence})
 
     def _check_steps(self, ctx: Context, known: KnownService, unit: str | None):
         name = unit or (known.units[0] if known.units else None)

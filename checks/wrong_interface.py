@@ -63,7 +63,7 @@ class WrongInterfaceCheck(Check):
         local = [p for p in ctx.probes if ctx.facts.is_local(p.address)]
         if not local:
             return self.passed(f"{ctx.target.host} is not this machine: its listeners cannot be seen from here.",
-                               addresses=ctx.addresses)
+                               evidence={"addresses": ctx.addresses})
         unserved = [p for p in local if not any(ctx.facts.serves(s, p.address) for s in listeners)]
         bound = ", ".join(_describe(s) for s in listeners)
         if not unserved:
@@ -101,8 +101,7 @@ class WrongInterfaceCheck(Check):
             [fix("To serve every client, bind the service to every address (`::` with IPV6_V6ONLY off, or "
                  "both 0.0.0.0 and ::). " + bind_hints(6, port)),
              fix(f"Or point the failing clients at {hostport(first, port)}.", None)],
-            cause="wrong-interface", listening=[s.address for s in listeners], not_served=missing_addrs,
-            open=[p.address for p in ctx.probes if p.outcome is Outcome.OPEN])
+            cause="wrong-interface", evidence={"listening": [s.address for s in listeners], "not_served": missing_addrs, "open": [p.address for p in ctx.probes if p.outcome is Outcome.OPEN]})
 
     def _expected_absent(self, ctx: Context, expected: str, listeners: list[Socket], missing, bound: str):
         """--expect NAME, and what listens on other addresses is another program: pointing the
@@ -117,7 +116,7 @@ class WrongInterfaceCheck(Check):
             "to their addresses would reach the wrong service.",
             [fix(f"Start {expected} on {where} (that address is free), and check that it binds there.", None),
              fix("See what is bound to the port:", f"ss -ltnp 'sport = :{port}'")],
-            listening=[s.address for s in listeners], not_served=[p.address for p in missing], expected=expected)
+            evidence={"listening": [s.address for s in listeners], "not_served": [p.address for p in missing], "expected": expected})
 
     def _fail(self, ctx: Context, listeners: list[Socket], missing, bound: str):
         port = ctx.target.port
@@ -172,4 +171,4 @@ class WrongInterfaceCheck(Check):
         steps.append(fix("See what is bound to the port:", f"ss -ltnp 'sport = :{port}'"
                          if ctx.target.protocol == "tcp" else f"ss -lunp 'sport = :{port}'"))
         return self.fail("wrong-interface", title, " ".join(detail), steps,
-                         listening=[s.address for s in listeners], not_served=missing_addrs, open=opened)
+                         evidence={"listening": [s.address for s in listeners], "not_served": missing_addrs, "open": opened})

@@ -1,22 +1,66 @@
 """The public check API: everything a check (built-in or third-party) may use.
 
 A check is a subclass of :class:`Check` with a ``name``, a ``title`` (the question it
-answers), an ``order`` (its place in the pipeline) and a ``run(ctx)`` method that reads
-the :class:`Context` and returns one :class:`Finding` or a list of them. The helpers
-``self.passed / warn / fail / skip`` build findings with the check's name filled in.
+answers), its place in the pipeline (``after`` / ``before`` other checks by name) and a
+``run(ctx)`` method that reads the :class:`Context` and returns one :class:`Finding` or
+a list of them. The helpers ``self.passed / warn / fail / skip`` build findings with the
+check's name filled in; what the check saw goes in ``evidence={...}``.
 
 Checks never import Textual, never print, and never connect anywhere themselves: the
 probes and the machine's facts are already in ``ctx``. They register under the
 entry-point group ``portdoctor.checks`` or live in a drop-in folder
 (see :mod:`portdoctor.plugins`).
+
+The built-in checks in ``portdoctor.checks`` import nothing from portdoctor but this
+module (a test enforces it), so what they can do, a third-party check can do too:
+
+- the report model: :class:`Finding`, :class:`Socket`, :class:`Probe`, :class:`Action`, ...
+- the machine's facts: ``ctx.facts`` (a :class:`Snapshot`) and, for facts only some
+  checks need, typed lazy keys read with ``ctx.fact(KEY)`` (:class:`Fact`);
+- the packet filter's decision for a probe (:func:`packet_for`, :func:`evaluate`),
+  routes (:func:`lazy_route`), the well-known services (:data:`WELL_KNOWN`), the proxy
+  environment (:func:`effective_proxy` ...), why a name did not resolve
+  (:attr:`Context.resolve_kind`), the container engine (:data:`container_engine`);
+- one vocabulary: :func:`hostport`, :func:`bracketed`, :func:`is_loopback`.
+
+``portdoctor.testing`` builds a :class:`Context` from fixture data for a check's tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
-from portdoctor.facts import Snapshot
+from portdoctor.facts import InterfaceAddress, Snapshot
+from portdoctor.facts import engine as container_engine
+from portdoctor.facts.binders import BindCandidate, lazy_bind_candidates
+from portdoctor.facts.namespaces import NetworkNamespace, inside_container_advice
+from portdoctor.facts.platform_traps import pf_rules_naming_port, port_types
+from portdoctor.facts.proxyenv import (
+    HONOURED_BY,
+    IGNORED_BY,
+    SCHEME_VARIABLES,
+    ProxyProbe,
+    ProxySetting,
+    effective_proxy,
+    lazy_proxy_probe,
+    no_proxy_match,
+    no_proxy_value,
+)
+from portdoctor.facts.routes import Route, lazy_route
+from portdoctor.facts.rules import (
+    Decision,
+    DnatRule,
+    FirewallFacts,
+    FirewallRule,
+    evaluate,
+    packet_for,
+    probe_signature,
+)
+from portdoctor.facts.services import WELL_KNOWN, KnownService, names_port
+from portdoctor.facts.sockets import STOPPED_STATES
 from portdoctor.model import (
     Action,
     Finding,
@@ -30,26 +74,147 @@ from portdoctor.model import (
     hostport,
     reachable,
 )
+from portdoctor.resolve import NO_ADDRESS, NO_SUCH_NAME, RESOLVER_FAILED
 from portdoctor.target import is_loopback
 
 __all__ = [
+    "HONOURED_BY",
+    "IGNORED_BY",
+    "INIT_PROCESS",
+    "MACOS_FIREWALL",
+    "NO_ADDRESS",
+    "NO_SUCH_NAME",
+    "OWNER_STATES",
+    "RESOLVER_FAILED",
+    "SCHEME_VARIABLES",
+    "SELINUX_MODE",
+    "STOPPED_STATES",
+    "UNIX_LISTENERS",
+    "UNPRIVILEGED_PORT_FLOOR",
+    "WELL_KNOWN",
+    "WHOAMI",
+    "WSL",
     "Action",
+    "BindCandidate",
     "Check",
     "Context",
+    "Decision",
+    "DnatRule",
+    "Fact",
     "Finding",
+    "FirewallFacts",
+    "FirewallRule",
+    "InterfaceAddress",
+    "KnownService",
+    "NetworkNamespace",
     "Options",
     "Outcome",
     "Probe",
+    "ProxyProbe",
+    "ProxySetting",
     "Remediation",
+    "Route",
     "Snapshot",
     "Socket",
     "Status",
     "Target",
     "bracketed",
+    "container_engine",
+    "effective_proxy",
+    "evaluate",
+    "excluded_ports",
     "fix",
     "hostport",
+    "inside_container_advice",
     "is_loopback",
+    "lazy_bind_candidates",
+    "lazy_proxy_probe",
+    "lazy_route",
+    "names_port",
+    "no_proxy_match",
+    "no_proxy_value",
+    "packet_for",
+    "pf_rules_naming_port",
+    "port_types",
+    "probe_signature",
+    "selinux_port",
+    "service_processes",
+    "systemd_units",
 ]
+
+T = TypeVar("T")
+
+
+class Fact(Generic[T]):
+    """A typed key for a fact only some checks need: ``ctx.fact(KEY)`` gathers it on first
+    use, once per snapshot, and returns ``None`` when it could not be read (the reason is
+    in ``ctx.facts.visibility[KEY.name]``).
+
+    Tests inject fixture data by setting ``snapshot.extras[KEY.name]`` (see
+    :mod:`portdoctor.testing`). ``gather`` names the gatherer as ``"module:function"``,
+    imported on first use, so a key costs nothing until a check asks for it.
+    """
+
+    def __init__(self, name: str, gather: str | Callable[[Snapshot], T], *args: Any) -> None:
+        self.name = name
+        self._gather = gather
+        self._args = args
+
+    def gather(self, snapshot: Snapshot) -> T:
+        fn = self._gather
+        if isinstance(fn, str):
+            from importlib import import_module
+
+            module, _, attr = fn.partition(":")
+            fn = getattr(import_module(module), attr)
+        return fn(snapshot, *self._args)  # type: ignore[operator]
+
+    def __repr__(self) -> str:
+        return f"Fact({self.name!r})"
+
+
+def _no_snapshot(fn: str) -> Callable[[Snapshot], Any]:
+    """A gatherer that does not read the snapshot (``module:function()``)."""
+
+    def gather(_snapshot: Snapshot) -> Any:
+        from importlib import import_module
+
+        module, _, attr = fn.partition(":")
+        return getattr(import_module(module), attr)()
+
+    return gather
+
+
+# The lazy facts the built-in checks read. Types are in the modules named.
+OWNER_STATES: Fact[dict[int, str]] = Fact("owner_states", "portdoctor.facts.sockets:gather_owner_states")
+INIT_PROCESS: Fact[str | None] = Fact("init_process", "portdoctor.facts.services:gather_init_process")
+UNIX_LISTENERS: Fact[list[Any] | None] = Fact("unix_listeners", "portdoctor.facts.services:gather_unix_listeners")
+WSL: Fact[Any] = Fact("wsl", "portdoctor.facts.platform_traps:gather_wsl")
+MACOS_FIREWALL: Fact[Any] = Fact("macos_firewall", "portdoctor.facts.platform_traps:gather_macos_firewall")
+SELINUX_MODE: Fact[str | None] = Fact("selinux_mode", _no_snapshot("portdoctor.facts.platform_traps:read_selinux_mode"))
+WHOAMI: Fact[tuple[int | None, str | None]] = Fact("whoami", _no_snapshot("portdoctor.facts.binders:whoami"))
+UNPRIVILEGED_PORT_FLOOR: Fact[int | None] = Fact(
+    "unprivileged-port-floor", _no_snapshot("portdoctor.facts.netstat:unprivileged_port_floor"))
+
+
+def excluded_ports(protocol: str) -> Fact[list[Any] | None]:
+    """Windows: the port ranges reserved by Hyper-V/WinNAT (``netsh ... excludedportrange``)."""
+    return Fact(f"excluded_ports:{protocol}", "portdoctor.facts.platform_traps:gather_excluded_ranges", protocol)
+
+
+def selinux_port(port: int) -> Fact[Any]:
+    """SELinux: the port's types and recent AVC denials naming it."""
+    return Fact(f"selinux:{port}", "portdoctor.facts.platform_traps:gather_selinux", port)
+
+
+def systemd_units(port: int, prefixes: Iterable[str] = ()) -> Fact[list[Any] | None]:
+    """systemd units that mention ``port`` or are named by ``prefixes``."""
+    return Fact(f"systemd_units:{port}", "portdoctor.facts.services:gather_systemd_units", tuple(prefixes))
+
+
+def service_processes(port: int, names: Iterable[str] = ()) -> Fact[list[Any]]:
+    """Running processes named ``names`` (a well-known service's daemons)."""
+    return Fact(f"service_processes:{port}", "portdoctor.facts.services:gather_service_processes", tuple(names))
 
 
 def fix(text: str, command: str | None = None) -> Remediation:
@@ -115,6 +280,16 @@ class Context:
                                "from here. Run portdoctor on the host.", command)
         return Remediation("Run again as root to see every process's sockets.", f"sudo {command}")
 
+    def fact(self, key: Fact[T]) -> T | None:
+        """A lazy fact (see :class:`Fact`): gathered on first use, ``None`` when unreadable."""
+        return self.facts.lazy(key.name, key.gather)
+
+    @property
+    def resolve_kind(self) -> str | None:
+        """Why the name did not resolve: :data:`NO_SUCH_NAME`, :data:`NO_ADDRESS`,
+        :data:`RESOLVER_FAILED`; ``None`` when it resolved (or the reason is unknown)."""
+        return getattr(self.resolve_error, "kind", None)
+
     def finding(self, check: str) -> Finding | None:
         """The finding of an earlier check, by name."""
         for f in self.findings:
@@ -150,25 +325,39 @@ class Check:
         raise NotImplementedError
 
     # Finding builders --------------------------------------------------------------
-    def passed(self, title: str, detail: str = "", **evidence) -> Finding:
-        return Finding(self.name, Status.PASS, title, None, detail, [], evidence)
+    # What the check saw goes in ``evidence={...}`` (shown in the wizard's detail pane and
+    # in JSON). Evidence as extra keyword arguments (``self.passed("t", pid=1)``) still
+    # works for third-party checks written that way, but is deprecated: a key named like a
+    # builder parameter (``detail``, ``cause``, ``how``) cannot be passed that way.
+    def _evidence(self, evidence: Mapping[str, Any] | None, legacy: dict[str, Any]) -> dict[str, Any]:
+        if legacy:
+            warnings.warn(
+                f"check {self.name!r}: evidence as keyword arguments is deprecated; pass evidence={{...}}",
+                DeprecationWarning, stacklevel=3)
+        return {**(evidence or {}), **legacy}
+
+    def passed(self, title: str, detail: str = "", *, evidence: Mapping[str, Any] | None = None,
+               **legacy_evidence: Any) -> Finding:
+        return Finding(self.name, Status.PASS, title, None, detail, [], self._evidence(evidence, legacy_evidence))
 
     def warn(
         self, title: str, detail: str = "", remediation: list[Remediation] | None = None,
-        cause: str | None = None, *, actions: Iterable[Action] = (), **evidence,
+        cause: str | None = None, *, evidence: Mapping[str, Any] | None = None, actions: Iterable[Action] = (),
+        **legacy_evidence: Any,
     ) -> Finding:
-        return Finding(self.name, Status.WARN, title, cause, detail, remediation or [], evidence,
-                       actions=list(actions))
+        return Finding(self.name, Status.WARN, title, cause, detail, remediation or [],
+                       self._evidence(evidence, legacy_evidence), actions=list(actions))
 
     def fail(
         self, cause: str, title: str, detail: str = "", remediation: list[Remediation] | None = None,
-        *, actions: Iterable[Action] = (), **evidence,
+        *, evidence: Mapping[str, Any] | None = None, actions: Iterable[Action] = (), **legacy_evidence: Any,
     ) -> Finding:
         """``actions``: what portdoctor can do about it when the user asks (e.g. :meth:`Action.stop_process`)."""
-        return Finding(self.name, Status.FAIL, title, cause, detail, remediation or [], evidence,
-                       actions=list(actions))
+        return Finding(self.name, Status.FAIL, title, cause, detail, remediation or [],
+                       self._evidence(evidence, legacy_evidence), actions=list(actions))
 
-    def skip(self, reason: str, how: str | None = None, command: str | None = None, **evidence) -> Finding:
+    def skip(self, reason: str, how: str | None = None, command: str | None = None, *,
+             evidence: Mapping[str, Any] | None = None, **legacy_evidence: Any) -> Finding:
         """Cannot see what is needed. ``how``: how the user can get the answer."""
         remediation = [Remediation(how, command)] if how else []
-        return Finding(self.name, Status.SKIP, reason, None, "", remediation, evidence)
+        return Finding(self.name, Status.SKIP, reason, None, "", remediation, self._evidence(evidence, legacy_evidence))

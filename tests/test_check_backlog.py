@@ -3,7 +3,7 @@
 from portdoctor.checks.backlog import BacklogCheck, at_limit
 from portdoctor.facts.netstat import ListenCounters, delta, parse_netstat
 from portdoctor.model import Status
-from snapshots import context, sock
+from portdoctor.testing import context, sock
 
 NETSTAT = """TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPHPHits
 TcpExt: 0 7 9 120

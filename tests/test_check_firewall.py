@@ -7,7 +7,7 @@ import pytest
 from portdoctor.bounded import CommandResult
 from portdoctor.checks.firewall import FirewallCheck
 from portdoctor.facts.firewall import FirewallFacts, build_facts, parse_iptables_save
-from snapshots import context, sock
+from portdoctor.testing import context, sock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "firewall"
 check = FirewallCheck()

@@ -3,7 +3,7 @@
 from portdoctor.checks.other_namespace import OtherNamespaceCheck as Shipped
 from portdoctor.facts.namespaces import NetworkNamespace
 from portdoctor.model import Status
-from snapshots import context, sock
+from portdoctor.testing import context, sock
 
 check = Shipped()
 

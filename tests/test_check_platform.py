@@ -31,7 +31,7 @@ from portdoctor.facts.platform_traps import (
     wsl_version,
 )
 from portdoctor.model import Status
-from snapshots import context, sock
+from portdoctor.testing import context, sock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "platform"
 

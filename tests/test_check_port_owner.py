@@ -1,7 +1,7 @@
 """port-owner: every owner, other states, --expect, and hidden owners (never a false port-in-use)."""
 
 from portdoctor.checks.port_owner import PortOwnerCheck, owner_matches
-from snapshots import context, sock
+from portdoctor.testing import context, sock
 
 check = PortOwnerCheck()
 

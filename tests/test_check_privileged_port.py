@@ -3,7 +3,7 @@
 from portdoctor.checks.privileged_port import PrivilegedPortCheck
 from portdoctor.facts.binders import BindCandidate, has_net_bind_capability, names_port
 from portdoctor.model import Status
-from snapshots import context, sock
+from portdoctor.testing import context, sock
 
 
 def ctx_for(target="127.0.0.1:80", floor=1024, candidates=(), whoami=(0, "root"), **kw):

@@ -3,7 +3,7 @@
 from portdoctor.checks.protocol_mismatch import ProtocolMismatchCheck
 from portdoctor.model import Status
 from portdoctor.pipeline import decide_verdict
-from snapshots import context, sock
+from portdoctor.testing import context, sock
 
 
 def run(ctx):

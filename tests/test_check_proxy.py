@@ -5,7 +5,7 @@ import pytest
 from portdoctor.checks.proxy import ProxyCheck
 from portdoctor.facts.proxyenv import ProxyProbe, effective_proxy, mask_url, no_proxy_match, parse_proxy_url
 from portdoctor.model import Status
-from snapshots import context
+from portdoctor.testing import context
 
 
 def run(target, environ, probe=None, outcomes="open", **kw):

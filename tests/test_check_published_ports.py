@@ -15,7 +15,7 @@ from portdoctor.facts.nat import (
     parse_nft_ruleset,
 )
 from portdoctor.model import Status
-from snapshots import context, sock
+from portdoctor.testing import context, sock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nat"
 NFT = json.loads((FIXTURES / "nft-ruleset.json").read_text())

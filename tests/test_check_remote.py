@@ -5,7 +5,7 @@ import errno
 from portdoctor.checks.remote import RemoteReachabilityCheck
 from portdoctor.facts.routes import Route, parse_ip_route_get, parse_macos_route_get
 from portdoctor.model import Finding, Status
-from snapshots import context
+from portdoctor.testing import context
 
 ADDR = "198.51.100.7"
 

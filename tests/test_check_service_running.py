@@ -3,7 +3,7 @@
 import pytest
 
 from portdoctor.checks.service_running import ServiceRunningCheck, looks_like_typo
-from snapshots import context, sock
+from portdoctor.testing import context, sock
 
 check = ServiceRunningCheck()
 

@@ -14,7 +14,7 @@ from portdoctor.facts.services import (
     parse_unit_list,
 )
 from portdoctor.model import Status
-from snapshots import context, sock
+from portdoctor.testing import context, sock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "platform"
 CHECK = WellKnownServiceCheck()

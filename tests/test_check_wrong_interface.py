@@ -2,7 +2,7 @@
 
 from portdoctor.checks.wrong_interface import WrongInterfaceCheck
 from portdoctor.facts import InterfaceAddress
-from snapshots import LOOPBACK, context, sock
+from portdoctor.testing import LOOPBACK, context, sock
 
 check = WrongInterfaceCheck()
 

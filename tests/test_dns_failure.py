@@ -12,7 +12,7 @@ from portdoctor.model import Status
 from portdoctor.plugins import discover
 from portdoctor.resolve import NO_ADDRESS, NO_SUCH_NAME, RESOLVER_FAILED, ResolveError, resolve
 from portdoctor.target import parse_target
-from snapshots import context
+from portdoctor.testing import context
 
 
 def test_checks_that_need_an_address_are_skipped_with_the_reason(monkeypatch):

@@ -1,7 +1,7 @@
 """Snapshot helpers that checks share: which listening socket serves which address."""
 
 from portdoctor.facts import InterfaceAddress, Snapshot
-from snapshots import sock
+from portdoctor.testing import sock
 
 serves = Snapshot(port=1).serves
 

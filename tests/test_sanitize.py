@@ -77,7 +77,7 @@ class _HostilePlugin(Check):
     title = "Hostile?"
 
     def run(self, ctx):
-        return self.fail("unknown", f"t{OSC52}", f"d{CLEAR}", evidence_text=HOSTILE)
+        return self.fail("unknown", f"t{OSC52}", f"d{CLEAR}", evidence={"evidence_text": HOSTILE})
 
 
 def test_plugin_output_is_cleaned_by_the_pipeline():

@@ -36,7 +36,7 @@ from portdoctor.pipeline import (
     decide_verdict,
 )
 from portdoctor.target import parse_target
-from snapshots import context, sock
+from portdoctor.testing import context, sock
 
 textual = pytest.importorskip("textual")
 

@@ -8,9 +8,11 @@ import os
 import pytest
 
 from portdoctor.actions import offered
-from portdoctor.model import Action, Finding, HostInfo, Outcome, Probe, Report, Status, Verdict
+from portdoctor.model import Action, Finding, Outcome, Probe, Report, Status
 from portdoctor.pipeline import CheckFinished, CheckStarted, Finished, Planned, Probed, Resolved
 from portdoctor.target import parse_target
+from portdoctor.testing import report as build_report
+from portdoctor.testing import sock
 from portdoctor.tui.detail import detail_markdown
 from portdoctor.tui.state import (
     NOT_RUN,
@@ -21,15 +23,12 @@ from portdoctor.tui.state import (
     load_report_dict,
     saved_reports,
 )
-from snapshots import sock
 
 TARGET = parse_target("127.0.0.1:8080")
 
 
 def report(findings, listeners=(), cause="not-listening", reachable=False) -> Report:
-    return Report("0", "2025-01-01T00:00:00Z", HostInfo("h", "Linux", True), TARGET, ["127.0.0.1"],
-                  [Probe("127.0.0.1", Outcome.OPEN if reachable else Outcome.REFUSED, 1.0)], list(listeners),
-                  list(findings), Verdict(reachable, cause, "summary"), 1.0)
+    return build_report(findings, listeners=listeners, cause=cause, reachable=reachable)
 
 
 class TestDiagnosisRun:

@@ -6,7 +6,7 @@ from portdoctor.checks.service_running import ServiceRunningCheck
 from portdoctor.checks.wrong_interface import WrongInterfaceCheck
 from portdoctor.model import Finding, Remediation, Status
 from portdoctor.pipeline import decide_verdict
-from snapshots import context, sock
+from portdoctor.testing import context, sock
 
 
 def finding(check, status, cause=None, title="", steps=()):

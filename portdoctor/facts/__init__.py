@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from portdoctor.model import Socket
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the types only: these modules are imported when their facts are gathered
     from portdoctor.facts.machine import MachineFacts
+    from portdoctor.facts.namespaces import NetworkNamespace
+    from portdoctor.facts.rules import DnatRule, FirewallFacts
 
 T = TypeVar("T")
 
@@ -56,14 +58,14 @@ class Snapshot:
     # Every TCP LISTEN / bound UDP socket in our own namespace on ANY port (no owners):
     # for "did you mean port 8080?" hints and well-known services.
     all_listening: list[Socket] = field(default_factory=list)
-    # The other network namespaces that were scanned (portdoctor.facts.namespaces.NetworkNamespace).
-    namespaces: list[Any] = field(default_factory=list)
+    # The other network namespaces that were scanned.
+    namespaces: list[NetworkNamespace] = field(default_factory=list)
     # portdoctor itself runs inside a container: "docker", "podman", "kubernetes", ...; else None.
     in_container: str | None = None
-    firewall: Any = None  # portdoctor.facts.firewall.FirewallFacts, or None if not gathered
-    # NAT rules / docker-proxy forwards that can apply to this port
-    # (portdoctor.facts.nat.DnatRule): a published port that answers without a listener.
-    dnat: list[Any] = field(default_factory=list)
+    firewall: FirewallFacts | None = None  # None if not gathered
+    # NAT rules / docker-proxy forwards that can apply to this port: a published port
+    # that answers without a listener.
+    dnat: list[DnatRule] = field(default_factory=list)
     privileged: bool = False  # could we see every process's sockets and owners
     os: str = field(default_factory=os_kind)  # linux, darwin, windows
     environ: dict[str, str] = field(default_factory=dict)
