@@ -41,7 +41,7 @@ class ClientMessageCheck(Check):
         findings = []
         if message.note:
             findings.append(self.warn(f"{message.client}: the failure happened beyond this machine's view.",
-                                      message.note, said=message.said, client=message.client))
+                                      message.note, evidence={"said": message.said, "client": message.client}))
             return findings
         used = self._address_used(ctx)
         if used is not None:
@@ -59,7 +59,7 @@ class ClientMessageCheck(Check):
                                  "The client resolved the name differently (its own /etc/hosts, a container's "
                                  "resolver, a VPN's DNS): diagnose from where the client runs.",
                                  [fix("Diagnose the address the client used.", f"portdoctor {hostport(address, port)}")],
-                                 client_address=address)
+                                 evidence={"client_address": address})
             probe = next((p for p in ctx.probes if p.address == address), None)
             if probe is None or probe.outcome is Outcome.OPEN:
                 continue
@@ -80,7 +80,7 @@ class ClientMessageCheck(Check):
                              f"Your client connected to {address}; the server listens on {', '.join(others)} only.",
                              f"{ctx.target.message.client} said it used {address} ({family}); the connection to "
                              f"{hostport(address, port)} fails here ({probe.outcome}), while a listener on port "
-                             f"{port} serves {', '.join(others)}.", steps, client_address=address)
+                             f"{port} serves {', '.join(others)}.", steps, evidence={"client_address": address})
         return None
 
     def _contradiction(self, ctx: Context):
@@ -91,7 +91,7 @@ class ClientMessageCheck(Check):
             probe = ctx.probes[0] if ctx.probes else None
             if probe is not None and probe.outcome is Outcome.OPEN:
                 return self._works_now(ctx, words)
-            return self.passed(f"{message.client} said {words}; the socket fails now too.", said=said)
+            return self.passed(f"{message.client} said {words}; the socket fails now too.", evidence={"said": said})
         if said == "dns":
             if ctx.resolve_error is None and ctx.addresses:
                 return self.warn(f"{message.client} said {ctx.target.host} did not resolve, but it resolves here "
@@ -99,10 +99,10 @@ class ClientMessageCheck(Check):
                                  "The client's resolver differs from this one (a container's /etc/resolv.conf, "
                                  "a VPN split-DNS, a stale negative cache), or resolution failed briefly.",
                                  [fix("Resolve the name where the client runs.",
-                                      f"getent ahosts {ctx.target.host}")], said=said)
-            return self.passed(f"{message.client} said {words}; it does not resolve here either.", said=said)
+                                      f"getent ahosts {ctx.target.host}")], evidence={"said": said})
+            return self.passed(f"{message.client} said {words}; it does not resolve here either.", evidence={"said": said})
         if not ctx.probes:
-            return self.passed(f"{message.client} said {words}; nothing could be probed here.", said=said)
+            return self.passed(f"{message.client} said {words}; nothing could be probed here.", evidence={"said": said})
         if ctx.reachable:
             return self._works_now(ctx, words)
         first = ctx.probes[0]
@@ -114,8 +114,8 @@ class ClientMessageCheck(Check):
                              "(refused) between it and the service, or it runs in another network namespace "
                              "(a container) where the port behaves differently. The findings below describe "
                              "this machine.", [fix("Run portdoctor where the client runs (in its container: "
-                                                   "docker exec CONTAINER portdoctor ...).")], said=said)
-        return self.passed(f"{message.client} said {words}; the same is seen now ({first.outcome}).", said=said)
+                                                   "docker exec CONTAINER portdoctor ...).")], evidence={"said": said})
+        return self.passed(f"{message.client} said {words}; the same is seen now ({first.outcome}).", evidence={"said": said})
 
     def _works_now(self, ctx: Context, words: str):
         message = ctx.target.message
@@ -127,4 +127,4 @@ class ClientMessageCheck(Check):
                          [fix("Make the client wait for the service (a retry, or a readiness check before it "
                               "starts).", f"portdoctor --wait 30 {ctx.target.display}"),
                           fix("If it keeps failing for the client, run portdoctor where the client runs.")],
-                         said=message.said)
+                         evidence={"said": message.said})

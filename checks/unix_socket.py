@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import errno
 
-from portdoctor.api import Check, Context, Outcome, fix
-from portdoctor.facts.unixsock import UnixFacts, UnixListener, gather_unix_facts, may_connect
+from portdoctor.api import Check, Context, Outcome, UnixFacts, UnixListener, fix, may_connect, unix_socket
 
 
 def _owner(l: UnixListener) -> str:
@@ -49,7 +48,7 @@ class UnixSocketCheck(Check):
 
     def run(self, ctx: Context):
         path = ctx.target.path or ""
-        facts: UnixFacts = ctx.facts.lazy("unix", lambda snap: gather_unix_facts(path))
+        facts = ctx.fact(unix_socket(path))
         if facts is None:
             return self.skip("The socket path could not be inspected.")
         probe = ctx.probes[0] if ctx.probes else None
@@ -59,14 +58,14 @@ class UnixSocketCheck(Check):
                     "listeners": [f"{l.path} ({_owner(l)})" for l in facts.listeners]}
         if probe.outcome is Outcome.OPEN:
             who = ", ".join(_owner(l) for l in facts.listeners) or "the owner is not visible from here"
-            return self.passed(f"{path} accepted a connection ({who}).", **evidence)
+            return self.passed(f"{path} accepted a connection ({who}).", evidence=evidence)
         if probe.outcome is Outcome.TIMEOUT:
             return self.fail("backlog-full", f"{path} exists and something listens, but it does not accept: "
                              "its accept queue is full.",
                              f"The connect attempt got {probe.error}. Queue: "
                              + ", ".join(f"{l.backlog}/{l.backlog_limit}" for l in facts.listeners),
                              [fix("The service is stuck or overloaded: look at what it is doing, then restart it.",
-                                  f"ss -xlp src {path}")], **evidence)
+                                  f"ss -xlp src {path}")], evidence=evidence)
         code = probe.errno
         if code in (errno.EACCES, errno.EPERM):
             return self._permission(facts, path, evidence)
@@ -79,10 +78,10 @@ class UnixSocketCheck(Check):
                                  "A connect to a path that is not a socket is refused. Something created a file "
                                  "where the service expects to create its socket.",
                                  [fix("Check what the file is, move it away, then start the service.",
-                                      f"ls -l {path}")], **evidence)
+                                      f"ls -l {path}")], evidence=evidence)
             return self._stale(ctx, facts, path, evidence)
         return self.fail("unknown", f"Connecting to {path} failed: {probe.error}.", "",
-                         [fix("Look at the socket file.", f"ls -l {path}")], **evidence)
+                         [fix("Look at the socket file.", f"ls -l {path}")], evidence=evidence)
 
     # --- the cases ------------------------------------------------------------------------
 
@@ -98,7 +97,7 @@ class UnixSocketCheck(Check):
                              f"{listening}.",
                              [fix("Look at the folder's owner and mode; run the client as a user allowed in, or "
                                   "widen the folder's mode if that is intended.", f"ls -ld {facts.blocked_dir}"),
-                              fix("Or run the client with sudo.")], **evidence)
+                              fix("Or run the client with sudo.")], evidence=evidence)
         f = facts.file
         steps = []
         detail = (f"Connecting to a Unix socket needs write permission on the socket file; {path} is {_mode(facts)}"
@@ -124,7 +123,7 @@ class UnixSocketCheck(Check):
                          "create its socket with a group you are in.", f"ls -l {path}")]
         if may_connect(f, user) if user else False:
             detail += " (The mode bits would allow it: an ACL, SELinux/AppArmor or a seccomp rule denies it.)"
-        return self.fail("permission-denied", title, detail, steps, **evidence)
+        return self.fail("permission-denied", title, detail, steps, evidence=evidence)
 
     def _alternatives(self, ctx: Context, facts: UnixFacts, path: str, evidence: dict, what: str):
         """The same service at another path, or on TCP: wrong-interface, with how to reach it."""
@@ -140,8 +139,7 @@ class UnixSocketCheck(Check):
             else:
                 steps.append(fix("Or configure the service to create its socket at the path the client uses."))
             return self.fail("wrong-interface", f"{what}; {other.path} is listening ({_owner(other)}): the "
-                             "service uses another path.", "", steps, elsewhere=[l.path for l in facts.elsewhere],
-                             **evidence)
+                             "service uses another path.", "", steps, evidence={"elsewhere": [l.path for l in facts.elsewhere], **evidence})
         port = facts.service_port
         tcp = [s for s in ctx.facts.sockets if s.listening and s.protocol == "tcp" and s.port == port
                and s.namespace is None] if port else []
@@ -160,7 +158,7 @@ class UnixSocketCheck(Check):
             return self.fail("wrong-interface", f"{what}; {name} listens on TCP port {port} "
                              f"({s.address}, {owner}) instead.",
                              "The service is running but reachable over TCP only, not through this socket path.",
-                             steps, tcp=[f"{s.address}:{s.port}" for s in tcp], **evidence)
+                             steps, evidence={"tcp": [f"{s.address}:{s.port}" for s in tcp], **evidence})
         return None
 
     def _missing(self, ctx: Context, facts: UnixFacts, path: str, evidence: dict):
@@ -177,12 +175,12 @@ class UnixSocketCheck(Check):
                              "The kernel keeps the listener, but no new connection can find it by path "
                              "(a cleanup of /tmp or /run, or a second instance that removed the file on exit).",
                              [fix("Restart the service so that it creates the socket again.",
-                                  _restart_command(facts))], **evidence)
+                                  _restart_command(facts))], evidence=evidence)
         steps = [fix("Start the service (it creates the socket when it starts).", _restart_command(facts)),
                  fix("If it is running, find where it puts its socket.", "ss -xlp")]
         return self.fail("not-listening", f"{what}: nothing listens there.",
                          "The service is not running, or it creates its socket at another path.", steps,
-                         **evidence)
+                         evidence=evidence)
 
     def _stale(self, ctx: Context, facts: UnixFacts, path: str, evidence: dict):
         what = f"{path} is a socket file but nothing listens on it"
@@ -196,7 +194,7 @@ class UnixSocketCheck(Check):
                          "there.",
                          [fix("Start (or restart) the service.", _restart_command(facts)),
                           fix("If it will not start because the file exists, remove the stale file first.",
-                              f"sudo rm {path}")], **evidence)
+                              f"sudo rm {path}")], evidence=evidence)
 
 
 def _restart_command(facts: UnixFacts) -> str | None:

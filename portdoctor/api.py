@@ -61,6 +61,7 @@ from portdoctor.facts.rules import (
 )
 from portdoctor.facts.services import WELL_KNOWN, KnownService, names_port
 from portdoctor.facts.sockets import STOPPED_STATES
+from portdoctor.facts.unixsock import UnixFacts, UnixListener, may_connect
 from portdoctor.model import (
     Action,
     Finding,
@@ -118,6 +119,8 @@ __all__ = [
     "Socket",
     "Status",
     "Target",
+    "UnixFacts",
+    "UnixListener",
     "bracketed",
     "container_engine",
     "effective_proxy",
@@ -130,6 +133,7 @@ __all__ = [
     "lazy_bind_candidates",
     "lazy_proxy_probe",
     "lazy_route",
+    "may_connect",
     "names_port",
     "no_proxy_match",
     "no_proxy_value",
@@ -140,6 +144,7 @@ __all__ = [
     "selinux_port",
     "service_processes",
     "systemd_units",
+    "unix_socket",
 ]
 
 T = TypeVar("T")
@@ -185,6 +190,18 @@ def _no_snapshot(fn: str) -> Callable[[Snapshot], Any]:
     return gather
 
 
+def _no_snapshot_args(fn: str, *args: Any) -> Callable[[Snapshot], Any]:
+    """A gatherer that takes its arguments, not the snapshot (``module:function(*args)``)."""
+
+    def gather(_snapshot: Snapshot) -> Any:
+        from importlib import import_module
+
+        module, _, attr = fn.partition(":")
+        return getattr(import_module(module), attr)(*args)
+
+    return gather
+
+
 # The lazy facts the built-in checks read. Types are in the modules named.
 OWNER_STATES: Fact[dict[int, str]] = Fact("owner_states", "portdoctor.facts.sockets:gather_owner_states")
 INIT_PROCESS: Fact[str | None] = Fact("init_process", "portdoctor.facts.services:gather_init_process")
@@ -210,6 +227,11 @@ def selinux_port(port: int) -> Fact[Any]:
 def systemd_units(port: int, prefixes: Iterable[str] = ()) -> Fact[list[Any] | None]:
     """systemd units that mention ``port`` or are named by ``prefixes``."""
     return Fact(f"systemd_units:{port}", "portdoctor.facts.services:gather_systemd_units", tuple(prefixes))
+
+
+def unix_socket(path: str) -> Fact[UnixFacts]:
+    """A Unix socket path: the file, its folders, who listens on it, who may connect."""
+    return Fact("unix", _no_snapshot_args("portdoctor.facts.unixsock:gather_unix_facts", path))
 
 
 def service_processes(port: int, names: Iterable[str] = ()) -> Fact[list[Any]]:
