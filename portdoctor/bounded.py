@@ -42,6 +42,47 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float, name: str = "task")
     return box.get("result")
 
 
+class Aborted(Exception):
+    """Code we do not own (a plugin) raised SystemExit, KeyboardInterrupt or another
+    BaseException: turned into an ordinary error so that it cannot end the run."""
+
+
+def call_untrusted(fn: Callable[[], Any], timeout: float, name: str = "task") -> Any:
+    """:func:`call_with_timeout` for plugin code: ``sys.exit()``/``KeyboardInterrupt`` raised
+    inside ``fn`` become :class:`Aborted`; ``timeout`` is capped to :data:`MAX_UNTRUSTED_SECONDS`
+    (and a timeout that is not a positive number becomes the cap)."""
+
+    def guarded() -> Any:
+        try:
+            return fn()
+        except Exception:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt, GeneratorExit
+            raise Aborted(f"raised {type(exc).__name__}({_short_repr(exc)})") from None
+
+    return call_with_timeout(guarded, capped_timeout(timeout), name=name)
+
+
+MAX_UNTRUSTED_SECONDS = 30.0
+
+
+def capped_timeout(value: Any, cap: float = MAX_UNTRUSTED_SECONDS) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return cap
+    if not seconds > 0:  # also NaN
+        return cap
+    return min(seconds, cap)
+
+
+def _short_repr(exc: BaseException) -> str:
+    try:
+        return ", ".join(repr(a) for a in exc.args)[:80]
+    except Exception:  # noqa: BLE001 - a hostile __repr__
+        return "?"
+
+
 @dataclass
 class CommandResult:
     argv: Sequence[str]

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from portdoctor import __version__
 from portdoctor.api import Context, Options
-from portdoctor.bounded import Background, Overrun, call_with_timeout
+from portdoctor.bounded import Background, Overrun, call_untrusted, capped_timeout
 from portdoctor.causes import CAUSES, rank
 from portdoctor.facts import Snapshot, gather, gather_during
 from portdoctor.facts.machine import MachineFacts
@@ -134,9 +134,10 @@ def diagnose(
     for loaded in checks:
         check = loaded.check
         try:
-            if not check.applies(ctx):
+            if not call_untrusted(lambda: check.applies(ctx), min(capped_timeout(check.timeout), APPLIES_SECONDS),
+                                  name=f"{check.name}.applies()"):
                 continue
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - Overrun and Aborted included
             ctx.findings.append(_error_finding(check.name, check.title, f"applies() raised {type(exc).__name__}: {exc}"))
             continue
         emit(CheckStarted(target, check.name, check.title))
@@ -196,8 +197,8 @@ def run_check(loaded: LoadedCheck, ctx: Context) -> list[Finding]:
     check = loaded.check
     start = time.perf_counter()
     try:
-        result = call_with_timeout(lambda: check.run(ctx), check.timeout, name=f"check {check.name}")
-        findings = [result] if isinstance(result, Finding) else list(result or [])
+        # Generators are materialised inside the deadline, and at most MAX_FINDINGS items.
+        findings = call_untrusted(lambda: _materialise(check.run(ctx)), check.timeout, name=f"check {check.name}")
         if not findings:
             findings = [Finding(check.name, Status.SKIP, "The check returned no finding.")]
         for f in findings:
@@ -215,6 +216,23 @@ def run_check(loaded: LoadedCheck, ctx: Context) -> list[Finding]:
         f.ms = elapsed / len(findings)
         clean_finding(f)
     return findings
+
+
+APPLIES_SECONDS = 2.0  # a check's applies() is a quick test of the context
+MAX_FINDINGS = 50  # per check
+
+
+def _materialise(result) -> list:
+    if isinstance(result, Finding) or result is None:
+        return [result] if result is not None else []
+    if isinstance(result, (str, bytes, dict)):
+        raise TypeError(f"run() returned {type(result).__name__}, not Finding")
+    out = []
+    for item in result:
+        out.append(item)
+        if len(out) > MAX_FINDINGS:
+            raise ValueError(f"run() produced more than {MAX_FINDINGS} findings")
+    return out
 
 
 def clean_finding(finding: Finding) -> None:

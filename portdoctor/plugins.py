@@ -7,20 +7,28 @@ subclass with a ``name`` defined in such a file is loaded. A plugin that fails t
 import, is not a check, or hangs on import becomes a :class:`PluginError`; the other
 checks still load. A ``--checks-dir`` folder that is missing is a :class:`MissingFolder`
 error the same way (one line on stderr, a note in the report).
+
+Trust, as OpenSSH's StrictModes: when portdoctor runs as root (or under sudo, with
+``SUDO_UID`` set), a drop-in folder (and each folder above it) and each file are loaded
+only if owned by root or the real user and not writable by group or others (a sticky
+root-owned parent such as ``/tmp`` is accepted: nobody else can rename what is in it).
+Anything else is skipped with a :class:`PluginError` naming why. Files are opened with
+``O_NOFOLLOW``, checked with ``fstat`` on the open descriptor, and the bytes read from
+that descriptor are the ones executed. Entry points are never read from the current
+working directory (``python -m portdoctor`` puts it on ``sys.path``).
 """
 
 from __future__ import annotations
 
 import configparser
 import importlib
-import importlib.util
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from portdoctor.api import Check
-from portdoctor.bounded import Overrun, call_with_timeout
+from portdoctor.bounded import Overrun, call_untrusted
 
 GROUP = "portdoctor.checks"
 IMPORT_TIMEOUT = 5.0
@@ -82,8 +90,11 @@ def entry_points(group: str = GROUP) -> list[EntryPoint]:
     """
     found: list[EntryPoint] = []
     seen: set[str] = set()
+    cwd = _cwd()
     for entry in sys.path:
-        folder = entry or "."
+        if not entry or os.path.realpath(entry) == cwd:
+            continue  # an untrusted working directory must not add checks
+        folder = entry
         try:
             names = sorted(os.listdir(folder))
         except OSError:  # not a folder (a zip), or unreadable
@@ -147,7 +158,7 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
         builtin = ep.value.startswith("portdoctor.checks.")
         origin = "built-in" if builtin else f"entry point {ep.dist} {ep.version}".rstrip()
         try:
-            obj = call_with_timeout(ep.load, IMPORT_TIMEOUT, name=f"import {ep.value}")
+            obj = call_untrusted(ep.load, IMPORT_TIMEOUT, name=f"import {ep.value}")
             loaded.append(LoadedCheck(_instantiate(obj), origin, ep.value))
         except Overrun as exc:
             errors.append(PluginError(ep.value, str(exc)))
@@ -170,11 +181,31 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
             if explicit:
                 errors.append(MissingFolder(str(folder), f"cannot be read: {exc.strerror or exc}"))
             continue
-        for path in sorted(folder.glob("*.py")):
+        owners = trusted_owners()
+        if owners is not None:
+            problem = _untrusted_folder(folder, owners)
+            if problem:
+                errors.append(PluginError(str(folder), f"skipped: {problem}"))
+                continue
+        try:
+            paths = sorted(folder.glob("*.py"))
+        except OSError as exc:
+            errors.append(PluginError(str(folder), f"cannot be read: {exc.strerror or exc}"))
+            continue
+        for path in paths:
             if path.name.startswith("_"):
                 continue
             try:
-                module = call_with_timeout(lambda p=path: _import_file(p), IMPORT_TIMEOUT, name=f"import {path}")
+                source = read_trusted(path, owners)
+            except PermissionError as exc:
+                errors.append(PluginError(str(path), f"skipped: {exc}"))
+                continue
+            except OSError as exc:
+                errors.append(PluginError(str(path), f"cannot be read: {exc.strerror or exc}"))
+                continue
+            try:
+                module = call_untrusted(lambda p=path, s=source: _import_file(p, s), IMPORT_TIMEOUT,
+                                        name=f"import {path}")
                 found = [
                     obj for obj in vars(module).values() if isinstance(obj, type)
                     if issubclass(obj, Check) and obj is not Check and obj.name and obj.__module__ == module.__name__
@@ -210,19 +241,99 @@ def _instantiate(obj) -> Check:
     return obj
 
 
-def _import_file(path: Path):
+def _import_file(path: Path, source: bytes):
+    """Execute ``source`` (the bytes read and checked from ``path``) as a module."""
+    import types
+
     module_name = f"portdoctor_dropin_{path.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
+    module = types.ModuleType(module_name)
+    module.__file__ = str(path)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        exec(compile(source, str(path), "exec"), module.__dict__)  # noqa: S102 - a plugin is code by design
     except BaseException:
         sys.modules.pop(module_name, None)
         raise
     return module
+
+
+MAX_PLUGIN_BYTES = 1024 * 1024
+
+
+def trusted_owners() -> set[int] | None:
+    """The uids a plugin may belong to when trust is enforced (root, or sudo); else None."""
+    if not hasattr(os, "geteuid"):
+        return None
+    sudo_uid = os.environ.get("SUDO_UID", "")
+    if os.geteuid() != 0 and not sudo_uid:
+        return None
+    owners = {0, os.getuid()}
+    if sudo_uid.isdigit():
+        owners.add(int(sudo_uid))
+    return owners
+
+
+def _untrusted_folder(folder: Path, owners: set[int]) -> str | None:
+    """Why ``folder`` (or a folder above it) may not hold plugins, or None."""
+    import stat
+
+    try:
+        path = Path(os.path.realpath(folder))
+        st = os.stat(path)
+    except OSError as exc:
+        return f"cannot be checked: {exc.strerror or exc}"
+    if st.st_uid not in owners:
+        return f"owned by uid {st.st_uid}, not by root or the user running portdoctor"
+    if st.st_mode & 0o022:
+        return f"writable by {'others' if st.st_mode & 0o002 else 'its group'} (mode {stat.S_IMODE(st.st_mode):o})"
+    for parent in path.parents:
+        try:
+            pst = os.stat(parent)
+        except OSError as exc:
+            return f"{parent} cannot be checked: {exc.strerror or exc}"
+        sticky_root = pst.st_mode & stat.S_ISVTX and pst.st_uid == 0
+        if pst.st_uid not in owners:
+            return f"{parent} is owned by uid {pst.st_uid}"
+        if pst.st_mode & 0o022 and not sticky_root:
+            return f"{parent} is writable by group or others (mode {stat.S_IMODE(pst.st_mode):o})"
+    return None
+
+
+def read_trusted(path: Path, owners: set[int] | None) -> bytes:
+    """The bytes of a plugin file, opened without following a symlink and checked on the
+    open descriptor. Raises PermissionError (with why) for a file trust rules refuse."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+                 | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise PermissionError("not a regular file")
+        if owners is not None:
+            if st.st_uid not in owners:
+                raise PermissionError(f"owned by uid {st.st_uid}, not by root or the user running portdoctor")
+            if st.st_mode & 0o022:
+                raise PermissionError(f"writable by group or others (mode {stat.S_IMODE(st.st_mode):o})")
+        if st.st_size > MAX_PLUGIN_BYTES:
+            raise PermissionError(f"larger than {MAX_PLUGIN_BYTES} bytes")
+        chunks = []
+        total = 0
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > MAX_PLUGIN_BYTES:
+                raise PermissionError(f"larger than {MAX_PLUGIN_BYTES} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _cwd() -> str | None:
+    try:
+        return os.path.realpath(os.getcwd())
+    except OSError:
+        return None
 
 
 def _one_line(exc: BaseException) -> str:
