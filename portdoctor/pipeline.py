@@ -134,7 +134,8 @@ def diagnose(
     for loaded in checks:
         check = loaded.check
         try:
-            if not call_untrusted(lambda: check.applies(ctx), min(capped_timeout(check.timeout), APPLIES_SECONDS),
+            applies = check.applies
+            if not call_untrusted(lambda: applies(ctx), min(capped_timeout(check.timeout), APPLIES_SECONDS),
                                   name=f"{check.name}.applies()"):
                 continue
         except Exception as exc:  # noqa: BLE001 - Overrun and Aborted included
