@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 
 from portdoctor import __version__
 from portdoctor.api import Context, Options
@@ -134,8 +135,7 @@ def diagnose(
     for loaded in checks:
         check = loaded.check
         try:
-            applies = check.applies
-            if not call_untrusted(lambda: applies(ctx), min(capped_timeout(check.timeout), APPLIES_SECONDS),
+            if not call_untrusted(partial(check.applies, ctx), min(capped_timeout(check.timeout), APPLIES_SECONDS),
                                   name=f"{check.name}.applies()"):
                 continue
         except Exception as exc:  # noqa: BLE001 - Overrun and Aborted included
