@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from portdoctor.masking import mask_command_line
+from portdoctor.masking import mask_argv
 from portdoctor.sanitize import clean_text
 
 CAP_NET_BIND_SERVICE = 10
@@ -79,7 +79,7 @@ def bind_candidates(port: int, expect: str | None) -> list[BindCandidate]:
             cap = None
         may = True if uid == 0 else cap
         out.append(BindCandidate(info["pid"], info["name"] or "?", info.get("username"), uid, may,
-                                 info.get("exe"), mask_command_line(" ".join(cmdline))[:300],
+                                 info.get("exe"), " ".join(mask_argv(cmdline))[:300],
                                  "is the expected process" if expected else f"names port {port} in its command line"))
     return out
 

@@ -39,7 +39,10 @@ class ProxySetting:
 
 
 def mask_url(url: str) -> str:
-    return re.sub(r"//([^/@:]*)(:[^/@]*)?@", lambda m: f"//{m.group(1)}:***@" if m.group(2) else "//***@", url)
+    """A proxy URL with its credentials masked (a password may hold ``@``, ``/``, ``#``, ``?``)."""
+    from portdoctor.masking import mask_command_line
+
+    return mask_command_line(url)
 
 
 def parse_proxy_url(variable: str, value: str) -> ProxySetting | None:

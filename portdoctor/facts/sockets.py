@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from portdoctor.model import Socket
 from portdoctor.sanitize import clean_text
 
+CMDLINE_READ_LIMIT = 256 * 1024  # bytes of /proc/PID/cmdline read
+CMDLINE_KEEP = 4096  # characters of a command line kept in a report
 OWNERS_HIDDEN = ("sockets of other users are shown with their uid only; "
                  "run with sudo to see the process")
 CAP_DAC_READ_SEARCH = 2
@@ -247,7 +249,7 @@ def find_socket_pids(inodes: Iterable[int], pids: Iterable[int] | None = None,
 def process_details(pid: int) -> tuple[str | None, str | None]:
     """(process name, masked command line) of a pid, None where unreadable; both cleaned
     of control characters (:func:`portdoctor.sanitize.clean_text`)."""
-    from portdoctor.masking import mask_command_line
+    from portdoctor.masking import mask_argv
 
     name = cmdline = None
     try:
@@ -257,9 +259,11 @@ def process_details(pid: int) -> tuple[str | None, str | None]:
         pass
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            raw = f.read()
+            raw = f.read(CMDLINE_READ_LIMIT)
         if raw:
-            cmdline = clean_text(mask_command_line(raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")))
+            argv = raw.rstrip(b"\0").decode("utf-8", "replace").split("\0")
+            # Masked element by element (bounded work), then cut: a cut never reveals.
+            cmdline = clean_text(" ".join(mask_argv(argv)), limit=CMDLINE_KEEP)
     except OSError:
         pass
     return name, cmdline
@@ -344,7 +348,7 @@ def _gather_with_psutil(snap) -> None:
     """macOS / Windows: psutil sees what the OS lets this user see."""
     import psutil  # deferred: only needed where /proc is missing
 
-    from portdoctor.masking import mask_command_line
+    from portdoctor.masking import mask_argv
 
     try:
         connections = psutil.net_connections(kind="inet")
@@ -368,7 +372,7 @@ def _gather_with_psutil(snap) -> None:
             try:
                 proc = psutil.Process(s.pid)
                 names[s.pid] = (clean_text(proc.name()), clean_text(proc.username()),
-                                clean_text(mask_command_line(" ".join(proc.cmdline()))))
+                                clean_text(" ".join(mask_argv(proc.cmdline())), limit=CMDLINE_KEEP))
             except psutil.Error:
                 names[s.pid] = (None, None, None)
         if s.pid:
