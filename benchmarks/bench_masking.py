@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from functools import partial
 
 from portdoctor.masking import mask_argv, mask_command_line
 
@@ -28,7 +29,7 @@ def main() -> None:
     }
     for label, argv in cases.items():
         line = " ".join(argv)
-        for name, fn in (("argv", lambda: mask_argv(argv)), ("line", lambda: mask_command_line(line))):
+        for name, fn in (("argv", partial(mask_argv, argv)), ("line", partial(mask_command_line, line))):
             times = []
             for _ in range(args.runs):
                 start = time.perf_counter()
