@@ -51,6 +51,8 @@ def test_missing_file(lab):
     assert r.cause == "not-listening"
     assert "does not exist" in r.json["verdict"]["summary"]
     assert first_step(r)["text"].startswith("Start the service")
+    # Only checks that declare "unix" run: none of the port checks reason about "port 0".
+    assert [f["check"] for f in r.json["findings"]] == ["unix-socket"]
 
 
 def test_stale_file_left_by_a_dead_process(lab):
