@@ -85,26 +85,29 @@ class Endpoint:
 
 # --- what the client saw -------------------------------------------------------------
 
+# (outcome, error codes: case-sensitive whole words, phrases: any case). Codes are matched
+# as words so that "ResourceAccessException" is not EACCES.
 _SAID = [
-    (DNS, re.compile(r"ENOTFOUND|EAI_AGAIN|no such host|Name or service not known|nodename nor servname|"
-                     r"Could not resolve|Unknown (?:MySQL )?server host|Temporary failure in name resolution|"
-                     r"could not translate host name|UnknownHostException|getaddrinfo failed|Failed to resolve|"
-                     r"No such host is known|Name does not resolve|EAI_NONAME", re.I)),
-    (PERMISSION, re.compile(r"EACCES|permission denied|\(13\)|Errno 13\b|EPERM|Operation not permitted", re.I)),
-    (MISSING, re.compile(r"ENOENT|No such file or directory|\(2\)$|Errno 2\b", re.I)),
-    (REFUSED, re.compile(r"ECONNREFUSED|Connection refused|actively refused|\(111\)|\(10061\)|Errno 111\b|"
-                         r"Error 111\b|\(61\)|Errno 61\b|refused", re.I)),
-    (TIMEOUT, re.compile(r"ETIMEDOUT|timed out|i/o timeout|Timeout was reached|\(110\)|\(10060\)|Errno 110\b|"
-                         r"Timeout|did not properly respond", re.I)),
-    (UNREACHABLE, re.compile(r"EHOSTUNREACH|ENETUNREACH|No route to host|Network is unreachable|"
-                             r"\(113\)|\(101\)|Errno 113\b|Errno 101\b|unreachable", re.I)),
+    (DNS, re.compile(r"\b(?:ENOTFOUND|EAI_AGAIN|EAI_NONAME|EAI_FAIL)\b|UnknownHostException"),
+     re.compile(r"no such host|Name or service not known|nodename nor servname|Could not resolve|"
+                r"Unknown (?:MySQL )?server host|Temporary failure in name resolution|could not translate host name|"
+                r"getaddrinfo failed|Failed to resolve|No such host is known|Name does not resolve", re.I)),
+    (PERMISSION, re.compile(r"\b(?:EACCES|EPERM)\b|\(13\)|\bErrno 13\b"),
+     re.compile(r"permission denied|Operation not permitted", re.I)),
+    (MISSING, re.compile(r"\bENOENT\b|\(2\)$|\bErrno 2\b"), re.compile(r"No such file or directory", re.I)),
+    (REFUSED, re.compile(r"\bECONNREFUSED\b|\((?:111|10061|61)\)|\b(?:Errno|Error) (?:111|61)\b"),
+     re.compile(r"Connection refused|actively refused|\brefused\b", re.I)),
+    (TIMEOUT, re.compile(r"\bETIMEDOUT\b|\((?:110|10060)\)|\bErrno 110\b"),
+     re.compile(r"timed out|i/o timeout|Timeout was reached|\btimeout\b|did not properly respond", re.I)),
+    (UNREACHABLE, re.compile(r"\b(?:EHOSTUNREACH|ENETUNREACH)\b|\((?:113|101)\)|\bErrno (?:113|101)\b"),
+     re.compile(r"No route to host|Network is unreachable|\bunreachable\b", re.I)),
 ]
 
 
 def said_in(text: str) -> str | None:
     """What a failure text says happened: refused, timeout, dns, ... or None."""
-    for outcome, pattern in _SAID:
-        if pattern.search(text):
+    for outcome, codes, phrases in _SAID:
+        if codes.search(text) or phrases.search(text):
             return outcome
     return None
 

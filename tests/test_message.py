@@ -147,3 +147,14 @@ def test_from_log_without_an_endpoint_is_a_usage_error(tmp_path, capsys):
     log.write_text("all good\nnothing failed here\n")
     assert main(["--report", "--from-log", str(log)]) == 2
     assert "no address found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, said", [
+    ("org.springframework.web.client.ResourceAccessException: I/O error on GET request for "
+     "\"http://db:80/\": Read timed out", "timeout"),  # "ResourceAccessException" is not EACCES
+    ("connect EHOSTUNREACH 10.0.0.1:80", "unreachable"),
+    ("Could not connect to Redis at 127.0.0.1:6379: Connection refused", "refused"),
+])
+def test_what_the_client_saw_is_read_from_words_not_substrings(text, said):
+    (endpoint,) = find_endpoints(text).endpoints
+    assert endpoint.said == said
