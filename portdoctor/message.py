@@ -328,9 +328,8 @@ _PATTERNS: list[_Pattern] = [
     _Pattern("Java (Apache HttpClient)", _rx(
         r"Connect to (?P<where>\[?[0-9A-Fa-f:.%]{2,64}\]?:\d{1,5}|" + _HOST + r":\d{1,5}) "
         r"\[(?P<resolved>[^\]\n]{0,300})\] failed: (?P<why>" + _WHY + ")"),
-        lambda m: _tcp("Java (Apache HttpClient)", m, *_split_address(m.group("where")), said=_said(m),
-                       addresses=tuple(_java_address(a.split("/", 1)[-1])
-                                       for a in m.group("resolved").split(", ") if "/" in a)[:1])),
+        # The bracket lists every resolved address, not the one that failed: not the client's address.
+        lambda m: _tcp("Java (Apache HttpClient)", m, *_split_address(m.group("where")), said=_said(m))),
     _Pattern("Java (Netty)", _rx(
         r"onnection (?P<why>refused|timed out): (?P<host>" + _HOST +
         r")/(?P<addr>[0-9A-Fa-f:.%]{2,64}):(?P<port>\d{1,5})"),
