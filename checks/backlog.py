@@ -57,7 +57,8 @@ def remediation(os_name: str, port: int, pid: int | None) -> list:
 class BacklogCheck(Check):
     name = "backlog"
     title = "Is the listener accepting connections?"
-    order = 420  # after the firewall check (400): a DROP rule also times out
+    after = ("firewall",)  # a DROP rule also times out: the firewall finding explains it first
+    order = 420
 
     def applies(self, ctx: Context) -> bool:
         return ctx.target.protocol == "tcp" and any(ctx.facts.is_local(a) for a in ctx.addresses)

@@ -43,7 +43,8 @@ def _remote_side_steps(port: int) -> list:
 class RemoteReachabilityCheck(Check):
     name = "remote"
     title = "Can the network reach the remote host?"
-    order = 460  # after the firewall check (400), whose finding it defers to
+    after = ("firewall",)  # whose finding it defers to
+    order = 460
 
     def applies(self, ctx: Context) -> bool:
         return any(not ctx.facts.is_local(a) for a in ctx.addresses)

@@ -49,6 +49,7 @@ def _owner(sock: Socket) -> str:
 class ServiceRunningCheck(Check):
     name = "service-running"
     title = "Is the service running?"
+    after = ("well-known-service",)  # reads its finding
     order = 100
 
     def run(self, ctx: Context):

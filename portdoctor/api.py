@@ -329,7 +329,14 @@ class Check:
 
     name: str = ""  # stable id, e.g. "firewall"; shows in reports and JUnit
     title: str = ""  # the question it answers, e.g. "Is a firewall rule blocking?"
-    order: int = 500  # position in the pipeline; built-ins use 100, 200, ...
+    # Its place in the pipeline. ``after``: checks whose findings it reads (``ctx.finding``),
+    # so it runs after them; ``before``: checks that must see its finding. Names of checks
+    # that are not loaded are ignored. ``order`` only places a check among the checks it
+    # has no declared relation with (lowest first; ties by name), i.e. where its question
+    # appears in the report.
+    after: tuple[str, ...] = ()
+    before: tuple[str, ...] = ()
+    order: int = 500
     # The target protocols the check understands; a "unix" (Unix socket) target has no
     # port or address, so only checks that list "unix" run for it.
     protocols: tuple[str, ...] = ("tcp", "udp")

@@ -227,8 +227,69 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
             continue
         seen[item.check.name] = item
         unique.append(item)
-    unique.sort(key=lambda c: (c.check.order, c.check.name))
-    return unique, errors
+    ordered, cycle = pipeline_order(unique)
+    if cycle:
+        errors.append(PluginError(
+            ", ".join(cycle), "the checks' after/before declarations form a cycle ("
+            + " -> ".join([*cycle, cycle[0]]) + "); they run by their order numbers instead"))
+    return ordered, errors
+
+
+def pipeline_order(checks: list[LoadedCheck]) -> tuple[list[LoadedCheck], list[str]]:
+    """The checks in pipeline order, and the names in a cycle of declarations (else ``[]``).
+
+    A deterministic topological sort: every check runs after the checks its ``after``
+    names and before those its ``before`` names (names that are not loaded are ignored);
+    among checks free to run, the lowest ``(order, name)`` goes first, so ``order`` only
+    says where a check sits among checks it does not depend on. Checks caught in a cycle
+    are placed by ``(order, name)`` after the others, and the cycle is returned.
+    """
+    import heapq
+
+    by_name = {c.check.name: c for c in checks}
+    runs_after: dict[str, set[str]] = {name: set() for name in by_name}
+    for c in checks:
+        for earlier in getattr(c.check, "after", ()) or ():
+            if earlier in by_name and earlier != c.check.name:
+                runs_after[c.check.name].add(earlier)
+        for later in getattr(c.check, "before", ()) or ():
+            if later in by_name and later != c.check.name:
+                runs_after[later].add(c.check.name)
+    waiting = {name: len(deps) for name, deps in runs_after.items()}
+    unblocks: dict[str, list[str]] = {name: [] for name in by_name}
+    for name, deps in runs_after.items():
+        for dep in deps:
+            unblocks[dep].append(name)
+
+    def key(name: str) -> tuple[int, str]:
+        order = by_name[name].check.order
+        return (order if isinstance(order, int) else 500, name)
+
+    ready = [key(name) for name, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    ordered: list[LoadedCheck] = []
+    while ready:
+        _, name = heapq.heappop(ready)
+        ordered.append(by_name[name])
+        for later in unblocks[name]:
+            waiting[later] -= 1
+            if waiting[later] == 0:
+                heapq.heappush(ready, key(later))
+    if len(ordered) == len(checks):
+        return ordered, []
+    stuck = sorted((n for n, left in waiting.items() if left > 0), key=key)
+    ordered += [by_name[n] for n in stuck]
+    return ordered, _a_cycle(stuck, runs_after)
+
+
+def _a_cycle(stuck: list[str], runs_after: dict[str, set[str]]) -> list[str]:
+    """One cycle among the checks the sort could not place, to name in the error."""
+    path: list[str] = []
+    name = stuck[0]
+    while name not in path:
+        path.append(name)
+        name = sorted(d for d in runs_after[name] if d in stuck)[0]
+    return path[path.index(name):][::-1]
 
 
 def _instantiate(obj) -> Check:

@@ -147,3 +147,66 @@ def test_the_resolver_failure_kind_is_part_of_the_context():
     ctx = context("db.example:5432", resolve_error=ResolveError("no address", NO_ADDRESS))
     assert ctx.resolve_kind == NO_ADDRESS
     assert context("127.0.0.1:1").resolve_kind is None
+
+
+# --- declared order ----------------------------------------------------------------------
+
+
+def _loaded(name: str, order: int = 500, after: tuple[str, ...] = (), before: tuple[str, ...] = ()):
+    from portdoctor.plugins import LoadedCheck
+
+    check = type(f"C_{name}", (Check,), {"name": name, "title": name, "order": order,
+                                         "after": after, "before": before})()
+    return LoadedCheck(check, "test", name)
+
+
+def _names(checks) -> list[str]:
+    return [c.check.name for c in checks]
+
+
+def test_after_and_before_win_over_order_numbers_and_ties_go_by_order_then_name():
+    from portdoctor.plugins import pipeline_order
+
+    checks = [_loaded("z-reads-fw", order=1, after=("fw",)), _loaded("fw", order=400),
+              _loaded("early", order=50), _loaded("b", order=100), _loaded("a", order=100),
+              _loaded("must-precede-a", order=900, before=("a",)), _loaded("ghost-dep", after=("not-loaded",))]
+    ordered, cycle = pipeline_order(checks)
+    assert cycle == []
+    assert _names(ordered) == ["early", "b", "fw", "z-reads-fw", "ghost-dep", "must-precede-a", "a"]
+    assert _names(pipeline_order(list(reversed(checks)))[0]) == _names(ordered), "deterministic"
+
+
+def test_a_cycle_is_named_and_every_check_still_runs():
+    from portdoctor.plugins import pipeline_order
+
+    checks = [_loaded("one", after=("three",)), _loaded("two", after=("one",)), _loaded("three", after=("two",)),
+              _loaded("free", order=10), _loaded("downstream", after=("two",))]
+    ordered, cycle = pipeline_order(checks)
+    assert sorted(cycle) == ["one", "three", "two"] and "downstream" not in cycle
+    assert _names(ordered)[0] == "free" and sorted(_names(ordered)) == sorted(_names(checks))
+
+
+def test_a_cycle_in_plugins_is_one_clear_load_error(tmp_path):
+    from portdoctor.plugins import discover
+
+    (tmp_path / "loop.py").write_text(
+        "from portdoctor.api import Check\n"
+        "class A(Check):\n    name = 'loop-a'\n    title = 'A?'\n    after = ('loop-b',)\n"
+        "class B(Check):\n    name = 'loop-b'\n    title = 'B?'\n    after = ('loop-a',)\n")
+    checks, errors = discover([tmp_path], include_user_dir=False)
+    assert {"loop-a", "loop-b"} <= set(_names(checks))
+    [error] = [e for e in errors if "cycle" in str(e)]
+    assert "loop-a -> loop-b -> loop-a" in str(error) or "loop-b -> loop-a -> loop-b" in str(error)
+
+
+def test_the_built_ins_that_read_another_checks_finding_declare_it():
+    from portdoctor.plugins import discover
+
+    checks, _ = discover([], include_user_dir=False)
+    names = _names(checks)
+    for c in checks:
+        for earlier in c.check.after:
+            assert names.index(earlier) < names.index(c.check.name), (c.check.name, earlier)
+    for path in CHECKS:
+        text = path.read_text(encoding="utf-8")
+        assert "order = " not in text or "# after" not in text, f"{path.name}: declare after=(...), not a comment"
