@@ -143,8 +143,8 @@ class PortOwnerCheck(Check):
         steps = [
             fix("See what that process is before stopping it:", f"ps -o pid,user,lstart,args -p {first.pid}"),
             fix("Stop it, if it should not be there:", f"kill {first.pid}"),
-            fix("If it is a systemd service, stop (and disable) the unit instead, or it comes back:",
-                f"systemctl status {first.pid}"),
+            *([fix("If it is a systemd service, stop (and disable) the unit instead, or it comes back:",
+                   f"systemctl status {first.pid}")] if ctx.systemd else []),
             fix(f"Or move {expected} to another free port and point its clients there.", None),
             fix("Last resort, kills every process on the port (check the list first with `fuser -v`):",
                 f"fuser -k {port}/{proto}"),

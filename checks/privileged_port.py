@@ -25,13 +25,13 @@ def _binary(exe: str | None, expect: str | None) -> str:
     return "/PATH/TO/BINARY"
 
 
-def _remediation(port: int, floor: int, binary: str) -> list:
+def _remediation(port: int, floor: int, binary: str, systemd: bool = True) -> list:
     return [
         fix("Let that one binary bind low ports (for an interpreter such as python or node this applies "
             "to every script it runs: prefer the systemd way).",
             f"sudo setcap 'cap_net_bind_service=+ep' {binary}"),
-        fix("For a systemd service: add `AmbientCapabilities=CAP_NET_BIND_SERVICE` under [Service], "
-            "then restart it.", "sudo systemctl edit SERVICE"),
+        *([fix("For a systemd service: add `AmbientCapabilities=CAP_NET_BIND_SERVICE` under [Service], "
+               "then restart it.", "sudo systemctl edit SERVICE")] if systemd else []),
         fix(f"Or lower the floor for this machine (now {floor}; persist it in /etc/sysctl.d/).",
             f"sudo sysctl -w net.ipv4.ip_unprivileged_port_start={port}"),
         fix(f"Or run the service on a port ≥ {floor} and put a reverse proxy (nginx, caddy) or a port "
@@ -82,7 +82,7 @@ class PrivilegedPortCheck(Check):
                 f"ports below {floor} need root or CAP_NET_BIND_SERVICE.",
                 f"{c.name} {c.why} ({c.cmdline}) and runs as {c.user or c.uid} without CAP_NET_BIND_SERVICE, "
                 f"so its bind() fails with EACCES (\"Permission denied\") and nothing listens on {port}.",
-                _remediation(port, floor, _binary(c.exe, None)), evidence=evidence)
+                _remediation(port, floor, _binary(c.exe, None), ctx.systemd), evidence=evidence)
         uid, user = ctx.fact(WHOAMI) or (None, None)
         binary = _binary(None, ctx.options.expect)
         if uid not in (None, 0):
@@ -94,10 +94,10 @@ class PrivilegedPortCheck(Check):
                 f"way gets EACCES (\"Permission denied\") from bind(); look for that error in its log. If the "
                 f"service runs as root or holds CAP_NET_BIND_SERVICE, this is not the cause. portdoctor cannot "
                 f"see which user a service that is not running would use.",
-                _remediation(port, floor, binary), cause="privileged-port", evidence=evidence)
+                _remediation(port, floor, binary, ctx.systemd), cause="privileged-port", evidence=evidence)
         return self.warn(
             f"Port {port} is privileged (below {floor}): a service running as a non-root user cannot bind it.",
             f"Nothing listens on {port}. If the service runs as a regular user without CAP_NET_BIND_SERVICE, "
             f"its bind() fails with EACCES (\"Permission denied\"): look for that in its log. portdoctor cannot "
             f"tell which user a service that is not running would use.",
-            _remediation(port, floor, binary), cause="privileged-port", evidence=evidence)
+            _remediation(port, floor, binary, ctx.systemd), cause="privileged-port", evidence=evidence)

@@ -15,8 +15,8 @@ from portdoctor.api import (
     Context,
     Socket,
     Status,
-    bracketed,
     fix,
+    hostport,
     inside_container_advice,
     is_loopback,
 )
@@ -109,12 +109,22 @@ class ServiceRunningCheck(Check):
                         and looks_like_typo(port, s.port)}.values(), key=lambda s: s.port)
         title = f"Nothing is listening on port {port}/{proto}: the service is not running, crashed, or failed to bind."
         if typos:
-            hints = ", ".join(f":{s.port}" + (f" ({_owner(s)})" if s.pid or s.process else "") for s in typos[:3])
+            # A guess keeps the protocol, and names the address that actually serves that port.
+            def where(s: Socket) -> str:
+                if any(snap.serves(s, a) for a in ctx.addresses):
+                    return ctx.target.host
+                if s.wildcard:
+                    return "::1" if s.family == 6 else "127.0.0.1"
+                return s.address
+
+            hints = ", ".join((f":{s.port}" if where(s) == ctx.target.host else hostport(where(s), s.port))
+                              + (f" ({_owner(s)})" if s.pid or s.process else "") for s in typos[:3])
             title += f" Did you mean {hints}?"
             first = typos[0]
-            host = bracketed(ctx.target.host)
+            host = where(first)
+            scheme = "udp://" if proto == "udp" else ""
             steps.append(fix(f"Port {first.port} is listening and looks like a typo of {port}; check the port "
-                             "in your client's configuration.", f"portdoctor {host}:{first.port}"))
+                             "in your client's configuration.", f"portdoctor {scheme}{hostport(host, first.port)}"))
         loopback = ctx.target.host_defaulted or (bool(ctx.addresses) and all(is_loopback(a) for a in ctx.addresses))
         if snap.in_container and loopback:
             # Inside a container, localhost is the container: where the service really is comes first.
@@ -133,19 +143,16 @@ class ServiceRunningCheck(Check):
         unit = ctx.options.expect or (known.units[0] if known and known.units else None) or "SERVICE"
         init = ctx.fact(INIT_PROCESS) if ctx.facts.os == "linux" else None
         if init == "systemd":
-            steps.append(fix("Start the service (for a systemd unit, by its unit name):",
-                             f"sudo systemctl start {unit}"))
-        else:  # a container, WSL without systemd, another init: systemctl is one way among several
             steps += [
-                fix("Start the service the way you normally do (its own start command, "
-                    f"`docker compose up {ctx.options.expect or 'SERVICE'}`, …).", None),
-                fix("If it is a systemd unit:", f"sudo systemctl start {unit}"),
+                fix("Start the service (for a systemd unit, by its unit name):", f"sudo systemctl start {unit}"),
+                fix("Read why it stopped or failed to bind (look for 'Address already in use', "
+                    "'Permission denied'):", f"journalctl -u {unit} -n 50 --no-pager"),
             ]
-        steps += [
-            fix("Read why it stopped or failed to bind (look for 'Address already in use', 'Permission denied'):",
-                f"journalctl -u {unit} -n 50 --no-pager"),
-            fix("Confirm nothing listens on the port:",
-                f"ss -l{'t' if proto == 'tcp' else 'u'}np 'sport = :{port}'"),
-        ]
+        else:  # a container, WSL without systemd, another init: no systemctl advice
+            steps.append(fix("Start the service the way you normally do (its own start command, "
+                             f"`docker compose up {ctx.options.expect or 'SERVICE'}`, …), and read its "
+                             "output for 'Address already in use' or 'Permission denied'.", None))
+        steps.append(fix("Confirm nothing listens on the port:",
+                         f"ss -l{'t' if proto == 'tcp' else 'u'}np 'sport = :{port}'"))
         return self.fail("not-listening", title, detail, steps,
                          evidence={"looked_at": looked, "hidden": hidden, "did_you_mean": [s.port for s in typos]})

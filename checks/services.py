@@ -184,9 +184,11 @@ class WellKnownServiceCheck(Check):
 
     def _check_steps(self, ctx: Context, known: KnownService, unit: str | None):
         name = unit or (known.units[0] if known.units else None)
-        if ctx.facts.os == "linux" and name:
+        if ctx.systemd and name:
             return [fix("Read its recent log.", f"journalctl -u {name} -n 20 --no-pager"),
                     fix("See which ports it listens on.", "sudo ss -ltnp")]
+        if ctx.facts.os == "linux":
+            return [fix("See which ports it listens on.", "sudo ss -ltnp")]
         if ctx.facts.os == "darwin":
             return [fix("See which ports it listens on.", "sudo lsof -nP -iTCP -sTCP:LISTEN")]
         return [fix("See which ports it listens on.", "Get-NetTCPConnection -State Listen")]
@@ -194,7 +196,7 @@ class WellKnownServiceCheck(Check):
     def _start_steps(self, ctx: Context, known: KnownService):
         steps = []
         unit = known.units[0] if known.units else None
-        if ctx.facts.os == "linux" and unit:
+        if ctx.systemd and unit:
             steps += [fix("Check whether the service is installed and why it stopped.", f"systemctl status {unit}"),
                       fix("Start it.", f"sudo systemctl start {unit}")]
         elif ctx.facts.os == "darwin" and known.brew:

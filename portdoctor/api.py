@@ -302,6 +302,11 @@ class Context:
                                "from here. Run portdoctor on the host.", command)
         return Remediation("Run again as root to see every process's sockets.", f"sudo {command}")
 
+    @property
+    def systemd(self) -> bool:
+        """systemd is PID 1 here: only then is systemctl/journalctl advice worth giving."""
+        return self.facts.os == "linux" and self.fact(INIT_PROCESS) == "systemd"
+
     def fact(self, key: Fact[T]) -> T | None:
         """A lazy fact (see :class:`Fact`): gathered on first use, ``None`` when unreadable."""
         return self.facts.lazy(key.name, key.gather)

@@ -400,9 +400,10 @@ def _cmd_explain(argv: list[str]) -> int:
         for cause in CAUSES.values():
             print(f"{cause.name:<{width}}  {cause.summary}")
         return ExitCode.OK
-    if args.cause not in CAUSES:
+    cause = args.cause.strip().lower().replace("_", "-")  # "NOT-LISTENING", as the verdict prints it
+    if cause not in CAUSES:
         raise UsageError(f"unknown cause {args.cause!r}; known causes: {', '.join(CAUSES)}")
-    sys.stdout.write(page(args.cause))
+    sys.stdout.write(page(cause))
     return ExitCode.OK
 
 

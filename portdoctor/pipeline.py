@@ -19,6 +19,7 @@ from portdoctor import __version__
 from portdoctor.api import Context, Options
 from portdoctor.bounded import Background, Overrun, call_untrusted, capped_timeout
 from portdoctor.causes import CAUSES, rank
+from portdoctor.commands import tidy as tidy_commands
 from portdoctor.facts import Snapshot, gather, gather_during
 from portdoctor.facts.machine import MachineFacts
 from portdoctor.model import Finding, HostInfo, Outcome, Probe, Report, Status, Target, Verdict
@@ -150,6 +151,8 @@ def diagnose(
         ctx.findings.extend(findings)
         emit(CheckFinished(target, findings))
 
+    # Commands as the user will paste them: IPv6 brackets quoted, no sudo when already root.
+    tidy_commands(ctx.findings, as_root=hasattr(os, "geteuid") and os.geteuid() == 0)
     verdict = decide_verdict(ctx)
     report = Report(
         tool_version=__version__,

@@ -28,7 +28,25 @@ def test_nothing_listening_fails_and_says_what_was_looked_at():
     assert "other network namespaces" in f.detail and "owners: run with sudo" in f.detail
     commands = [r.command for r in f.remediation]
     assert "ss -ltnp 'sport = :8080'" in commands
-    assert any(c and c.startswith("journalctl -u") for c in commands)
+
+
+@pytest.mark.parametrize("init, systemd_advice", [("systemd", True), ("tini", False), (None, False)])
+def test_systemctl_and_journalctl_only_where_systemd_is_pid_1(init, systemd_advice):
+    ctx = context("127.0.0.1:8080")
+    ctx.facts.os = "linux"
+    ctx.facts.extras["init_process"] = init
+    commands = " ".join(r.command or "" for r in check.run(ctx).remediation)
+    assert ("systemctl" in commands and "journalctl" in commands) is systemd_advice
+    assert systemd_advice or ("systemctl" not in commands and "journalctl" not in commands)
+
+
+def test_did_you_mean_keeps_the_protocol_and_the_serving_address():
+    udp = context("udp://127.0.0.1:5354", all_listening=[sock("127.0.0.1", 5353, protocol="udp")])
+    assert check.run(udp).remediation[0].command == "portdoctor udp://127.0.0.1:5353"
+    elsewhere = context("127.0.0.1:8001", all_listening=[sock("127.0.0.2", 8000)])
+    f = check.run(elsewhere)
+    assert "Did you mean 127.0.0.2:8000" in f.title
+    assert f.remediation[0].command == "portdoctor 127.0.0.2:8000"
 
 
 def test_did_you_mean_a_port_one_digit_off():
@@ -97,7 +115,7 @@ def test_without_systemd_as_pid1_the_first_step_is_not_systemctl():
     f = check.run(ctx)
     assert f.remediation[0].command is None and "the way you normally do" in f.remediation[0].text
     assert "docker compose up SERVICE" in f.remediation[0].text
-    assert "sudo systemctl start postgresql" in [r.command for r in f.remediation]  # still one option
+    assert not any("systemctl" in (r.command or "") for r in f.remediation)  # issue 8: only where systemd is PID 1
 
 
 def test_unknown_port_keeps_the_capitals_placeholder():

@@ -129,10 +129,17 @@ def test_unusual_port_without_systemd_does_not_apply():
 
 def test_service_not_running_gives_start_commands_for_the_os():
     ctx = context("127.0.0.1:5432")
-    f = run(ctx, **{"systemd_units:5432": [], "service_processes:5432": [], "unix_listeners": []})
+    ctx.facts.os = "linux"
+    f = run(ctx, **{"systemd_units:5432": [], "service_processes:5432": [], "unix_listeners": [],
+                    "init_process": "systemd"})
     assert f.status is Status.WARN and f.cause == "not-listening"
     assert "does not appear to be running" in f.title
     assert "sudo systemctl start postgresql" in [r.command for r in f.remediation]
+    no_systemd = context("127.0.0.1:5432")
+    no_systemd.facts.os = "linux"
+    f = run(no_systemd, **{"systemd_units:5432": [], "service_processes:5432": [], "unix_listeners": [],
+                           "init_process": "tini"})
+    assert not any("systemctl" in (r.command or "") for r in f.remediation)
     mac = context("127.0.0.1:5432")
     mac.facts.os = "darwin"
     f = run(mac, **{"service_processes:5432": []})

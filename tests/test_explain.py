@@ -180,3 +180,10 @@ def test_readme_diagnoses_table_matches_the_checks():
             assert finder in by_name, f"README names check {finder!r} for {cause}, but no such check is registered"
             found, _ = causes_named_in(inspect.getsource(inspect.getmodule(type(by_name[finder].check))))
             assert cause in found, f"README says {finder} finds {cause}, but its source never emits it"
+
+
+def test_explain_takes_the_cause_as_the_verdict_prints_it(capsys):
+    from portdoctor.cli import main
+
+    assert main(["explain", "NOT-LISTENING"]) == 0
+    assert capsys.readouterr().out.startswith("# not-listening")

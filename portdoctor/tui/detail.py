@@ -90,7 +90,8 @@ def _evidence(evidence: dict[str, Any], report: Report | None) -> list[str]:
     if plain:
         lines.append("### Evidence")
         for key, value in plain.items():
-            lines.extend(_evidence_item(key, value))
+            if value is not None:
+                lines.extend(_evidence_item(key, value))
         lines.append("")
     return lines
 
@@ -101,13 +102,15 @@ def _evidence_item(key: str, value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         if not value:
             return [f"- {label}: none"]
+        # A field without a value ("namespace": None: our own) is left out, never shown as "None".
         return [f"- {label}:"] + [f"  - `{_short(v)}`" if not isinstance(v, dict)
-                                   else "  - " + ", ".join(f"{_md(k)}: `{_short(x)}`" for k, x in v.items())
+                                   else "  - " + ", ".join(f"{_md(k)}: `{_short(x)}`" for k, x in v.items()
+                                                           if x is not None)
                                    for v in value]
     if isinstance(value, dict):
         if not value:
             return [f"- {label}: none"]
-        return [f"- {label}:"] + [f"  - {_md(k)}: `{_short(v)}`" for k, v in value.items()]
+        return [f"- {label}:"] + [f"  - {_md(k)}: `{_short(v)}`" for k, v in value.items() if v is not None]
     return [f"- {label}: `{_short(value)}`"]
 
 
