@@ -143,3 +143,40 @@ def test_expect_with_a_visible_matching_owner_passes(lab):
                 listeners=[Listener("127.0.0.1", 8000, name="nginx", user="nobody")])
     assert r.returncode == 0, r.json["verdict"]
     assert r.cause == "ok"
+
+
+# --- 2. a "did you mean" guess keeps the protocol and the serving address -------------
+
+
+def test_did_you_mean_keeps_udp(lab):
+    r = lab.run(["udp://127.0.0.1:5354"], listeners=[Listener("127.0.0.1", 5353, protocol="udp", name="dnsd")])
+    assert r.returncode == 1 and r.cause == "not-listening"
+    assert first_step(r)["command"] == "portdoctor udp://127.0.0.1:5353"
+
+
+def test_did_you_mean_names_the_address_that_serves(lab):
+    r = lab.run(["127.0.0.1:8001"], listeners=[Listener("127.0.0.2", 8000, name="python3")])
+    assert r.returncode == 1 and r.cause == "not-listening"
+    assert "Did you mean 127.0.0.2:8000" in r.json["verdict"]["summary"]
+    assert first_step(r)["command"] == "portdoctor 127.0.0.2:8000"
+
+
+def test_a_guess_never_outranks_a_finding(lab):
+    # 6380 looks like a typo of 6379, but the evidence (Redis runs there) leads.
+    r = lab.run(["127.0.0.1:6379"], listeners=[Listener("127.0.0.1", 6380, name="redis-server")])
+    assert r.json["verdict"]["check"] == "well-known-service"
+
+
+# --- 12. small ones -------------------------------------------------------------------
+
+
+@AS_ROOT_AND_NOBODY
+def test_commands_are_pasteable(lab, user):
+    r = lab.run(["[::1]:8001"], user=user, listeners=[Listener("::1", 8000, name="python3")])
+    assert r.returncode == 1
+    assert first_step(r)["command"] == "portdoctor '[::1]:8000'"  # zsh globs unquoted brackets
+    commands = [s["command"] or "" for f in r.json["findings"] for s in f["remediation"]]
+    # The lab's PID 1 is not systemd: no systemctl/journalctl advice.
+    assert not any("systemctl" in c or "journalctl" in c for c in commands), commands
+    if user is None:  # already root: no sudo prefix
+        assert not any(c.startswith("sudo ") for c in commands), commands
