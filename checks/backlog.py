@@ -83,8 +83,10 @@ class BacklogCheck(Check):
                                  "pid": s.pid} for s in listeners],
                         listen_overflows_during_probes=overflows)
         firewall = ctx.finding("firewall")
+        # "found" only for a rule that was read; an inference from a timeout is not a rule.
         also = (" A firewall rule was also found; see the firewall check."
-                if firewall is not None and firewall.cause == "firewall" and str(firewall.status) == "fail" else "")
+                if firewall is not None and firewall.cause == "firewall" and str(firewall.status) == "fail"
+                and not firewall.evidence.get("inferred") else "")
         drops = (f" The kernel dropped {overflows} connection attempt(s) for a full accept queue while we probed."
                  if overflows else "")
 

@@ -208,6 +208,8 @@ class FirewallCheck(Check):
         why = "; ".join(f"{k}: {v}" for k, v in (facts.unreadable.items() if facts else [])) \
             or ctx.facts.visibility.get("firewall", "the rules were not read")
         listeners = ctx.listeners()
+        counters = ctx.facts.extras.get("listen_counters")
+        overflowed = bool(counters is not None and counters.overflows)  # queue evidence beats an inference
         suspicious = []
         for probe in failed:
             if probe.outcome not in _FILTER_OUTCOMES:
@@ -219,13 +221,17 @@ class FirewallCheck(Check):
             serving = [s for s in listeners if ctx.facts.serves(s, probe.address)]
             if not serving:
                 continue
-            if any(s.recv_queue is not None and s.send_queue and s.recv_queue >= s.send_queue for s in serving):
-                continue  # a full accept queue also times out: the backlog check's case
+            if any(s.recv_queue is not None and s.send_queue is not None and s.recv_queue >= max(s.send_queue, 1)
+                   for s in serving) or overflowed:
+                continue  # a full accept queue (listen(0) too) also times out: the backlog check's case
             suspicious.append((probe, serving[0]))
         how = "Read the rules as root to see which one it is."
         command = "sudo nft list ruleset; sudo iptables-save"
         if not suspicious:
-            return self.skip(f"Cannot read the firewall rules ({why}).", how=how, command=command)
+            needs_root = not ctx.facts.privileged and all(
+                "root" in v or "ermission" in v or "not permitted" in v for v in (facts.unreadable.values() if facts else [why]))
+            return self.skip(f"Cannot read the firewall rules ({'they need root' if needs_root else why}).",
+                             how=how, command=command, unreadable=why)
         probe, sock = suspicious[0]
         words = {Outcome.REFUSED: "was refused (as by a REJECT rule)", Outcome.TIMEOUT: "timed out (as by a DROP rule)",
                  Outcome.ERROR: "failed at once with EPERM (as by a DROP rule in OUTPUT)",

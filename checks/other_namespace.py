@@ -96,7 +96,7 @@ class OtherNamespaceCheck(Check):
             if pid and s.namespace not in entered and len(entered) < 3:
                 entered.add(s.namespace)
                 steps.append(fix(f"Enter {s.namespace} by pid and look at its listeners.",
-                                 f"nsenter -t {pid} -n {ss}"))
+                                 f"{'' if ctx.facts.privileged else 'sudo '}nsenter -t {pid} -n {ss}"))
         return self.fail("other-namespace", title, detail, steps,
                          evidence={"namespace": first.namespace, "container": first.container, "pid": first.pid, "process": first.process, "addresses": bound})
 

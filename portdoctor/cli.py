@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the longest a remote run may take, connect included (default 60)")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     p.add_argument("-v", "--verbose", action="store_true",
-                   help="with --version: versions, paths and every check's origin and load status")
+                   help="text report: every check with its detail and every step (default: what did not "
+                   "pass, and the verdict); with --version: versions, paths and every check's origin")
     return p
 
 
@@ -337,7 +338,7 @@ def _run_report(targets, args, fmt: str) -> int:
         reports = diagnose_remote(targets, args, diagnose_all)
     else:
         reports = diagnose_all(targets, args)
-    document = render(reports, fmt)  # plain: what -o and --save keep
+    document = render(reports, fmt, verbose=args.verbose)  # plain: what -o and --save keep
     runner = ci.detect()
 
     if args.output is not None:
@@ -348,7 +349,8 @@ def _run_report(targets, args, fmt: str) -> int:
     else:
         color = fmt == "text" and _use_color(args.color, sys.stdout)
         sys.stdout.write(ci.stdout_document(reports, fmt, document, runner, color=color,
-                                            stdout_is_file=not github.stdout_goes_to_runner(sys.stdout)))
+                                            stdout_is_file=not github.stdout_goes_to_runner(sys.stdout),
+                                            verbose=args.verbose))
         sys.stdout.flush()
 
     if runner.github:

@@ -115,7 +115,7 @@ def test_unreadable_with_eperm_is_inferred_but_other_errors_are_not():
 def test_unreadable_without_listener_skips_with_how():
     f = check.run(context("127.0.0.1:8080", "refused", privileged=False, firewall=UNREADABLE))
     assert f.status == "skip" and f.cause is None
-    assert "must be root" in f.title
+    assert "need root" in f.title and "must be root" in f.evidence["unreadable"]
     assert f.remediation[0].command == "sudo nft list ruleset; sudo iptables-save"
 
 

@@ -27,7 +27,7 @@ def test_reject_in_a_capital_letter_user_chain_is_found(lab):
     assert f["evidence"]["rule"]["chain"] == "MYCHAIN", f
     assert "MYCHAIN" in f["title"] and "MYCHAIN" in f["detail"], f
     commands = [s["command"] for s in f["remediation"]]
-    assert f"sudo iptables -D MYCHAIN -p tcp -m tcp --dport {PORT} -j REJECT --reject-with icmp-port-unreachable" \
+    assert f"iptables -D MYCHAIN -p tcp -m tcp --dport {PORT} -j REJECT --reject-with icmp-port-unreachable" \
         in commands, commands
 
 
@@ -58,7 +58,7 @@ def test_docker_user_drop_of_a_published_port_is_named(lab):
     assert f["evidence"]["chain_path"] == ["FORWARD", "DOCKER-USER"]
     assert "DOCKER-USER" in f["title"] and "172.17.0.2:80" in f["title"], f["title"]
     commands = [s["command"] for s in f["remediation"]]
-    assert "sudo iptables -D DOCKER-USER -p tcp -m tcp --dport 80 -j DROP" in commands, commands
+    assert "iptables -D DOCKER-USER -p tcp -m tcp --dport 80 -j DROP" in commands, commands
 
 
 def test_nft_goto_and_return_are_followed(lab):

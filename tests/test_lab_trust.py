@@ -180,3 +180,64 @@ def test_commands_are_pasteable(lab, user):
     assert not any("systemctl" in c or "journalctl" in c for c in commands), commands
     if user is None:  # already root: no sudo prefix
         assert not any(c.startswith("sudo ") for c in commands), commands
+
+
+# --- 7. a full accept queue without root: the queue evidence, not an inferred firewall ---
+
+
+@AS_ROOT_AND_NOBODY
+def test_listen_0_full_queue_is_backlog_full_never_an_inferred_firewall(lab, user):
+    r = lab.run(["--timeout", "1", "127.0.0.1:8000"], user=user, listeners=[
+        Listener("127.0.0.1", 8000, name="python3", accept=False, backlog=0, fill=3)])
+    assert r.returncode == 1
+    assert r.cause == "backlog-full", r.json["verdict"]
+    assert r.finding("firewall")["status"] in ("pass", "skip")
+    assert "firewall" not in [c["cause"] for c in r.json["verdict"]["also"]]
+    assert "A firewall rule was also found" not in r.finding("backlog")["detail"]
+    assert first_step(r)["command"] == "ss -ltn 'sport = :8000'"
+
+
+# --- 8. a listener in another network namespace, seen without root ---------------------
+
+
+@AS_ROOT_AND_NOBODY
+def test_listener_in_another_network_namespace(lab, user):
+    r = lab.run(["127.0.0.1:8000"], user=user, listeners=[Listener("127.0.0.1", 8000, name="python3", netns="c1")])
+    assert r.returncode == 1
+    assert r.cause == "other-namespace", r.json["verdict"]
+    assert r.json["listeners"][0]["namespace"]
+    command = first_step(r)["command"]
+    assert "nsenter -t " in command and command.startswith("sudo ") is (user is not None)
+
+
+# --- 9. root, with the owner in another PID namespace -----------------------------------
+
+
+def test_root_with_the_owner_in_another_pid_namespace_says_run_on_the_host(lab):
+    r = lab.run(["--expect", "nginx", "127.0.0.1:8000"], own_pid_namespace=True,
+                listeners=[Listener("127.0.0.1", 8000, name="python3")])
+    assert r.returncode == 1
+    assert r.cause == "unverified"
+    step = first_step(r)
+    assert "another PID namespace" in step["text"] and "on the host" in step["text"]
+    assert not step["command"].startswith("sudo")
+    text = lab.run(["--report", "127.0.0.1:8000"], json_report=False, own_pid_namespace=True,
+                   listeners=[Listener("127.0.0.1", 8000, name="python3")]).stdout
+    assert "run with sudo" not in text and "run portdoctor on" in " ".join(text.split())
+
+
+# --- 10. the short text report ------------------------------------------------------------
+
+
+def test_a_not_listening_report_is_short_and_says_each_step_once(lab):
+    r = lab.run(["--report", "127.0.0.1:8000"], json_report=False)
+    lines = r.stdout.rstrip().splitlines()
+    assert r.returncode == 1
+    assert len(lines) <= 22, r.stdout
+    assert all(len(line) <= 80 for line in lines if not line.lstrip().startswith("$ ")), r.stdout
+    assert len([line for line in lines if line.startswith("  PASS")]) == 1  # one tally line
+    assert lines[-1].strip().startswith("(") and any(line.startswith("Verdict  NOT-LISTENING") for line in lines)
+    steps = [line.strip() for line in lines if line.lstrip().startswith("$ ")]
+    assert len(steps) == len(set(steps)), steps  # no remediation twice
+    verbose = lab.run(["--report", "-v", "127.0.0.1:8000"], json_report=False)
+    assert "PASS  resolution" in verbose.stdout and len(verbose.stdout.splitlines()) > len(lines)

@@ -64,7 +64,7 @@ def make_report(target: str = "127.0.0.1:5432", *, failed: bool = True, process:
 
 
 def test_text_layout_has_every_part_and_fits_80_columns():
-    text = render_text([make_report()])
+    text = render_text([make_report()], verbose=True)
     for line in text.splitlines():
         if not line.lstrip().startswith("$ "):  # commands are never wrapped, so they stay copyable
             assert len(line) <= 80, line
@@ -84,6 +84,23 @@ def test_text_layout_has_every_part_and_fits_80_columns():
     assert tail[1].startswith("Do now   Make the service listen on 127.0.0.1")
     assert tail[2].strip().startswith("$ sudo sed -i")
     assert "\x1b[" not in text  # no colour unless asked
+
+
+def test_short_text_shows_what_did_not_pass_once_and_a_tally_of_what_did():
+    report = make_report()
+    short, full = render_text([report]), render_text([report], verbose=True)
+    assert len(short.splitlines()) < len(full.splitlines())
+    for line in short.splitlines():
+        if not line.lstrip().startswith("$ "):
+            assert len(line) <= 80, line
+    tally = [line for line in short.splitlines() if line.startswith("  PASS")]
+    assert len(tally) == 1 and "resolution" in tally[0]  # one tally line names what passed
+    for mark in ("SKIP  firewall", "WARN  proxy", "ERROR broken-plugin"):
+        assert mark in short
+    # the verdict's own finding is not repeated above the verdict, and its first step is shown once
+    assert "FAIL  wrong-interface" not in short
+    assert short.count("Make the service listen on 127.0.0.1") == 1
+    assert short.rstrip().splitlines()[-1].strip().startswith("(")
 
 
 def test_text_colour_only_when_asked_and_plain_ansi():

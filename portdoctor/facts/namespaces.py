@@ -23,7 +23,8 @@ from portdoctor.sanitize import clean_text
 if TYPE_CHECKING:
     from portdoctor.facts.machine import MachineFacts
 
-NOT_ROOT = "other network namespaces cannot be inspected without root"
+NOT_ROOT = ("other network namespaces are only partly visible without root: their listeners are read "
+            "through /proc/PID/net, their owners and names are hidden")
 
 # Compiled on first use: only a namespace with a socket on the port needs them.
 _CGROUP_PATTERNS = [
@@ -181,6 +182,34 @@ def list_namespaces() -> tuple[int | None, dict[int, list[int]]]:
     return own, groups
 
 
+HIDDEN_SCAN_SECONDS = 0.5  # bound on the unprivileged scan of other users' processes
+
+
+def group_by_proc_net(pids: list[int], deadline: float) -> tuple[int | None, dict[int, list[int]]]:
+    """Without root: other users' processes grouped by the network namespace their
+    ``/proc/PID/net/tcp`` shows (its inode is per namespace), and our own group's key.
+
+    ``readlink /proc/PID/ns/net`` needs ptrace rights over the process; ``/proc/PID/net/tcp``
+    does not, so an ordinary user can still see the listeners of a root container.
+    """
+    import time
+
+    try:
+        own = os.stat("/proc/self/net/tcp").st_ino
+    except OSError:
+        return None, {}
+    groups: dict[int, list[int]] = {}
+    for pid in pids:
+        if time.monotonic() > deadline:
+            break
+        try:
+            key = os.stat(f"/proc/{pid}/net/tcp").st_ino
+        except OSError:
+            continue  # a kernel thread, or gone
+        groups.setdefault(key, []).append(pid)
+    return own, groups
+
+
 def listeners_in_namespace(pid: int, port: int) -> list:
     """Listeners on ``port`` in the network namespace of ``pid``, via netlink (needs root).
 
@@ -260,6 +289,16 @@ def gather_namespaces(snap, machine: MachineFacts | None = None) -> None:
     if not snap.privileged:
         snap.visibility["namespaces"] = NOT_ROOT
     own, groups = machine.namespace_groups()
+    groups = dict(groups)  # the machine's grouping is shared by every target: extend a copy
+    if not snap.privileged:
+        import time
+
+        seen = {pid for pids in groups.values() for pid in pids}
+        others = [int(e.name) for e in os.scandir("/proc") if e.name.isdigit() and int(e.name) not in seen]
+        own_key, hidden = group_by_proc_net(others, time.monotonic() + HIDDEN_SCAN_SECONDS)
+        for key, pids in hidden.items():
+            if key != own_key:
+                groups.setdefault(-key, pids)  # a negative key: not a namespace inode, never equal to ours
     netns_names = None
     for inode, pids in sorted(groups.items()):
         if inode == own:
@@ -286,7 +325,11 @@ def gather_namespaces(snap, machine: MachineFacts | None = None) -> None:
             if ns.container:
                 break
         comm = (_read(f"/proc/{pids[0]}/comm") or "?").strip()
-        ns.label = clean_text(f"netns:{ns.name}" if ns.name else f"net:[{inode}] (pid {pids[0]} {comm})")
+        if inode < 0:  # found through /proc/PID/net without root: the namespace's inode is hidden
+            ns.inode = 0
+            ns.label = clean_text(f"net:[hidden] (pid {pids[0]} {comm})")
+        else:
+            ns.label = clean_text(f"netns:{ns.name}" if ns.name else f"net:[{inode}] (pid {pids[0]} {comm})")
         ns.container = clean_text(ns.container)
         for s in sockets:
             s.namespace = ns.label

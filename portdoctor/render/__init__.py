@@ -32,12 +32,12 @@ def _renderer(fmt: str) -> Callable[..., str]:
     return render_text
 
 
-def render(reports: list[Report], fmt: str = "text", *, color: bool = False) -> str:
+def render(reports: list[Report], fmt: str = "text", *, color: bool = False, verbose: bool = False) -> str:
     """The document; whatever the format, nothing in it can act as a CI workflow command
     (:func:`portdoctor.render.github.defuse`), wherever it is later printed."""
     from portdoctor.render.github import defuse
 
     fn = _renderer(fmt)
-    if fmt == "text":
-        return defuse(fn(reports, color=color))
+    if fmt == "text":  # short unless verbose (-v); the other formats keep everything
+        return defuse(fn(reports, color=color, verbose=verbose))
     return defuse(fn(reports), fmt)

@@ -42,7 +42,7 @@ def detect(environ: Mapping[str, str] = os.environ) -> CI:
 
 
 def stdout_document(reports: list[Report], fmt: str, document: str, ci: CI, *, color: bool = False,
-                    stdout_is_file: bool = False) -> str:
+                    stdout_is_file: bool = False, verbose: bool = False) -> str:
     """What goes to stdout: ``document``, wrapped for the CI log when one is detected.
 
     ``document`` is the plain rendering (what ``-o`` and ``--save`` keep); ``color``
@@ -53,7 +53,7 @@ def stdout_document(reports: list[Report], fmt: str, document: str, ci: CI, *, c
         if color:
             from portdoctor.render import render
 
-            return render(reports, fmt, color=True)
+            return render(reports, fmt, color=True, verbose=verbose)
         if ci.github and not stdout_is_file:
             return github.guard_stdout(document, fmt)  # echoed, never executed
         return document
@@ -61,7 +61,7 @@ def stdout_document(reports: list[Report], fmt: str, document: str, ci: CI, *, c
 
     if fmt == "markdown":  # read by humans in the log; echoed, never executed
         return github.stop_commands(document) if ci.github else document
-    one: Callable[[Report], str] = lambda r: render_one(r, color=color)  # noqa: E731
+    one: Callable[[Report], str] = lambda r: render_one(r, color=color, verbose=verbose)  # noqa: E731
     if ci.github:
         out = github.grouped(reports, one)
         if len(reports) > 1:

@@ -43,13 +43,18 @@ def endpoint(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
-def owner_label(s: Socket) -> str:
-    """Who owns a socket, in words: ``pid 812 postgres, user postgres`` or the hidden form."""
+def owner_label(s: Socket, privileged: bool = False) -> str:
+    """Who owns a socket, in words: ``pid 812 postgres, user postgres`` or the hidden form.
+
+    ``privileged``: portdoctor already runs as root, so a hidden owner is in another PID
+    namespace (a container) and sudo would not help: run it on the host instead.
+    """
     if s.pid is None and s.process is None:
+        how = "another PID namespace: run portdoctor on the host" if privileged else "run with sudo to see"
         if s.uid is not None:
-            who = f"uid {s.uid} (run with sudo to see)"
+            who = f"uid {s.uid} ({how})"
         else:
-            who = "owner hidden (run with sudo to see)"
+            who = f"owner hidden ({how})"
     else:
         parts = []
         if s.pid is not None:

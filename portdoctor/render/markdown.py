@@ -90,7 +90,7 @@ def render_one(r: Report, level: int = 2) -> str:
     if r.listeners:
         out += [f"Listeners on port {t.port}:", "", "| socket | owner |", "| --- | --- |"]
         for s in r.listeners:
-            out.append(f"| {code_span(s.protocol + ' ' + endpoint(s.address, s.port))} | {cell(owner_label(s))} |")
+            out.append(f"| {code_span(s.protocol + ' ' + endpoint(s.address, s.port))} | {cell(owner_label(s, r.host.privileged))} |")
     elif t.protocol != "unix":
         out.append(f"Nothing is bound to port {t.port} (any address, any protocol).")
     out.append("")

@@ -1,9 +1,11 @@
 """The text report for terminals and CI logs (the default format).
 
 Layout, per target: the target and its resolved addresses, each probe's outcome and
-time, the listeners on the port (address, owner, user, namespace), every finding
-with a status mark and its remediation (exact commands on their own ``$`` lines),
-then the verdict and the first thing to do, last, where the eye lands. Prose wraps
+time, the listeners on the port (address, owner, user, namespace), the findings that
+did not pass (with their first step; exact commands on their own ``$`` lines) and a
+one-line tally of the checks that passed, then the verdict, the first thing to do and
+the next steps, last, where the eye lands. ``verbose`` (``-v``) shows every check with
+its detail and every step. Prose wraps
 at 80 columns; commands are never wrapped, so they stay copyable. Colour is plain
 ANSI (no rich on the report path) and only when the caller asks for it.
 """
@@ -59,8 +61,15 @@ def _wrap(text: str, first: str, rest: str) -> list[str]:
     return lines
 
 
-def render_one(r: Report, *, color: bool = False) -> str:
-    """The text report of one target."""
+def _verdict_finding(r: Report):
+    """The finding the verdict's words come from (its title is the verdict's summary)."""
+    return next((f for f in r.findings if f.check == r.verdict.check and f.cause == r.verdict.cause
+                 and f.title == r.verdict.summary), None)
+
+
+def render_one(r: Report, *, color: bool = False, verbose: bool = False) -> str:
+    """The text report of one target: short by default (what did not pass, a tally of what
+    did, the verdict); ``verbose`` shows every check with its detail and every step."""
     paint = _Painter(color)
     out: list[str] = []
     t = r.target
@@ -92,33 +101,43 @@ def render_one(r: Report, *, color: bool = False) -> str:
         out.append(f"  listeners  on port {t.port}:")
         for s in r.listeners:
             where = f"{s.protocol} {endpoint(s.address, s.port)}"
-            out.extend(_wrap(f"{where:<26} {owner_label(s)}", "    ", " " * 31))
+            out.extend(_wrap(f"{where:<26} {owner_label(s, r.host.privileged)}", "    ", " " * 31))
     elif t.protocol != "unix":  # a Unix socket's listener is the unix-socket check's to name
         out.append(f"  listeners  none on port {t.port} (any address, any protocol)")
-    if not r.host.privileged:
+    if not r.host.privileged and (verbose or not r.notes):  # the short report's notes say it once
         out.append(paint("             not root: other users' processes and some rules are hidden;", "dim"))
         out.append(paint("             run with sudo to see everything", "dim"))
 
     out.append("")
-    out.append(paint("Checks", "bold"))
-    name_w = min(max((len(f.check) for f in r.findings), default=8), 20)
-    for f in r.findings:
+    if verbose:
+        out.append(paint("Checks", "bold"))
+        shown = r.findings
+    else:  # what matters: what did not pass, except the verdict's own finding (its words follow)
+        lead = _verdict_finding(r)
+        shown = [f for f in r.findings if f.status is not Status.PASS and f is not lead]
+    name_w = min(max((len(f.check) for f in shown), default=8), 20)
+    for f in shown:
         mark = paint(f"{STATUS_LABEL[f.status]:<5}", _STATUS_STYLE[f.status])
-        lead = f"  {mark} {f.check:<{name_w}}  "
+        lead_text = f"  {mark} {f.check:<{name_w}}  "
         hang = " " * (2 + 5 + 1 + name_w + 2)
         if len(f.check) > name_w:  # a long plugin name: the title goes under it
             out.append(f"  {mark} {f.check}")
-            lead = hang
+            lead_text = hang
         # wrap against the hanging indent, then put the (coloured) lead on the first line
         wrapped = _wrap(printable(f.title), hang, hang)
-        out.append((lead + wrapped[0][len(hang):]).rstrip())
+        out.append((lead_text + wrapped[0][len(hang):]).rstrip())
         out.extend(wrapped[1:])
-        if f.detail and f.status in (Status.FAIL, Status.WARN, Status.ERROR):
+        if f.detail and (f.status is Status.ERROR or (verbose and f.status in (Status.FAIL, Status.WARN))):
             out.extend(_wrap(printable_block(f.detail), hang, hang))
-        for fix in f.remediation:
+        for fix in f.remediation if verbose else f.remediation[:1]:
             out.extend(_wrap(printable(fix.text), hang + "-> ", hang + "   "))
             if fix.command:
                 out.append(hang + "   " + paint(f"$ {printable(fix.command)}", "cyan"))
+    if not verbose:
+        passed = [f.check for f in r.findings if f.status is Status.PASS]
+        if passed:
+            out.extend(paint(line, "dim") for line in _wrap(
+                f"{', '.join(dict.fromkeys(passed))}", f"  {'PASS':<5} ", " " * 8))
 
     if r.notes:
         out.append("")
@@ -142,12 +161,19 @@ def render_one(r: Report, *, color: bool = False) -> str:
             out.append(" " * 9 + paint(f"$ {printable(step.command)}", "cyan"))
     elif r.failed:
         out.append(paint("Do now", "bold") + f"   portdoctor explain {v.cause}")
+    lead = _verdict_finding(r)
+    if lead is not None and not verbose:  # its other steps, once (the findings above leave it out)
+        for fix in lead.remediation[1:3]:
+            out.extend(_wrap(printable(fix.text), "Then     ", " " * 9))
+            if fix.command:
+                out.append(" " * 9 + paint(f"$ {printable(fix.command)}", "cyan"))
     for also_cause, also_title in v.also:
         lines = _wrap(printable(f"{also_cause}: {also_title}"), "Also     ", " " * 9)
         lines[0] = paint("Also", "bold") + lines[0][4:]
         out.extend(lines)
     tail = f"({r.duration_ms:.0f} ms"
-    tail += f"; 'portdoctor explain {v.cause}' tells more)" if r.failed and step is not None else ")"
+    tail += f"; more: portdoctor explain {v.cause}" if r.failed and step is not None else ""
+    tail += "; -v: every check)" if not verbose else ")"
     out.append(" " * 9 + paint(tail, "dim"))
     return "\n".join(out) + "\n"
 
@@ -175,9 +201,10 @@ def render_summary(reports: list[Report], *, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_text(reports: list[Report], *, color: bool = False) -> str:
+def render_text(reports: list[Report], *, color: bool = False, verbose: bool = False) -> str:
     """One target: its report. Several: each report, then one line per target."""
     if len(reports) == 1:
-        return render_one(reports[0], color=color)
+        return render_one(reports[0], color=color, verbose=verbose)
     rule = "-" * WIDTH + "\n"
-    return rule.join(render_one(r, color=color) for r in reports) + rule + render_summary(reports, color=color)
+    return (rule.join(render_one(r, color=color, verbose=verbose) for r in reports) + rule
+            + render_summary(reports, color=color))

@@ -103,7 +103,7 @@ class SaveScreen(ModalScreen[Path | None]):
 
         folder = Path(self.query_one("#folder", Input).value.strip() or str(self.folder)).expanduser()
         try:
-            text = render([self.report], fmt)
+            text = render([self.report], fmt, verbose=True)
             path = save_report(text, fmt, self.report.target.display, folder=folder)
         except UsageError as exc:
             self.query_one("#save-error", Static).update(escape(str(exc)))

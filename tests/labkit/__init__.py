@@ -147,6 +147,7 @@ class Lab:
         timeout: float = 60.0,
         json_report: bool = True,
         hosts: str | None = None,
+        own_pid_namespace: bool = False,
     ) -> LabResult:
         """Run ``portdoctor ARGS`` in a fresh namespace after ``setup`` (shell lines) and listeners.
 
@@ -154,6 +155,8 @@ class Lab:
         ``user`` runs portdoctor as that user (e.g. "nobody") instead of root.
         ``hosts``: the text of an /etc/hosts for the scenario (bind-mounted in a private
         mount namespace, so the host's file is untouched), e.g. "::1 localhost" first.
+        ``own_pid_namespace``: portdoctor runs in a PID namespace of its own (as in a
+        container sharing the network), so even as root it cannot see the listeners' owners.
         """
         for who in {user, *(l.user for l in listeners)} - {None}:
             problem = self.user_problem(who)
@@ -171,6 +174,7 @@ class Lab:
             "env": env or {},
             "timeout": timeout,
             "hosts": hosts,
+            "own_pid_namespace": own_pid_namespace,
         }
         # A private PID namespace too: portdoctor (as root) inspects every network
         # namespace it can see through /proc, so the scenario must see only its own
