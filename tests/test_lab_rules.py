@@ -31,6 +31,18 @@ def test_reject_in_a_capital_letter_user_chain_is_found(lab):
         in commands, commands
 
 
+
+def test_reject_in_a_user_chain_as_nobody_is_inferred_never_passed(lab):
+    r = lab.run([f"127.0.0.1:{PORT}"], listeners=[Listener("127.0.0.1", PORT)], user="nobody", setup=[
+        "iptables -N MYCHAIN",
+        "iptables -A INPUT -j MYCHAIN",
+        f"iptables -A MYCHAIN -p tcp --dport {PORT} -j REJECT",
+    ])
+    assert (r.cause, r.returncode) == ("firewall", 1), r.stdout
+    f = r.finding("firewall")
+    assert f["evidence"]["inferred"] is True and f["title"].startswith("INFERRED"), f
+
+
 DOCKER_LIKE = [  # the chains and rules Docker 20.10 writes for `-p PORT:80`, with a DOCKER-USER drop
     "iptables -t nat -N DOCKER",
     "iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
@@ -105,3 +117,33 @@ def test_five_targets_run_nft_and_iptables_save_once(lab, tmp_path):
     assert causes == ["firewall"] * 4 + ["ok"], r.stdout
     calls = [c.strip() for c in log.read_text().splitlines() if c.strip()]
     assert sorted(calls) == ["ip6tables-save", "iptables-save", "nft -a list ruleset", "nft -j list ruleset"], calls
+
+
+def test_docker_user_drop_with_a_real_engine():
+    """A real dockerd (docker-proxy mode): `-p 8086:80`, then a DOCKER-USER rule that drops
+    the container port. This machine still connects (docker-proxy, no FORWARD); other
+    machines' connections are DNATed and dropped in DOCKER-USER: named, with the rule."""
+    from labkit.docker import DockerLab, docker_unavailable
+
+    reason = docker_unavailable()
+    if reason:
+        pytest.skip(reason)
+    try:
+        lab = DockerLab(userland_proxy=True)
+    except RuntimeError as exc:
+        pytest.skip(f"the Docker engine cannot start here: {exc}")
+    try:
+        lab.run_container("fenced", "-p 8086:80", wait_listen=":80")
+        lab.sh("iptables -I DOCKER-USER -p tcp -m tcp --dport 80 -j DROP")
+        r = lab.portdoctor(["127.0.0.1:8086"])
+        assert (r.cause, r.returncode) == ("ok", 0), r.stdout
+        warned = [f for f in r.json["findings"] if f["check"] == "firewall" and f["status"] == "warn"]
+        assert len(warned) == 1, r.json["findings"]
+        f = warned[0]
+        assert f["evidence"]["rule"]["chain"] == "DOCKER-USER" and f["evidence"]["hook"] == "forward", f
+        assert f["evidence"]["chain_path"] == ["FORWARD", "DOCKER-USER"]
+        assert f["evidence"]["forward"]["chain"] == "DOCKER" and f["evidence"]["forward"]["to_port"] == 80
+        commands = [s["command"] for s in f["remediation"]]
+        assert "sudo iptables -D DOCKER-USER -p tcp -m tcp --dport 80 -j DROP" in commands, commands
+    finally:
+        lab.close()
