@@ -10,6 +10,8 @@ the check skips with how to look.
 
 from __future__ import annotations
 
+from typing import Any
+
 from portdoctor.api import (
     Check,
     Context,
@@ -128,7 +130,7 @@ class FirewallCheck(Check):
             title = f"Firewall rule {verb} {proto} to {probe.address}:{port}: {rule.text}"
             detail = f"{_rule_line(rule)} (hook {decision.hook}{_reached(decision)}). "
             steps = self._remedies(ctx, facts, rule)
-            evidence: dict[str, object] = {"rule": rule.to_dict(), "chain_path": decision.path}
+            evidence: dict[str, Any] = {"rule": rule.to_dict(), "chain_path": decision.path}
         else:
             chain = decision.chain
             assert chain is not None, "a blocking decision names its rule or its chain"

@@ -1,7 +1,10 @@
 """Facts about this machine, gathered once per diagnosis into a :class:`Snapshot`.
 
-Checks read the snapshot; they never gather facts themselves. Tests build snapshots
-from fixture data. Each source records why it could not see something in
+Checks read the snapshot; they never gather facts themselves. What is the same for
+every target (rules, interfaces, the namespace list) comes from the run's
+:class:`~portdoctor.facts.machine.MachineFacts`, read once; :func:`gather` adds the
+per-port view, and :func:`gather_during` reads it while the probes run. Tests build
+snapshots from fixture data. Each source records why it could not see something in
 ``Snapshot.visibility`` so that checks can ``skip`` honestly instead of guessing.
 """
 
