@@ -247,9 +247,9 @@ class ContainerCheck(Check):
 
     def _stopped(self, ctx: Context, c, mapping: str, evidence: dict, crash_loop: bool = False):
         port, tool, name = ctx.target.port, c.engine, shlex.quote(c.name)
-        code = (f", exit code {c.exit_code}" if c.exit_code is not None and c.state not in ("created", "running")
+        code = (f", exit code {c.exit_code}" if c.exit_code is not None and c.state not in ("created", "running", "paused")
                 else "")
-        state = f"{c.state}{code}"
+        state = {"created": "created but never started"}.get(c.state, c.state) + code
         if crash_loop or c.state == "restarting":
             state = f"restarting in a loop ({c.restart_count} restarts{code})"
         detail = (f"Port {port} is published by container {c.label} ({mapping}), but the container is {state}"
@@ -261,6 +261,8 @@ class ContainerCheck(Check):
             steps = [fix(f"The container keeps crashing (restarted {c.restart_count} times); read why.",
                          f"{tool} logs --tail 50 {name}"),
                      fix("Fix the cause, then start it again.", f"{tool} restart {name}")]
+        elif c.state == "paused":
+            steps = [fix("Unpause the container.", f"{tool} unpause {name}")]
         else:
             steps = [fix("Start the container.", f"{tool} start {name}"),
                      fix("Read why it stopped.", f"{tool} logs --tail 50 {name}")]
