@@ -7,7 +7,7 @@ import pytest
 from portdoctor.checks.container import ContainerCheck
 from portdoctor.facts import engine
 from portdoctor.model import Status
-from snapshots import context, sock
+from portdoctor.testing import context, sock
 
 check = ContainerCheck()
 
