@@ -147,3 +147,16 @@ def test_docker_user_drop_with_a_real_engine():
         assert "sudo iptables -D DOCKER-USER -p tcp -m tcp --dport 80 -j DROP" in commands, commands
     finally:
         lab.close()
+
+
+def test_a_negated_port_keeps_a_dnat_rule_off_that_port(lab):
+    # `! --dport PORT`: every other port is forwarded to PORT+1, PORT itself is not.
+    rule = f"iptables -t nat -A OUTPUT -d 127.0.0.1/32 -p tcp ! --dport {PORT} -j DNAT --to-destination 127.0.0.1:{PORT + 1}"
+    r = lab.run([f"127.0.0.1:{PORT}", f"127.0.0.1:{PORT + 2}"], listeners=[Listener("127.0.0.1", PORT + 1)],
+                setup=[rule])
+    excluded, forwarded = r.json["reports"]
+    assert excluded["verdict"]["cause"] == "not-listening", excluded["verdict"]
+    assert not [f for f in excluded["findings"] if f["check"] == "published-ports"], excluded["findings"]
+    assert forwarded["verdict"]["cause"] == "ok", forwarded["verdict"]
+    published = next(f for f in forwarded["findings"] if f["check"] == "published-ports")
+    assert published["status"] == "pass" and f"127.0.0.1:{PORT + 1}" in published["title"], published
