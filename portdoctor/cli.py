@@ -287,6 +287,8 @@ def _interactive(args) -> bool:
         return False
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         return False
+    if os.environ.get("TERM", "") == "dumb":  # Emacs shells, some IDE consoles: no full-screen UI
+        return False
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 

@@ -377,3 +377,29 @@ def test_targets_and_options_may_be_intermixed(free_port, listening_port, capsys
     assert main([f"127.0.0.1:{listening_port}", "--report", "--format", "json", f"127.0.0.1:{free_port}"]) == 1
     reports = json.loads(capsys.readouterr().out)["reports"]
     assert [r["target"]["port"] for r in reports] == [listening_port, free_port]
+
+
+def test_term_dumb_gets_the_report_not_the_wizard(free_port):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()  # stdin and stdout are a terminal, as in an Emacs shell
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS", "GITLAB_CI")}
+    env.update(TERM="dumb", NO_COLOR="1")
+    proc = subprocess.run([sys.executable, "-m", "portdoctor", f"127.0.0.1:{free_port}"], stdin=follower,
+                          stdout=follower, stderr=subprocess.PIPE, env=env, timeout=60)
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(leader)
+    assert proc.returncode == 1
+    assert b"Verdict  NOT-LISTENING" in out and b"\x1b[?1049h" not in out  # no alternate screen

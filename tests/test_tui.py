@@ -520,6 +520,24 @@ class TestSaveAndHistory:
 
         drive(app, script)
 
+    def test_a_saved_json_report_whose_text_looks_like_markup_opens(self, tmp_path):
+        # A real report's remediation: "[" at a line end, then "=+ep'" lines later made Textual's
+        # markup parser raise MarkupError (s j h Enter crashed the wizard).
+        text = ('{"remediation": [\n  {\n    "command": "setcap \'cap_net_bind_service=+ep\' /PATH/TO/BINARY",'
+                '\n    "text": "[b]not bold[/b] [$error]x[/] \\\\[y]"}]}\n')
+        (tmp_path / "20250101T000000000000Z-a.json").write_text(text)
+        app = make_app(FixtureEngine([refused]), reports=tmp_path)
+
+        async def script(pilot):
+            await pilot.press("h")
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, ReportScreen)
+            body = app.screen.query_one("#report-body Static")
+            assert "[b]not bold[/b]" in str(body.render())
+
+        drive(app, script)
+
     def test_history_opens_newest_first_and_says_when_empty(self, tmp_path):
         (tmp_path / "20240101T000000000000Z-a.txt").write_text("old")
         (tmp_path / "20250101T000000000000Z-b.md").write_text("# new")
@@ -824,3 +842,19 @@ class TestSnapshots:
 
     def test_light_theme(self):
         check_snapshot("main_refused_light", self.shot(make_app(FixtureEngine([refused])), keys=("t",)))
+
+
+def test_an_exception_in_the_wizard_ends_it_with_exit_3(monkeypatch):
+    def boom(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(WizardApp, "action_help", boom)
+    app = make_app(FixtureEngine([refused]))
+
+    async def script(pilot):
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    with pytest.raises(RuntimeError):
+        drive(app, script)  # Pilot re-raises what the app met
+    assert isinstance(app.crash, RuntimeError) and app.return_code == 3

@@ -23,6 +23,8 @@ def run_wizard(targets: list[Target], args: Any) -> int:
     )
     app = WizardApp(targets, engine)
     app.run()
+    if app.crash is not None:  # the CLI turns it into one line and exit 3
+        raise app.crash
     return app.result_code()
 
 

@@ -104,6 +104,17 @@ class WizardApp(App[int]):
             self._reports_folder = reports_dir()
         return self._reports_folder
 
+    crash: BaseException | None = None  # an unhandled exception: the caller reports it in one line
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Any unhandled exception ends the wizard with exit 3 and one line (as the report path
+        does), not Textual's full-screen traceback: the CLI re-raises :attr:`crash` after exit."""
+        self.crash = error
+        if self._exception is None:  # as Textual does, so that Pilot tests still see the error
+            self._exception = error
+            self._exception_event.set()
+        self.exit(return_code=3)
+
     def result_code(self) -> int:
         """0 if the last diagnosis of every target was reachable and nothing failed, else 1."""
         return 0 if all(v.run.ok for v in self.views) else 1

@@ -13,12 +13,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.markup import escape
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
 from portdoctor.model import Action, Report, Target
+from portdoctor.tui.literal import literal
 from portdoctor.tui.state import SavedReport, compare_reports, load_report_dict, saved_reports
 
 HELP_TEXT = """\
@@ -73,7 +73,7 @@ class SaveScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="save", classes="dialog"):
-            yield Label(f"[b]Save the report of {escape(self.report.target.display)}[/b]")
+            yield Label(f"[b]Save the report of {literal(self.report.target.display)}[/b]")
             yield Label("Folder:")
             yield Input(str(self.folder), id="folder")
             yield Label("Format (m / j / t):")
@@ -106,10 +106,10 @@ class SaveScreen(ModalScreen[Path | None]):
             text = render([self.report], fmt, verbose=True)
             path = save_report(text, fmt, self.report.target.display, folder=folder)
         except UsageError as exc:
-            self.query_one("#save-error", Static).update(escape(str(exc)))
+            self.query_one("#save-error", Static).update(literal(str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - e.g. a renderer not written yet: say so, stay open
-            self.query_one("#save-error", Static).update(escape(f"could not save as {fmt}: {type(exc).__name__}: {exc}"))
+            self.query_one("#save-error", Static).update(literal(f"could not save as {fmt}: {type(exc).__name__}: {exc}"))
             return
         self.dismiss(path)
 
@@ -150,7 +150,7 @@ class EditTargetScreen(ModalScreen[Target | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="edit", classes="dialog"):
             yield Label("[b]Diagnose another target[/b]")
-            yield Static(escape(TARGET_FORMS), id="edit-forms", classes="muted")
+            yield Static(literal(TARGET_FORMS), id="edit-forms", classes="muted")
             yield MessageInput(self.current.input, id="target-input", placeholder="127.0.0.1:8080")
             yield Static(id="edit-error", classes="error")
             with Horizontal(classes="buttons"):
@@ -167,7 +167,7 @@ class EditTargetScreen(ModalScreen[Target | None]):
         try:
             targets = read_target(text)  # a target as typed, or the first endpoint of a pasted message
         except UsageError as exc:
-            self.query_one("#edit-error", Static).update(escape(str(exc)))
+            self.query_one("#edit-error", Static).update(literal(str(exc)))
             return
         self.dismiss(targets[0])
 
@@ -189,7 +189,7 @@ class ConfirmStopScreen(ModalScreen[bool]):
         a = self.action_to_confirm
         with Vertical(id="confirm", classes="dialog"):
             yield Label("[b]Stop the process holding the port?[/b]")
-            yield Static(escape(a.describe()), id="confirm-what")
+            yield Static(literal(a.describe()), id="confirm-what")
             yield Static(f"This calls os.kill({a.pid}, signal.{a.signal}); no shell. "
                          "The diagnosis runs again afterwards.", classes="muted")
             with Horizontal(classes="buttons"):
@@ -220,7 +220,7 @@ class HistoryScreen(Screen[None]):
         self.saved: list[SavedReport] = []
 
     def compose(self) -> ComposeResult:
-        yield Static(f"[b]Saved reports[/b] in {escape(str(self.folder))}, newest first", id="history-title")
+        yield Static(f"[b]Saved reports[/b] in {literal(str(self.folder))}, newest first", id="history-title")
         yield OptionList(id="history")
         yield Static(id="history-note", classes="muted")
         yield Footer()
@@ -228,7 +228,7 @@ class HistoryScreen(Screen[None]):
     def on_mount(self) -> None:
         self.saved = saved_reports(self.folder)
         history = self.query_one("#history", OptionList)
-        history.add_options([Option(f"{escape(r.label)}  [$text-muted]{r.fmt}[/]", id=str(i)) for i, r in enumerate(self.saved)])
+        history.add_options([Option(f"{literal(r.label)}  [$text-muted]{r.fmt}[/]", id=str(i)) for i, r in enumerate(self.saved)])
         note = self.query_one("#history-note", Static)
         if not self.saved:
             note.update("No saved reports yet: press s on the main screen to save one.")
@@ -256,12 +256,12 @@ class HistoryScreen(Screen[None]):
             note.update("The current run has not finished yet; compare once it has.")
             return
         if not saved.comparable:
-            note.update(f"{escape(saved.label)} is {saved.fmt}; only JSON reports can be compared (save with j).")
+            note.update(f"{literal(saved.label)} is {saved.fmt}; only JSON reports can be compared (save with j).")
             return
         try:
             old = load_report_dict(saved.path, self.current.target.display)
         except (OSError, ValueError) as exc:
-            note.update(escape(f"cannot read {saved.label}: {exc}"))
+            note.update(literal(f"cannot read {saved.label}: {exc}"))
             return
         lines = compare_reports(old, self.current.to_dict())
         title = f"# {saved.label} → this run ({self.current.target.display})"
@@ -282,12 +282,12 @@ class ReportScreen(Screen[None]):
             text = self.saved.path.read_text(encoding="utf-8")
         except OSError as exc:
             text = f"cannot read {self.saved.path}: {exc}"
-        yield Static(f"[b]{escape(self.saved.label)}[/b] (read-only)", id="report-title")
+        yield Static(f"[b]{literal(self.saved.label)}[/b] (read-only)", id="report-title")
         with VerticalScroll(id="report-body"):
             if self.saved.fmt == "markdown":
                 yield Markdown(text)
             else:
-                yield Static(escape(text), markup=True)
+                yield Static(text, markup=False)  # machine text: never read as markup
         yield Footer()
 
     def on_mount(self) -> None:
@@ -306,7 +306,7 @@ class TextScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="text-body"):
-            yield Markdown(self.text) if self.markdown else Static(escape(self.text))
+            yield Markdown(self.text) if self.markdown else Static(self.text, markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

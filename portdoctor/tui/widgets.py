@@ -11,7 +11,6 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.markup import escape
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Markdown, OptionList, Static
@@ -21,6 +20,7 @@ from textual.worker import Worker, WorkerState
 from portdoctor.model import Action, Outcome, Report, Target
 from portdoctor.tui.detail import detail_markdown
 from portdoctor.tui.engine import Engine
+from portdoctor.tui.literal import literal
 from portdoctor.tui.messages import FixApplied, PipelineEvent
 from portdoctor.tui.state import NOT_RUN, RUNNING, WAITING, CheckRow, DiagnosisRun
 
@@ -46,8 +46,8 @@ OUTCOME_STYLE = {
 
 def row_prompt(row: CheckRow) -> str:
     icon, style = STATE_ICON.get(row.state, ("?", "$text"))
-    return (f"[{style}]{icon} {escape(row.state):<7}[/] [b]{escape(row.name)}[/b]\n"
-            f"[$text-muted]{escape(row.result)}[/]")
+    return (f"[{style}]{icon} {literal(row.state):<7}[/] [b]{literal(row.name)}[/b]\n"
+            f"[$text-muted]{literal(row.result)}[/]")
 
 
 class TargetView(Widget):
@@ -254,7 +254,7 @@ class TargetView(Widget):
     def say(self, text: str) -> None:
         """One line under the panes: what the last action did (copied, saved, fixed)."""
         self.status_text = text
-        self.query_one("#status", Static).update(escape(text))
+        self.query_one("#status", Static).update(literal(text))
 
     # --- drawing ---------------------------------------------------------------------
     def on_resize(self) -> None:
@@ -263,20 +263,20 @@ class TargetView(Widget):
     def _draw_summary(self) -> None:
         run = self.run
         target = self.target
-        lines = [f"[b]Target[/b]     [b]{escape(target.display)}[/b] ({target.protocol})"
-                 + (f"  [$text-muted]as typed: {escape(target.input)}[/]" if target.input != target.display else "")]
+        lines = [f"[b]Target[/b]     [b]{literal(target.display)}[/b] ({target.protocol})"
+                 + (f"  [$text-muted]as typed: {literal(target.input)}[/]" if target.input != target.display else "")]
         if target.protocol == "unix":  # a path: nothing to resolve
-            lines.append(f"[b]Socket[/b]     {escape(target.path or '')}")
+            lines.append(f"[b]Socket[/b]     {literal(target.path or '')}")
         elif run.resolve_error:
-            lines.append(f"[b]Resolved[/b]   [$error]{escape(run.resolve_error)}[/]")
+            lines.append(f"[b]Resolved[/b]   [$error]{literal(run.resolve_error)}[/]")
         elif run.addresses is None:
             lines.append("[b]Resolved[/b]   [$text-muted]resolving…[/]")
         else:
-            lines.append("[b]Resolved[/b]   " + (escape(", ".join(run.addresses)) or "[$error]no address[/]"))
+            lines.append("[b]Resolved[/b]   " + (literal(", ".join(run.addresses)) or "[$error]no address[/]"))
         if run.probes is None:
             lines.append("[b]Probes[/b]     [$text-muted]" + ("waiting…" if run.addresses is None else "connecting…") + "[/]")
         else:
-            probes = [f"{escape(p.address)} [{OUTCOME_STYLE.get(p.outcome, '$text')}]{p.outcome}[/] {p.ms:.1f} ms"
+            probes = [f"{literal(p.address)} [{OUTCOME_STYLE.get(p.outcome, '$text')}]{p.outcome}[/] {p.ms:.1f} ms"
                       for p in run.probes]
             lines.append("[b]Probes[/b]     " + ("; ".join(probes) or "[$text-muted]none[/]"))
         self.query_one("#summary", Static).update("\n".join(lines))
@@ -291,7 +291,7 @@ class TargetView(Widget):
             watch = f"\n[$text-muted]Watching: re-running every {self.watch_interval:g} s until reachable (w to stop)[/]"
         if run.crashed:
             banner.add_class("-crashed")
-            banner.update(f"[b]‼ The diagnosis crashed[/b]: {escape(run.crashed)}\n"
+            banner.update(f"[b]‼ The diagnosis crashed[/b]: {literal(run.crashed)}\n"
                           "This is a bug in portdoctor; press r to try again." + watch)
             return
         report = run.report
@@ -300,17 +300,17 @@ class TargetView(Widget):
             done = sum(1 for r in run.rows.values() if r.state not in (WAITING, RUNNING))
             total = len(run.rows)
             progress = f" (check {min(done + 1, total)} of {total})" if total else ""
-            banner.update(f"[b]Diagnosing {escape(self.target.display)}…[/b]{progress}" + watch)
+            banner.update(f"[b]Diagnosing {literal(self.target.display)}…[/b]{progress}" + watch)
             return
         verdict = report.verdict
         if not report.failed:
             if self.fixed:
                 banner.add_class("-fixed")
-                banner.update(f"[b]✔ FIXED[/b]: {escape(self.target.display)} is reachable now.\n"
-                              f"{escape(verdict.summary)}")
+                banner.update(f"[b]✔ FIXED[/b]: {literal(self.target.display)} is reachable now.\n"
+                              f"{literal(verdict.summary)}")
             else:
                 banner.add_class("-ok")
-                banner.update(f"[b]✔ Reachable[/b]: {escape(verdict.summary)}")
+                banner.update(f"[b]✔ Reachable[/b]: {literal(verdict.summary)}")
             return
         banner.add_class("-fail")
         from portdoctor.causes import CAUSES
@@ -319,9 +319,9 @@ class TargetView(Widget):
         first = ""
         step = verdict.first_step
         if step is not None:
-            first = f"\n[b]First:[/b] {escape(step.text)}" + (f"  [b]{escape(step.command)}[/b]" if step.command else "")
-        banner.update(f"[b]✘ {escape(verdict.cause)}[/b]: {escape(verdict.summary)}"
-                      + (f"\n[$text-muted]{escape(plain)}[/]" if plain and plain != verdict.summary else "")
+            first = f"\n[b]First:[/b] {literal(step.text)}" + (f"  [b]{literal(step.command)}[/b]" if step.command else "")
+        banner.update(f"[b]✘ {literal(verdict.cause)}[/b]: {literal(verdict.summary)}"
+                      + (f"\n[$text-muted]{literal(plain)}[/]" if plain and plain != verdict.summary else "")
                       + first + self._also_line(verdict) + watch)
 
     def _also_line(self, verdict) -> str:
@@ -333,4 +333,4 @@ class TargetView(Widget):
         width = max(20, self.size.width - 10) if self.size.width else 100
         if len(text) > width:
             text = text[: width - 1] + "…"
-        return f"\n[b]Also:[/b] {escape(text)}"
+        return f"\n[b]Also:[/b] {literal(text)}"
