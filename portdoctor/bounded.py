@@ -6,6 +6,7 @@ goes through here, so a stuck piece becomes an error instead of a hung tool.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
@@ -96,20 +97,72 @@ class CommandResult:
         return self.returncode == 0
 
 
+SYSTEM_PATH = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def system_tool(name: str) -> str | None:
+    """Where a system tool is run from: as root, only from the system folders (never
+    from a ``$PATH`` someone else may have set, as under ``sudo -E``); else via ``$PATH``.
+
+    ``PORTDOCTOR_SYSTEM_PATH`` (folders, ``:``-separated) replaces the system folders for
+    tests that fake a tool; it is ignored under sudo (``SUDO_UID`` set).
+    """
+    import shutil
+
+    if "/" in name:
+        return name
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        override = os.environ.get("PORTDOCTOR_SYSTEM_PATH")
+        folders = override.split(os.pathsep) if override and not os.environ.get("SUDO_UID") else SYSTEM_PATH
+        for folder in folders:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path) and os.access(path, os.X_OK):
+                return path
+        return None
+    return shutil.which(name)
+
+
 def run_command(argv: Sequence[str], timeout: float = 2.0) -> CommandResult:
-    """Run a command without a shell, bounded; never raises."""
+    """Run a command without a shell, bounded; never raises.
+
+    The command runs in its own session; on timeout the whole process group is killed,
+    so grandchildren do not outlive the deadline. As root the tool is taken from the
+    system folders only (:func:`system_tool`).
+    """
+    program = system_tool(argv[0]) if argv else None
+    if program is None:
+        return CommandResult(argv, None, "", "", error=f"{argv[0] if argv else '?'} not found")
     try:
-        proc = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout,
-            stdin=subprocess.DEVNULL, errors="replace",
+        proc = subprocess.Popen(
+            [program, *argv[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            text=True, errors="replace", start_new_session=True,
         )
     except FileNotFoundError:
         return CommandResult(argv, None, "", "", error=f"{argv[0]} not found")
-    except subprocess.TimeoutExpired:
-        return CommandResult(argv, None, "", "", error=f"{argv[0]} timed out after {timeout:g} s")
     except OSError as exc:
         return CommandResult(argv, None, "", "", error=f"{argv[0]}: {exc.strerror or exc}")
-    return CommandResult(argv, proc.returncode, proc.stdout, proc.stderr)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        return CommandResult(argv, None, "", "", error=f"{argv[0]} timed out after {timeout:g} s")
+    except BaseException:
+        _kill_group(proc)
+        raise
+    return CommandResult(argv, proc.returncode, stdout, stderr)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        proc.communicate(timeout=1.0)
+    except (subprocess.TimeoutExpired, OSError, ValueError):
+        pass
 
 
 def parallel_map(fn: Callable[[Any], Any], items: Sequence[Any], max_workers: int = 16) -> list[Any]:

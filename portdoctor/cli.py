@@ -148,6 +148,8 @@ def _dispatch(argv: list[str]) -> int:
     texts = list(args.targets)
     if args.targets_file is not None:
         texts += read_targets_file(args.targets_file)
+    if len(texts) > MAX_TARGETS:  # --from-log adds at most its own MAX_ENDPOINTS
+        raise UsageError(f"{len(texts)} targets: at most {MAX_TARGETS} in one run (split the list)")
     targets = [t for text in texts for t in read_target(text)]
     if args.from_log is not None:
         found, notes = targets_from_text(read_log(args.from_log), what=f"log {args.from_log}")
@@ -228,14 +230,13 @@ def read_targets_file(path: Path) -> list[str]:
     A ``#`` starts a comment at the start of a line or after whitespace, so URL
     fragments (``http://x/#top``) survive.
     """
+    data = read_bounded(str(path), "targets file", MAX_TARGETS_FILE_BYTES)
+    if len(data) > MAX_TARGETS_FILE_BYTES:
+        raise UsageError(f"targets file {path} is larger than {MAX_TARGETS_FILE_BYTES // 1024} KiB")
     try:
-        if str(path) == "-":
-            content = sys.stdin.read()
-        else:
-            content = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise UsageError(f"cannot read targets file {path}: {reason}") from None
+        content = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeError as exc:
+        raise UsageError(f"cannot read targets file {path}: {exc}") from None
     targets = []
     for line in content.splitlines():
         stripped = line.strip()
@@ -250,6 +251,35 @@ def read_targets_file(path: Path) -> list[str]:
     return targets
 
 
+MAX_TARGETS_FILE_BYTES = 1024 * 1024
+MAX_TARGETS = 100  # per run: each target costs a diagnosis; a run stays bounded by the clock
+
+
+def read_bounded(name: str, what: str, limit: int) -> bytes | str:
+    """At most ``limit + 1`` bytes of ``name`` (``-``: stdin); only regular files are read.
+
+    A FIFO, a device (``/dev/zero``) or a directory could block or never end: refused
+    with a usage error.
+    """
+    import stat
+
+    if name == "-":
+        return sys.stdin.buffer.read(limit + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read(limit + 1)
+    try:
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {what} {name}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(f"cannot read {what} {name}: not a regular file (use '-' to read stdin)")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {name}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
 def read_log(name: str) -> str:
     """The text of ``--from-log FILE`` (``-``: stdin), bounded; only regular files are read.
 
@@ -257,24 +287,7 @@ def read_log(name: str) -> str:
     """
     from portdoctor.message import MAX_TEXT_BYTES
 
-    if name == "-":
-        data = sys.stdin.buffer.read(MAX_TEXT_BYTES + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read()
-    else:
-        import stat
-
-        try:
-            fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-        except OSError as exc:
-            raise UsageError(f"cannot read log {name}: {exc.strerror or exc}") from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise UsageError(f"cannot read log {name}: not a regular file (use '-' to read stdin)")
-            with os.fdopen(fd, "rb", closefd=False) as f:
-                data = f.read(MAX_TEXT_BYTES + 1)
-        except OSError as exc:
-            raise UsageError(f"cannot read log {name}: {exc.strerror or exc}") from None
-        finally:
-            os.close(fd)
+    data = read_bounded(name, "log", MAX_TEXT_BYTES)
     return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
 
 

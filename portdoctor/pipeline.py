@@ -133,6 +133,11 @@ def diagnose(
     notes = [str(e) for e in (plugin_errors or [])]
     # What the facts could not see (e.g. "owners": run with sudo to see the process).
     notes += [f"{source}: {why}" for source, why in snapshot.visibility.items()]
+    if len(probes) < len(addresses):
+        probed = {p.address for p in probes}
+        missing = [a for a in addresses if a not in probed]
+        notes.append(f"probes: {len(missing)} of {len(addresses)} addresses were not probed within the "
+                     f"{options.timeout:g} s deadline for all probes (first not probed: {missing[0]})")
     for loaded in checks:
         check = loaded.check
         try:

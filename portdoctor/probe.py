@@ -16,7 +16,6 @@ import os
 import socket
 import time
 
-from portdoctor.bounded import parallel_map
 from portdoctor.model import Outcome, Probe
 
 _UNREACHABLE = {errno_mod.ENETUNREACH, errno_mod.EHOSTUNREACH, errno_mod.EADDRNOTAVAIL}
@@ -115,9 +114,42 @@ def probe_unix(path: str, timeout: float) -> Probe:
     return Probe(path, outcome, (time.perf_counter() - start) * 1000, code, words)
 
 
+PROBE_WORKERS = 16
+DEADLINE_GRACE = 1.0  # seconds beyond --timeout that all probes of a target may take
+
+
 def probe_all(addresses: list[str], port: int, protocol: str, timeout: float) -> list[Probe]:
-    """Probe every address concurrently; results in the addresses' order."""
+    """Probe the addresses concurrently, in resolver order, under ONE deadline.
+
+    All probes of a target finish within ``timeout + DEADLINE_GRACE`` seconds, however
+    many addresses there are (1 000 A records behind a DROP rule): a probe starts only
+    while the deadline has not passed, and waits at most until it. Addresses left
+    unprobed are missing from the result (the pipeline notes them); the first ones in
+    resolver order, which decide reachability, are always probed.
+    """
     if not addresses:
         return []
+    import threading
+
     fn = probe_udp if protocol == "udp" else probe_tcp
-    return parallel_map(lambda a: fn(a, port, timeout), addresses, max_workers=16)
+    deadline = time.monotonic() + timeout + DEADLINE_GRACE
+    results: list[Probe | None] = [None] * len(addresses)
+    todo = iter(range(len(addresses)))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                remaining = deadline - time.monotonic()
+                index = next(todo, None) if remaining > 0.05 else None
+            if index is None:
+                return
+            results[index] = fn(addresses[index], port, min(timeout, remaining))
+
+    threads = [threading.Thread(target=worker, name="portdoctor-probe", daemon=True)
+               for _ in range(min(PROBE_WORKERS, len(addresses)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0) + timeout + 1.0)
+    return [p for p in results if p is not None]

@@ -51,7 +51,8 @@ def run_counted(tmp_path: Path, nft_json: Path, nft_text: Path, ports: list[int]
     tools.mkdir()
     log.touch()
     fake_tools(tools, log, nft_json, nft_text, FIXTURES / "firewall" / "iptables-save.txt")
-    env = dict(os.environ, PATH=f"{tools}{os.pathsep}{os.environ.get('PATH', '')}", NO_COLOR="1")
+    path = f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = dict(os.environ, PATH=path, PORTDOCTOR_SYSTEM_PATH=path, NO_COLOR="1")  # root: system folders only
     targets = [f"127.0.0.1:{p}" for p in ports]
     proc = subprocess.run([sys.executable, "-m", "portdoctor", "--report", "--format", "json", *targets],
                           capture_output=True, text=True, env=env, timeout=120)

@@ -105,7 +105,9 @@ def test_five_targets_run_nft_and_iptables_save_once(lab, tmp_path):
     ports = [PORT + i for i in range(5)]
     r = lab.run([f"127.0.0.1:{p}" for p in ports],
                 listeners=[Listener("127.0.0.1", p) for p in ports],
-                env={"PATH": f"{tmp_path}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+                env={"PATH": f"{tmp_path}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                     # as root, tools come from the system folders only; tests may name others
+                     "PORTDOCTOR_SYSTEM_PATH": f"{tmp_path}:/usr/sbin:/usr/bin:/sbin:/bin"},
                 setup=["nft add table inet lab",
                        "nft 'add chain inet lab input { type filter hook input priority 0; policy accept; }'",
                        "nft add chain inet lab Blocked",
