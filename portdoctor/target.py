@@ -108,8 +108,9 @@ def parse_target(text: str) -> Target:
             protocol = scheme
         elif scheme in UDP_SCHEMES:
             protocol = "udp"
-        # authority ends at the first /, ? or #
-        authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        # The authority ends at the first /, ?, # or, as WHATWG URL parsers (browsers, Node)
+        # read http://a\@b/, a backslash: that names host a, never b.
+        authority = re.split(r"[/?#\\]", rest, maxsplit=1)[0]
         if "@" in authority:
             authority = authority.rsplit("@", 1)[1]
         host, port = _split_host_port(authority, shown, allow_missing_port=True)
@@ -187,7 +188,7 @@ def _split_host_port(authority: str, shown: str, *, allow_missing_port: bool) ->
         host, sep, port_text = authority.partition(":")
         if not sep:
             port_text = None
-        _check_hostname(host, shown)
+        host = _normalise_host(host, shown)
     if port_text is None or (port_text == "" and allow_missing_port):
         if not allow_missing_port:
             raise UsageError(f"bad target {shown!r}: no port; give host:port, e.g. 127.0.0.1:8080")
@@ -210,6 +211,36 @@ def _check_ipv6(host: str, shown: str) -> None:
         ipaddress.IPv6Address(address)
     except ValueError:
         raise UsageError(f"bad target {shown!r}: {host!r} in brackets is not an IPv6 address") from None
+
+
+_NUMERIC_LABEL = re.compile(r"0[xX][0-9a-fA-F]*|[0-9]+")
+_NUMERIC_HOST = re.compile(r"(?:0[xX][0-9a-fA-F]*|[0-9]+)(?:\.(?:0[xX][0-9a-fA-F]*|[0-9]+)){0,3}\.?")
+
+
+def _normalise_host(host: str, shown: str) -> str:
+    """The host as clients connect to it, after checking it.
+
+    - Numeric IPv4 forms are read as ``inet_aton`` reads them (glibc's resolver, curl and
+      WHATWG URL parsers all do): ``127.1``, ``0x7f.1``, ``0177.0.0.1`` and ``2130706433``
+      are all 127.0.0.1, which is what is shown and probed; a numeric form out of range
+      is a usage error rather than a name to look up.
+    - A non-ASCII name is shown as its IDNA form, which is what the resolver is asked
+      (``ＥＸＡＭＰＬＥ.test`` -> ``example.test``).
+    """
+    last_label = host.rstrip(".").rsplit(".", 1)[-1]
+    if host and _NUMERIC_LABEL.fullmatch(last_label):  # WHATWG: a host ending in a number is IPv4
+        if not _NUMERIC_HOST.fullmatch(host):
+            raise UsageError(f"bad target {shown!r}: {host!r} is not a valid IPv4 address")
+        import socket
+
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host.rstrip(".")))
+        except OSError:
+            raise UsageError(f"bad target {shown!r}: {host!r} is not a valid IPv4 address") from None
+    _check_hostname(host, shown)
+    if not host.isascii():
+        return host.encode("idna").decode("ascii")
+    return host
 
 
 def _check_hostname(host: str, shown: str) -> None:

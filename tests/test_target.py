@@ -130,7 +130,7 @@ def test_usage_errors_quote_the_masked_target(text, words):
         ("http://:80/", "names no host"),
         ("bad_host!:80", "not a valid host"),
         ("[::1]x:80", "after ']'"),
-        ("1.2.3:80", "not a valid host"),
+        ("1.2.3.4.5:80", "not a valid IPv4 address"),
         ("127.0.0.1:٣", "not a number"),  # an Arabic-Indic digit is not an ASCII port
     ],
 )
