@@ -1,20 +1,25 @@
 """How fast is `portdoctor --report` on a machine with many sockets, next to ss and lsof?
 
-Run as root:  .venv/bin/python benchmarks/bench_sockets.py [--sizes 100,10000,50000] [--runs 7]
+Run as root:  .venv/bin/python benchmarks/bench_sockets.py [--sizes 100,10000,50000] [--runs 9]
 
-For each size N it builds a fresh network namespace (``unshare --net``) holding about
+By default it first installs the checkout the way a user does (``pip install .`` into a
+fresh temporary virtual environment: no editable-install import hooks), then for each
+size N it builds a fresh network namespace (``unshare --net``) holding about
 N TCP sockets: one listener on the target port (5432), "sink" listeners on other
 ports, and established loopback connections to the sink (both ends, so two sockets per
 connection), spread over several holder processes because the open-file limit is
-20 000 per process. Then it times, whole-process, the median of ``--runs`` runs of:
+20 000 per process. Then it times, whole-process, ``--runs`` runs of:
 
+- ``python -c pass`` with the same interpreter (what any Python tool pays to start)
 - ``portdoctor --report 127.0.0.1:5433`` (nothing listens: refused)
 - ``portdoctor --report 127.0.0.1:5432`` (the listener)
 - ``ss -Htlnp 'sport = :5432'``
 - ``lsof -nP -iTCP:5432``
 
-and prints a Markdown table (for the README's speed section). This is a script, never
-a timed test.
+and prints a Markdown table (for the README's speed section): the median wall-clock
+time with the min-max range, the median CPU time (user + system, from ``wait4``: less
+sensitive to a busy machine than the wall clock), and portdoctor's median over ss's.
+This is a script, never a timed test.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -69,20 +75,24 @@ def count_tcp_sockets() -> int:
     return total
 
 
-def time_command(argv: list[str], runs: int, env: dict) -> tuple[float, int]:
-    samples = []
+def time_command(argv: list[str], runs: int, env: dict) -> dict:
+    """Whole-process wall time and CPU time (user + system) of ``runs`` runs, in ms."""
+    wall, cpu = [], []
     code = None
     for _ in range(runs):
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        # A blocking wait, bounded by a watchdog: Popen.wait(timeout=...) polls waitpid with
+        # A blocking wait4, bounded by a watchdog: Popen.wait(timeout=...) polls waitpid with
         # sleeps of up to 50 ms, which would round every figure up by as much.
         watchdog = threading.Timer(120, proc.kill)
         watchdog.start()
-        code = proc.wait()
-        samples.append((time.perf_counter() - start) * 1000)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall.append((time.perf_counter() - start) * 1000)
         watchdog.cancel()
-    return statistics.median(samples), code
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        cpu.append((usage.ru_utime + usage.ru_stime) * 1000)
+    return {"median": statistics.median(wall), "min": min(wall), "max": max(wall),
+            "cpu": statistics.median(cpu), "code": code}
 
 
 def inside(size: int, runs: int, portdoctor: str) -> dict:
@@ -109,7 +119,10 @@ def inside(size: int, runs: int, portdoctor: str) -> dict:
         sockets = count_tcp_sockets()
         env = dict(os.environ, CI="true", NO_COLOR="1")
         rows = {}
+        python = str(Path(portdoctor).with_name("python"))
         commands = {
+            "python -c pass (the interpreter alone)": [python if os.path.exists(python) else sys.executable,
+                                                      "-c", "pass"],
             "portdoctor --report (refused port)": [portdoctor, "--report", f"127.0.0.1:{REFUSED_PORT}"],
             "portdoctor --report (listening port)": [portdoctor, "--report", f"127.0.0.1:{TARGET_PORT}"],
             f"ss -Htlnp 'sport = :{TARGET_PORT}'": ["ss", "-Htlnp", f"sport = :{TARGET_PORT}"],
@@ -128,11 +141,18 @@ def inside(size: int, runs: int, portdoctor: str) -> dict:
             p.wait()
 
 
+def fresh_install(folder: Path) -> str:
+    """``pip install .`` of this checkout into a new virtual environment; its portdoctor script."""
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    subprocess.run([str(folder / "bin" / "pip"), "install", "-q", str(ROOT)], check=True)
+    return str(folder / "bin" / "portdoctor")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100,10000,50000")
-    ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--portdoctor", default=str(ROOT / ".venv" / "bin" / "portdoctor"))
+    ap.add_argument("--runs", type=int, default=9)
+    ap.add_argument("--portdoctor", help="the portdoctor script to time (default: a fresh 'pip install .')")
     ap.add_argument("--inside", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inside is not None:
@@ -140,29 +160,45 @@ def main() -> None:
         return
     if os.geteuid() != 0:
         sys.exit("run as root: the benchmark builds network namespaces (unshare --net)")
-    results = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        proc = subprocess.run(["unshare", "--net", "--", sys.executable, __file__, "--inside", str(size),
-                               "--runs", str(args.runs), "--portdoctor", args.portdoctor],
-                              capture_output=True, text=True, timeout=1800)
-        if proc.returncode != 0:
-            sys.exit(f"size {size} failed: {proc.stderr[-2000:]}")
-        results.append(json.loads(proc.stdout))
-        print(f"size {size}: done", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="portdoctor-bench-") as tmp:
+        portdoctor = args.portdoctor or fresh_install(Path(tmp) / "venv")
+        results = []
+        for size in (int(s) for s in args.sizes.split(",")):
+            proc = subprocess.run(["unshare", "--net", "--", sys.executable, __file__, "--inside", str(size),
+                                   "--runs", str(args.runs), "--portdoctor", portdoctor],
+                                  capture_output=True, text=True, timeout=1800)
+            if proc.returncode != 0:
+                sys.exit(f"size {size} failed: {proc.stderr[-2000:]}")
+            results.append(json.loads(proc.stdout))
+            print(f"size {size}: done", file=sys.stderr)
+    print_table(results, args.runs)
 
+
+def print_table(results: list[dict], runs: int) -> None:
     labels = list(results[0]["rows"])
     print(f"Machine: {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
           f"Python {platform.python_version()}; open-file limit "
-          f"{resource.getrlimit(resource.RLIMIT_NOFILE)[0]}; median of {args.runs} runs, whole process, ms.\n")
-    header = "| command | " + " | ".join(f"{r['sockets']:,} TCP sockets" for r in results) + " |"
-    print(header)
+          f"{resource.getrlimit(resource.RLIMIT_NOFILE)[0]}; load average {os.getloadavg()[0]:.1f}. "
+          f"Whole process, {runs} runs: median wall-clock ms (min-max), then median CPU ms (user + system).\n")
+    print("| command | " + " | ".join(f"{r['sockets']:,} TCP sockets" for r in results) + " |")
     print("|" + " --- |" * (len(results) + 1))
     for label in labels:
         cells = []
         for r in results:
             cell = r["rows"][label]
-            cells.append("n/a" if cell is None else f"{cell[0]:.0f}")
+            cells.append("n/a" if cell is None else
+                         f"{cell['median']:.0f} ({cell['min']:.0f}-{cell['max']:.0f}), CPU {cell['cpu']:.0f}")
         print(f"| `{label}` | " + " | ".join(cells) + " |")
+    ss = next((label for label in labels if label.startswith("ss ")), None)
+    if ss:
+        for label in labels:
+            if label.startswith("portdoctor"):
+                ratios = []
+                for r in results:
+                    mine, theirs = r["rows"][label], r["rows"][ss]
+                    ratios.append("n/a" if not mine or not theirs else
+                                  f"{mine['median'] / theirs['median']:.2f}x wall, {mine['cpu'] / max(theirs['cpu'], 0.01):.2f}x CPU")
+                print(f"| `{label}` / `{ss}` | " + " | ".join(ratios) + " |")
 
 
 if __name__ == "__main__":

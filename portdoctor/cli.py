@@ -20,7 +20,7 @@ from portdoctor import __version__
 from portdoctor.exitcodes import REPORT_BUG, ExitCode, UsageError
 from portdoctor.masking import mask_urls_in
 
-SUBCOMMANDS = ("explain", "checks", "schema")
+SUBCOMMANDS = ("explain", "checks", "schema", "completion")
 MAX_WORKERS = 32  # targets diagnosed at once
 
 
@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="portdoctor",
         description="Why is a connection to host:port refused or hanging, and what to do now.",
-        epilog="Subcommands: 'portdoctor explain CAUSE', 'portdoctor checks', 'portdoctor schema'. "
+        epilog="Subcommands: 'portdoctor explain CAUSE', 'portdoctor checks', 'portdoctor schema', "
+        "'portdoctor completion bash|zsh|fish'. "
         "Exit codes: 0 reachable, 1 problem diagnosed, 2 usage error, 3 internal error.",
     )
     p.add_argument("targets", nargs="*", metavar="TARGET",
@@ -133,7 +134,8 @@ def _dispatch(argv: list[str]) -> int:
         # "portdoctor --checks-dir plug checks" is "portdoctor checks --checks-dir plug":
         # no TARGET is a bare subcommand name (a target always has a port).
         command, rest = argv[where], argv[:where] + argv[where + 1:]
-        return {"explain": _cmd_explain, "checks": _cmd_checks, "schema": _cmd_schema}[command](rest)
+        return {"explain": _cmd_explain, "checks": _cmd_checks, "schema": _cmd_schema,
+                "completion": _cmd_completion}[command](rest)
 
     # Intermixed: "portdoctor db:5432 --report cache:6379" names two targets.
     args = parser.parse_intermixed_args(argv)
@@ -405,10 +407,39 @@ def _use_color(choice: str, stream, environ=None) -> bool:
     return hasattr(stream, "isatty") and stream.isatty() and environ.get("TERM") != "dumb"
 
 
-def _cmd_explain(argv: list[str]) -> int:
+def subcommand_parsers() -> dict[str, argparse.ArgumentParser]:
+    """Each subcommand's parser, by name (the completion scripts and the man page read them too)."""
+    return {"explain": _explain_parser(), "checks": _checks_parser(), "schema": _schema_parser(),
+            "completion": _completion_parser()}
+
+
+def _explain_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="portdoctor explain", description="What a cause means, why it happens, how to fix it.")
-    p.add_argument("cause", nargs="?", help="a cause name; omit to list them")
-    args = p.parse_args(argv)
+    p.add_argument("cause", nargs="?", metavar="CAUSE", help="a cause name; omit to list them")
+    return p
+
+
+def _checks_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="portdoctor checks", description="The checks that would run, and where each came from.")
+    p.add_argument("--checks-dir", type=Path, action="append", default=[], metavar="DIR",
+                   help="also load checks from *.py files in DIR (repeatable)")
+    return p
+
+
+def _schema_parser() -> argparse.ArgumentParser:
+    return _Parser(prog="portdoctor schema", description="Print the JSON Schema of the --format json report.")
+
+
+def _completion_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="portdoctor completion",
+                description="Print the shell completion script for bash, zsh or fish "
+                "(e.g. 'source <(portdoctor completion bash)').")
+    p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
+    return p
+
+
+def _cmd_explain(argv: list[str]) -> int:
+    args = _explain_parser().parse_args(argv)
     from portdoctor.causes import CAUSES
     from portdoctor.explain import page
 
@@ -425,9 +456,7 @@ def _cmd_explain(argv: list[str]) -> int:
 
 
 def _cmd_checks(argv: list[str]) -> int:
-    p = _Parser(prog="portdoctor checks", description="The checks that would run, and where each came from.")
-    p.add_argument("--checks-dir", type=Path, action="append", default=[], metavar="DIR")
-    args = p.parse_args(argv)
+    args = _checks_parser().parse_args(argv)
     from portdoctor.plugins import discover
 
     checks, errors = discover(args.checks_dir)
@@ -446,8 +475,7 @@ def schema_text() -> str:
 
 
 def _cmd_schema(argv: list[str]) -> int:
-    p = _Parser(prog="portdoctor schema", description="Print the JSON Schema of the --format json report.")
-    p.parse_args(argv)
+    _schema_parser().parse_args(argv)
     text = schema_text()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return ExitCode.OK
@@ -459,6 +487,14 @@ def _folder_state(folder: Path) -> str:
         return "present" if folder.is_dir() else "absent"
     except (OSError, ValueError) as exc:
         return f"cannot be read: {getattr(exc, 'strerror', None) or exc}"
+
+
+def _cmd_completion(argv: list[str]) -> int:
+    args = _completion_parser().parse_args(argv)
+    from portdoctor.completion import script
+
+    sys.stdout.write(script(args.shell))
+    return ExitCode.OK
 
 
 def _print_self_diagnosis(args) -> None:
