@@ -18,8 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_package_folder_is_listed_in_pyproject():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     listed = set(config["tool"]["setuptools"]["packages"])
-    mapped = config["tool"]["setuptools"]["package-dir"]
-    folders = {"portdoctor": ROOT / "portdoctor", "portdoctor.checks": ROOT / mapped["portdoctor.checks"]}
+    folders = {"portdoctor": ROOT / "portdoctor", "portdoctor.checks": ROOT / "portdoctor" / "checks"}
     found = set()
     for package, folder in folders.items():
         for path in [folder, *folder.rglob("*")]:
@@ -27,6 +26,14 @@ def test_every_package_folder_is_listed_in_pyproject():
                 rel = path.relative_to(folder).parts
                 found.add(".".join((package, *rel)))
     assert found - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
+
+
+def test_checks_ship_as_portdoctor_checks_through_the_symlink():
+    link = ROOT / "portdoctor" / "checks"
+    if not link.is_symlink():  # an unpacked sdist carries the folder itself
+        assert (link / "__init__.py").is_file()
+        return
+    assert link.resolve() == (ROOT / "checks").resolve()
 
 
 def test_the_version_is_written_once():
