@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from portdoctor.exitcodes import UsageError
+from portdoctor.lazyre import LazyPattern, lazy
 from portdoctor.masking import mask_command_line, mask_urls_in
 from portdoctor.model import ClientMessage, Target, hostport
 
@@ -88,19 +89,19 @@ class Endpoint:
 # (outcome, error codes: case-sensitive whole words, phrases: any case). Codes are matched
 # as words so that "ResourceAccessException" is not EACCES.
 _SAID = [
-    (DNS, re.compile(r"\b(?:ENOTFOUND|EAI_AGAIN|EAI_NONAME|EAI_FAIL)\b|UnknownHostException"),
-     re.compile(r"no such host|Name or service not known|nodename nor servname|Could not resolve|"
+    (DNS, lazy(r"\b(?:ENOTFOUND|EAI_AGAIN|EAI_NONAME|EAI_FAIL)\b|UnknownHostException"),
+     lazy(r"no such host|Name or service not known|nodename nor servname|Could not resolve|"
                 r"Unknown (?:MySQL )?server host|Temporary failure in name resolution|could not translate host name|"
                 r"getaddrinfo failed|Failed to resolve|No such host is known|Name does not resolve", re.I)),
-    (PERMISSION, re.compile(r"\b(?:EACCES|EPERM)\b|\(13\)|\bErrno 13\b"),
-     re.compile(r"permission denied|Operation not permitted", re.I)),
-    (MISSING, re.compile(r"\bENOENT\b|\(2\)$|\bErrno 2\b"), re.compile(r"No such file or directory", re.I)),
-    (REFUSED, re.compile(r"\bECONNREFUSED\b|\((?:111|10061|61)\)|\b(?:Errno|Error) (?:111|61)\b"),
-     re.compile(r"Connection refused|actively refused|\brefused\b", re.I)),
-    (TIMEOUT, re.compile(r"\bETIMEDOUT\b|\((?:110|10060)\)|\bErrno 110\b"),
-     re.compile(r"timed out|i/o timeout|Timeout was reached|\btimeout\b|did not properly respond", re.I)),
-    (UNREACHABLE, re.compile(r"\b(?:EHOSTUNREACH|ENETUNREACH)\b|\((?:113|101)\)|\bErrno (?:113|101)\b"),
-     re.compile(r"No route to host|Network is unreachable|\bunreachable\b", re.I)),
+    (PERMISSION, lazy(r"\b(?:EACCES|EPERM)\b|\(13\)|\bErrno 13\b"),
+     lazy(r"permission denied|Operation not permitted", re.I)),
+    (MISSING, lazy(r"\bENOENT\b|\(2\)$|\bErrno 2\b"), lazy(r"No such file or directory", re.I)),
+    (REFUSED, lazy(r"\bECONNREFUSED\b|\((?:111|10061|61)\)|\b(?:Errno|Error) (?:111|61)\b"),
+     lazy(r"Connection refused|actively refused|\brefused\b", re.I)),
+    (TIMEOUT, lazy(r"\bETIMEDOUT\b|\((?:110|10060)\)|\bErrno 110\b"),
+     lazy(r"timed out|i/o timeout|Timeout was reached|\btimeout\b|did not properly respond", re.I)),
+    (UNREACHABLE, lazy(r"\b(?:EHOSTUNREACH|ENETUNREACH)\b|\((?:113|101)\)|\bErrno (?:113|101)\b"),
+     lazy(r"No route to host|Network is unreachable|\bunreachable\b", re.I)),
 ]
 
 
@@ -123,12 +124,12 @@ _WHY = r"[^\n]{0,200}"
 @dataclass(frozen=True)
 class _Pattern:
     client: str
-    regex: re.Pattern[str]
+    regex: LazyPattern
     build: Callable[[re.Match[str]], Endpoint | None]
 
 
-def _rx(text: str) -> re.Pattern[str]:
-    return re.compile(text, re.M)
+def _rx(text: str) -> LazyPattern:
+    return lazy(text, re.M)  # compiled on first use: a plain TARGET never pays for the table
 
 
 def _port(text: str | None) -> int | None:
@@ -371,10 +372,10 @@ _PATTERNS: list[_Pattern] = [
 ]
 
 # Last resort: a URL with a port (or a default port) on a line that says a connection failed.
-_FAILURE_WORDS = re.compile(r"refused|timed out|timeout|unreachable|could not connect|couldn't connect|"
+_FAILURE_WORDS = lazy(r"refused|timed out|timeout|unreachable|could not connect|couldn't connect|"
                             r"can't connect|cannot connect|unable to connect|failed to connect|connection error|"
                             r"not resolve|no such host|ECONN|ETIMEDOUT|ENOTFOUND", re.I)
-_URL = re.compile(r"\b(?P<url>[a-z][a-z0-9+.-]{1,20}://[^\s'\"<>()\[\]{}]{1,300}|"
+_URL = lazy(r"\b(?P<url>[a-z][a-z0-9+.-]{1,20}://[^\s'\"<>()\[\]{}]{1,300}|"
                   r"[a-z][a-z0-9+.-]{1,20}://\[[0-9A-Fa-f:.%]{2,64}\][^\s'\"<>()]{0,300})", re.I)
 
 
@@ -395,8 +396,8 @@ def _url_endpoints(line: str) -> Iterator[tuple[int, int, Endpoint]]:
 
 # --- scanning --------------------------------------------------------------------------
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]{0,32}[ -/]{0,4}[@-~]|\x1b\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)|\x1b[@-_]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u0080-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_ANSI = lazy(r"\x1b\[[0-9;?]{0,32}[ -/]{0,4}[@-~]|\x1b\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)|\x1b[@-_]")
+_CONTROL = lazy(r"[\x00-\x08\x0b-\x1f\x7f\u0080-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def plain_text(text: str) -> str:

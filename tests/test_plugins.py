@@ -214,3 +214,17 @@ def test_checks_lists_a_missing_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     assert main(["checks", "--checks-dir", str(tmp_path / "nonexistent")]) == 0
     assert f"!  checks folder {tmp_path / 'nonexistent'} does not exist" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the XDG fast path is Linux's")
+@pytest.mark.parametrize("xdg", [None, "", "  ", "/srv/conf"])  # a relative one: platformdirs 4 ignores it, 3 not
+def test_user_checks_dir_is_where_platformdirs_puts_it(monkeypatch, xdg):
+    import platformdirs
+
+    from portdoctor.plugins import user_checks_dir
+
+    if xdg is None:
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+    assert user_checks_dir() == platformdirs.user_config_path("portdoctor", appauthor=False) / "checks"
