@@ -68,8 +68,12 @@ class PortOwnerCheck(Check):
         all_listeners = [s for s in snap.sockets if s.listening and s.protocol == proto]
         listeners = [s for s in all_listeners if s.namespace is None]  # only these hold the port here
         elsewhere = [s for s in all_listeners if s.namespace is not None]
-        others = [s for s in snap.sockets if not s.listening and s.protocol == proto
-                  and s.namespace is None and not _our_probe(ctx, s)]
+        # The sockets that are not listening cost a walk of every connection on the machine:
+        # asked for only where they can matter (nothing listens, so a client bound to the
+        # port would block the service's bind; or --expect asks who holds the port).
+        asked = not listeners or bool(expected)
+        others = [s for s in snap.not_listening() if s.protocol == proto and s.namespace is None
+                  and not _our_probe(ctx, s)] if asked else []
         states = Counter(s.state for s in others)
         noted = ""
         if states:
@@ -87,7 +91,7 @@ class PortOwnerCheck(Check):
         owners = sorted({_describe_owner(s) for s in known})
         evidence = dict(owners=[{"pid": s.pid, "process": s.process, "user": s.user, "address": s.address,
                                  "namespace": s.namespace} for s in all_listeners],
-                        other_states=dict(states))
+                        other_states=dict(states) if asked else None)
         if elsewhere:
             noted += " In other network namespaces (they do not hold the port here): " + "; ".join(sorted(
                 {f"{_describe_owner(s) if s.pid else 'a hidden owner'} in {s.container or s.namespace}"

@@ -17,11 +17,25 @@ def test_owners_are_listed():
     assert "fakeredis (pid 4242, user redis): fakeredis --port 8080 --requirepass ****" in f.title
 
 
-def test_other_states_are_noted():
-    sockets = [redis(), sock("127.0.0.1", 8080, state="TIME_WAIT"), sock("127.0.0.1", 8080, state="TIME_WAIT")]
-    f = check.run(context("127.0.0.1:8080", "open", sockets=sockets))
+def test_other_states_are_noted_when_nothing_listens():
+    sockets = [sock("127.0.0.1", 8080, state="TIME_WAIT"), sock("127.0.0.1", 8080, state="TIME_WAIT")]
+    f = check.run(context("127.0.0.1:8080", sockets=sockets))
     assert "2 TIME_WAIT" in f.detail and "harmless" in f.detail
     assert f.evidence["other_states"] == {"TIME_WAIT": 2}
+
+
+def test_other_states_are_noted_with_expect():
+    sockets = [redis(), sock("127.0.0.1", 8080, state="TIME_WAIT")]
+    f = check.run(context("127.0.0.1:8080", "open", sockets=sockets, expect="fakeredis"))
+    assert "1 TIME_WAIT" in f.detail and f.evidence["other_states"] == {"TIME_WAIT": 1}
+
+
+def test_with_a_listener_the_sockets_that_do_not_listen_are_not_read():
+    # Reading them costs the kernel a walk of every connection on the machine.
+    ctx = context("127.0.0.1:8080", "open", sockets=[redis(), sock("127.0.0.1", 8080, state="TIME_WAIT")])
+    f = check.run(ctx)
+    assert f.evidence["other_states"] is None and "TIME_WAIT" not in f.detail
+    assert "not-listening" not in ctx.facts.extras
 
 
 def test_client_bound_to_the_port_without_listener_is_noted():
@@ -101,5 +115,5 @@ def test_our_own_probe_connection_is_not_noted():
 
 
 def test_dash_spelled_time_wait_is_harmless_too():
-    sockets = [redis(), sock("127.0.0.1", 8080, state="TIME-WAIT")]
-    assert "harmless" in check.run(context("127.0.0.1:8080", "open", sockets=sockets)).detail
+    sockets = [sock("127.0.0.1", 8080, state="TIME-WAIT")]
+    assert "harmless" in check.run(context("127.0.0.1:8080", sockets=sockets)).detail

@@ -67,7 +67,10 @@ def gather_sockets(snap) -> None:
 
     try:
         with netlink.open_netlink() as nl:  # one socket for all eight dumps
-            found = _sockets_by_netlink(snap.port, nl)
+            # TCP LISTEN only: the other TCP states on the port cost the kernel a walk of the
+            # whole established table (most of a run at 50 000 connections); a check that needs
+            # them asks through Snapshot.not_listening(), which reads them then.
+            found = _sockets_by_netlink(snap.port, nl, listening_only=True)
             all_listening = _all_listening_by_netlink(nl)
         source = "netlink"
     except OSError as exc:
@@ -81,15 +84,37 @@ def gather_sockets(snap) -> None:
     resolve_owners(snap.sockets, snap)
 
 
-def _sockets_by_netlink(port: int, nl=None, listening_only: bool = False) -> list[Socket]:
+def gather_not_listening(snap) -> list[Socket]:
+    """TCP sockets on the port that are not listening (TIME_WAIT, a client bound to it,
+    accepted connections), with their owners where met: what ``Snapshot.not_listening()``
+    reads on first use. UDP sockets, and every state where netlink was not used, are in
+    ``snap.sockets`` already."""
+    already = [s for s in snap.sockets if not s.listening and s.namespace is None]
+    if snap.extras.get("sockets_source") != "netlink":
+        return already
+    from portdoctor.facts import netlink
+
+    with netlink.open_netlink() as nl:
+        found = _sockets_by_netlink(snap.port, nl, tcp_states=netlink.ALL_STATES & ~(1 << netlink.STATE_LISTEN),
+                                    protocols=("tcp",))
+    resolve_owners(found, snap, optional_only=True)
+    return already + found
+
+
+def _sockets_by_netlink(port: int, nl=None, listening_only: bool = False, *, tcp_states: int | None = None,
+                        protocols: tuple[str, ...] = ("tcp", "udp")) -> list[Socket]:
     """Sockets on ``port``; ``listening_only`` asks for TCP LISTEN alone, which spares the
-    kernel a walk of the machine-wide established-connections table."""
+    kernel a walk of the machine-wide established-connections table (``tcp_states``: any
+    other set of TCP states)."""
     from portdoctor.facts import netlink
 
     out = []
     names: dict[int, str | None] = {0: None}
-    for protocol in ("tcp", "udp"):
-        states = 1 << netlink.STATE_LISTEN if listening_only and protocol == "tcp" else netlink.ALL_STATES
+    for protocol in protocols:
+        if protocol == "tcp" and tcp_states is not None:
+            states = tcp_states
+        else:
+            states = 1 << netlink.STATE_LISTEN if listening_only and protocol == "tcp" else netlink.ALL_STATES
         for family in (4, 6):
             for d in netlink.sock_diag(protocol, family, port=port, nl=nl, states=states):
                 if d.interface_index not in names:
@@ -309,17 +334,21 @@ def user_name(uid: int | None) -> str | None:
         return str(uid)
 
 
-def resolve_owners(sockets: list[Socket], snap, pids: Iterable[int] | None = None) -> None:
+def resolve_owners(sockets: list[Socket], snap, pids: Iterable[int] | None = None, *,
+                   optional_only: bool = False) -> None:
     """Fill pid/process/cmdline/user of ``sockets`` in place.
 
     Listening sockets must be found; the owners of other sockets on the port (accepted
-    connections, clients) are filled when met during the same scan.
+    connections, clients) are filled when met during the same scan. ``optional_only``
+    (sockets that are not listening, read on their own): scan until all are found.
     """
     for s in sockets:
         if s.user is None:
             s.user = user_name(s.uid)
     wanted = [s.inode for s in sockets if s.listening and s.inode and s.pid is None]
     optional = [s.inode for s in sockets if not s.listening and s.inode and s.pid is None]
+    if optional_only:
+        wanted, optional = optional, []
     if not wanted:
         return
     found, denied = find_socket_pids(wanted, pids, optional)
@@ -333,6 +362,8 @@ def resolve_owners(sockets: list[Socket], snap, pids: Iterable[int] | None = Non
         s.pid = pid
         s.process, s.cmdline = details[pid]
     hidden = [s for s in sockets if s.listening and s.inode and s.pid is None]
+    if optional_only:
+        return
     if hidden and (denied or not is_privileged()):
         snap.visibility["owners"] = OWNERS_HIDDEN
     elif hidden:

@@ -1,0 +1,62 @@
+"""The import budget of the ``--report`` path, guarded by a test rather than by comments.
+
+A refused port, diagnosed whole-process under ``python -X importtime`` (which also lists
+what threads import): none of the heavy modules below may be imported, and the number
+of portdoctor's own modules stays under a cap. Not a timed test: the figures are
+benchmarks/bench_sockets.py's. A new module on this path: import it where it is used
+(inside the function that needs it) or, if every run needs it, raise the cap here and
+say why in the commit.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+# What --report never needs on Linux, with what each would cost or drag in.
+HEAVY = {
+    "textual": "the wizard",
+    "rich": "the wizard",
+    "psutil": "process tables: /proc is read directly on Linux",
+    "platformdirs": "the user's checks folder is the XDG rule on Linux",
+    "importlib.metadata": "entry points are read directly (email, zipfile, csv)",
+    "email": "importlib.metadata",
+    "zipfile": "importlib.metadata",
+    "concurrent.futures": "logging; bounded.parallel_map does the same",
+    "asyncio": "the wizard",
+    "logging": "nothing logs",
+    "platform": "os.uname() says the same",
+    "tempfile": "random and shutil",
+    "http.client": "nothing speaks HTTP on this path",
+    "ssl": "nothing speaks TLS on this path",
+    "portdoctor.tui": "the wizard",
+    "portdoctor.completion": "the completion subcommand",
+    "portdoctor.manpage": "the man page generator",
+    "portdoctor.explain": "the explain pages",
+}
+MAX_PORTDOCTOR_MODULES = 48  # 43 when this was written
+
+
+def report_path_modules(port: int) -> list[str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CI": "true", "NO_COLOR": "1",
+           "HOME": os.environ.get("HOME", "/root")}
+    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "portdoctor", "--report", f"127.0.0.1:{port}"],
+                       capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+    assert p.returncode == 1, p.stderr[-2000:]  # refused: a problem diagnosed
+    names = [line.split("|")[2].strip() for line in p.stderr.splitlines()
+             if line.startswith("import time:") and "self [us]" not in line]
+    assert names, "no -X importtime output"
+    return names
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the budget is Linux's report path")
+def test_report_path_imports_no_heavy_module_and_few_of_ours(free_port):
+    names = report_path_modules(free_port)
+    heavy = sorted(n for n in names if n in HEAVY or any(n.startswith(h + ".") for h in HEAVY))
+    assert not heavy, {n: HEAVY.get(n, HEAVY.get(n.split(".")[0], "")) for n in heavy}
+    ours = sorted(n for n in names if n == "portdoctor" or n.startswith("portdoctor."))
+    assert len(ours) <= MAX_PORTDOCTOR_MODULES, (
+        f"{len(ours)} portdoctor modules on the --report path (cap {MAX_PORTDOCTOR_MODULES}): {ours}")
