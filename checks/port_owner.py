@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 from collections import Counter
 
-from portdoctor.api import Action, Check, Context, Socket, fix, is_loopback
+from portdoctor.api import NOT_LISTENING, Action, Check, Context, Socket, fix, is_loopback
 
 
 def _describe_owner(s: Socket) -> str:
@@ -72,7 +72,7 @@ class PortOwnerCheck(Check):
         # asked for only where they can matter (nothing listens, so a client bound to the
         # port would block the service's bind; or --expect asks who holds the port).
         asked = not listeners or bool(expected)
-        others = [s for s in snap.not_listening() if s.protocol == proto and s.namespace is None
+        others = [s for s in ctx.fact(NOT_LISTENING) or [] if s.protocol == proto and s.namespace is None
                   and not _our_probe(ctx, s)] if asked else []
         states = Counter(s.state for s in others)
         noted = ""

@@ -83,6 +83,7 @@ __all__ = [
     "IGNORED_BY",
     "INIT_PROCESS",
     "MACOS_FIREWALL",
+    "NOT_LISTENING",
     "NO_ADDRESS",
     "NO_SUCH_NAME",
     "OWNER_STATES",
@@ -204,6 +205,10 @@ def _no_snapshot_args(fn: str, *args: Any) -> Callable[[Snapshot], Any]:
 
 # The lazy facts the built-in checks read. Types are in the modules named.
 OWNER_STATES: Fact[dict[int, str]] = Fact("owner_states", "portdoctor.facts.sockets:gather_owner_states")
+# TCP sockets on the port that are not listening (TIME_WAIT, clients, accepted connections):
+# finding them costs the kernel a walk of every connection on the machine, so only a check
+# that needs them asks.
+NOT_LISTENING: Fact[list[Socket]] = Fact("not-listening", "portdoctor.facts.sockets:gather_not_listening")
 INIT_PROCESS: Fact[str | None] = Fact("init_process", "portdoctor.facts.services:gather_init_process")
 UNIX_LISTENERS: Fact[list[Any] | None] = Fact("unix_listeners", "portdoctor.facts.services:gather_unix_listeners")
 WSL: Fact[Any] = Fact("wsl", "portdoctor.facts.platform_traps:gather_wsl")

@@ -84,15 +84,6 @@ class Snapshot:
     def listening(self) -> list[Socket]:
         return [s for s in self.sockets if s.listening]
 
-    def not_listening(self) -> list[Socket]:
-        """Sockets on the port in this namespace that are not listening (TIME_WAIT, a client
-        bound to the port, accepted connections). Read on first use: finding them costs
-        the kernel a walk of every TCP connection on the machine, so ``sockets`` holds the
-        listening ones (and UDP) and a check that needs these asks."""
-        from portdoctor.facts.sockets import gather_not_listening
-
-        return self.lazy("not-listening", gather_not_listening) or []
-
     def is_local(self, address: str) -> bool:
         """Is ``address`` this machine's: loopback, unspecified, or on one of its interfaces?
 

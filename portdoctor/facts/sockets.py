@@ -69,7 +69,7 @@ def gather_sockets(snap) -> None:
         with netlink.open_netlink() as nl:  # one socket for all eight dumps
             # TCP LISTEN only: the other TCP states on the port cost the kernel a walk of the
             # whole established table (most of a run at 50 000 connections); a check that needs
-            # them asks through Snapshot.not_listening(), which reads them then.
+            # them asks for portdoctor.api.NOT_LISTENING, which reads them then.
             found = _sockets_by_netlink(snap.port, nl, listening_only=True)
             all_listening = _all_listening_by_netlink(nl)
         source = "netlink"
@@ -86,8 +86,8 @@ def gather_sockets(snap) -> None:
 
 def gather_not_listening(snap) -> list[Socket]:
     """TCP sockets on the port that are not listening (TIME_WAIT, a client bound to it,
-    accepted connections), with their owners where met: what ``Snapshot.not_listening()``
-    reads on first use. UDP sockets, and every state where netlink was not used, are in
+    accepted connections), with their owners where met: the ``NOT_LISTENING`` fact of
+    :mod:`portdoctor.api`, read on first use. UDP sockets, and every state where netlink was not used, are in
     ``snap.sockets`` already."""
     already = [s for s in snap.sockets if not s.listening and s.namespace is None]
     if snap.extras.get("sockets_source") != "netlink":
