@@ -24,7 +24,7 @@ complete -c portdoctor -n 'not __fish_seen_subcommand_from explain checks schema
 complete -c portdoctor -n 'not __fish_seen_subcommand_from explain checks schema completion' -l ssh-timeout -x -d 'SSH connect timeout (default 5)'
 complete -c portdoctor -n 'not __fish_seen_subcommand_from explain checks schema completion' -l ssh-deadline -x -d 'the longest a remote run may take, connect included (default 60)'
 complete -c portdoctor -n 'not __fish_seen_subcommand_from explain checks schema completion' -l version -d 'print the version and exit'
-complete -c portdoctor -n 'not __fish_seen_subcommand_from explain checks schema completion' -s v -l verbose -d 'with --version: versions, paths and every check\'s origin and load status'
+complete -c portdoctor -n 'not __fish_seen_subcommand_from explain checks schema completion' -s v -l verbose -d 'text report: every check with its detail and every step (default: what did not pass, and the verdict); with --version: versions, paths and every check\'s origin'
 complete -c portdoctor -n 'not __fish_seen_subcommand_from explain checks schema completion' -a 'explain' -d 'What a cause means, why it happens, how to fix it.'
 complete -c portdoctor -n 'not __fish_seen_subcommand_from explain checks schema completion' -a 'checks' -d 'The checks that would run, and where each came from.'
 complete -c portdoctor -n 'not __fish_seen_subcommand_from explain checks schema completion' -a 'schema' -d 'Print the JSON Schema of the --format json report.'
