@@ -42,6 +42,8 @@ textual = pytest.importorskip("textual")
 
 from portdoctor.tui.app import WizardApp  # noqa: E402
 from portdoctor.tui.engine import Engine  # noqa: E402
+from portdoctor.tui.state import NOT_RUN, CheckRow  # noqa: E402
+from portdoctor.tui.widgets import NOT_APPLYING  # noqa: E402
 from portdoctor.tui.screens import (  # noqa: E402
     ConfirmStopScreen,
     EditTargetScreen,
@@ -858,3 +860,56 @@ def test_an_exception_in_the_wizard_ends_it_with_exit_3(monkeypatch):
     with pytest.raises(RuntimeError):
         drive(app, script)  # Pilot re-raises what the app met
     assert isinstance(app.crash, RuntimeError) and app.return_code == 3
+
+
+def test_save_dialog_buttons_fit_at_80x24():
+    app = make_app(FixtureEngine([refused]))
+
+    async def script(pilot):
+        await settle(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        dialog = app.screen.query_one("#save")
+        buttons = list(app.screen.query("Button"))
+        assert len(buttons) == 4
+        for button in buttons:
+            assert dialog.content_region.contains_region(button.region), (button.id, button.region)
+
+    drive(app, script, size=(80, 24))
+
+
+def test_the_finished_list_leads_with_what_failed_and_sums_up_what_did_not_apply():
+    app = make_app(FixtureEngine([refused]))
+
+    async def script(pilot):
+        await settle(pilot)
+        view = app.view
+        view.run.rows["macos-firewall"] = CheckRow("macos-firewall", "t", state=NOT_RUN)
+        view.run.rows["wsl-localhost"] = CheckRow("wsl-localhost", "t", state=NOT_RUN)
+        view._order_rows()
+        pipeline = view.query_one("#pipeline")
+        ids = [pipeline.get_option_at_index(i).id for i in range(pipeline.option_count)]
+        states = [view.run.rows[i].state for i in ids[:-1]]
+        assert states == sorted(states, key=lambda s: {"fail": 0, "error": 1, "warn": 2, "skip": 3, "pass": 4}[s])
+        assert ids[-1] == NOT_APPLYING
+        assert "2 did not apply here: macos-firewall, wsl-localhost" in str(pipeline.get_option_at_index(
+            pipeline.option_count - 1).prompt)
+
+    drive(app, script)
+
+
+def test_r_keeps_the_selected_check():
+    app = make_app(FixtureEngine([refused, refused]))
+
+    async def script(pilot):
+        await settle(pilot)
+        view = app.view
+        pipeline = view.query_one("#pipeline")
+        pipeline.highlighted = pipeline.option_count - 1
+        chosen = view.selected_row.name
+        assert chosen != view.run.verdict_row
+        await pilot.press("r")
+        await settle(pilot)
+        assert view.selected_row.name == chosen
+
+    drive(app, script)

@@ -35,6 +35,10 @@ STATE_ICON = {
     "error": ("‼", "$error"),
 }
 
+# The finished check list: what failed or warned first, then the rest (pipeline order within).
+_ROW_ORDER = {"fail": 0, "error": 1, "warn": 2, "skip": 3, "pass": 4}
+NOT_APPLYING = "-not-applying"  # the id of the summary line of checks that did not apply
+
 OUTCOME_STYLE = {
     Outcome.OPEN: "$success",
     Outcome.REFUSED: "$error",
@@ -68,6 +72,7 @@ class TargetView(Widget):
         self._last_failed: bool | None = None
         self._watch_timer: Timer | None = None
         self._current_worker: Worker | None = None
+        self._keep_selected: str | None = None  # r re-runs: the check the user was looking at
 
     def compose(self) -> ComposeResult:
         yield Static(id="summary")
@@ -87,6 +92,9 @@ class TargetView(Widget):
         """Start a fresh diagnosis of the target (an unfinished one is abandoned)."""
         self._cancel_watch_timer()  # r while watching: this run replaces the pending one
         self.watch_reruns += 1 if self.watching else 0
+        if self.run_id:  # a re-run keeps the selected check (the first run selects the verdict's)
+            selected = self.selected_row
+            self._keep_selected = selected.name if selected is not None else self._keep_selected
         self.run_id += 1
         self.run = DiagnosisRun(self.target)
         self.fixed = False if self.watching else self.fixed
@@ -143,10 +151,23 @@ class TargetView(Widget):
         if kind in ("Resolved", "Probed", "Finished"):
             self._draw_summary()
         if kind == "Finished":
-            for row in self.run.rows.values():
-                self._redraw_row(row.name)
+            self._order_rows()
             self._finished()
         self._draw_verdict()
+
+    def _order_rows(self) -> None:
+        """The finished list leads with what failed or warned; the checks that did not apply
+        on this platform or target are one summary line, not a row each."""
+        pipeline = self.query_one("#pipeline", OptionList)
+        rows = [row for row in self.run.rows.values() if row.state != NOT_RUN]
+        rows.sort(key=lambda row: _ROW_ORDER.get(row.state, len(_ROW_ORDER)))  # stable: pipeline order
+        options = [Option(row_prompt(row), id=row.name) for row in rows]
+        skipped = [row.name for row in self.run.rows.values() if row.state == NOT_RUN]
+        if skipped:
+            options.append(Option(f"[$text-muted]- {len(skipped)} did not apply here: "
+                                  f"{literal(', '.join(skipped))}[/]", id=NOT_APPLYING, disabled=True))
+        pipeline.clear_options()
+        pipeline.add_options(options)
 
     def _redraw_row(self, name: str) -> None:
         pipeline = self.query_one("#pipeline", OptionList)
@@ -167,9 +188,12 @@ class TargetView(Widget):
             self.fixed = False
         self._last_failed = failed
         pipeline = self.query_one("#pipeline", OptionList)
-        name = self.run.verdict_row
-        if name is not None:
-            pipeline.highlighted = list(self.run.rows).index(name)
+        kept = self._keep_selected if self._keep_selected in self.run.rows else None
+        name = kept or self.run.verdict_row
+        try:
+            pipeline.highlighted = pipeline.get_option_index(name) if name is not None else 0
+        except Exception:  # noqa: BLE001 - a check that did not apply this time
+            pipeline.highlighted = 0 if pipeline.option_count else None
         self._draw_detail()
         if self.watching:
             if failed:
