@@ -42,8 +42,6 @@ textual = pytest.importorskip("textual")
 
 from portdoctor.tui.app import WizardApp  # noqa: E402
 from portdoctor.tui.engine import Engine  # noqa: E402
-from portdoctor.tui.state import NOT_RUN, CheckRow  # noqa: E402
-from portdoctor.tui.widgets import NOT_APPLYING  # noqa: E402
 from portdoctor.tui.screens import (  # noqa: E402
     ConfirmStopScreen,
     EditTargetScreen,
@@ -53,6 +51,8 @@ from portdoctor.tui.screens import (  # noqa: E402
     SaveScreen,
     TextScreen,
 )
+from portdoctor.tui.state import NOT_RUN, CheckRow  # noqa: E402
+from portdoctor.tui.widgets import NOT_APPLYING  # noqa: E402
 
 pytestmark = pytest.mark.tui
 
