@@ -631,6 +631,43 @@ class TestEdit:
         drive(app, script)
 
 
+    def test_a_container_target_is_located_through_the_engine_off_the_ui_thread(self, monkeypatch):
+        import threading
+
+        from portdoctor.exitcodes import UsageError
+        from portdoctor.facts import engine
+
+        threads = []
+
+        def locate(target, view=None):
+            threads.append(threading.current_thread() is threading.main_thread())
+            if target.container == "nosuch":
+                raise UsageError("container:nosuch: the engine at /run/docker.sock has no container named 'nosuch'")
+            return target.__class__(input=target.input, host="127.0.0.1", port=8081, container="web",
+                                    container_port=80)
+
+        monkeypatch.setattr(engine, "locate_container", locate)
+        fake = FixtureEngine([refused])
+        app = make_app(fake)
+
+        async def script(pilot):
+            await pilot.press("e")
+            field = app.screen.query_one("#target-input")
+            field.value = "container:nosuch"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, EditTargetScreen)
+            assert "no container named" in str(app.screen.query_one("#edit-error").render())
+            field.value = "container:web"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert not isinstance(app.screen, EditTargetScreen)
+            assert app.view.target.display == "127.0.0.1:8081"
+            assert threads == [False, False]  # never on the UI thread
+
+        drive(app, script)
+
+
 class TestFix:
     @pytest.fixture
     def holder(self):

@@ -169,7 +169,22 @@ class EditTargetScreen(ModalScreen[Target | None]):
         except UsageError as exc:
             self.query_one("#edit-error", Static).update(literal(str(exc)))
             return
+        if targets[0].container:  # container:NAME[:PORT]: the engine says where (up to 2 s: not on the UI thread)
+            self.query_one("#edit-error", Static).update("Asking the container engine…")
+            self.run_worker(lambda: self._locate(targets[0]), thread=True, exclusive=True, exit_on_error=False)
+            return
         self.dismiss(targets[0])
+
+    def _locate(self, target) -> None:
+        from portdoctor.exitcodes import UsageError
+        from portdoctor.facts.engine import locate_container
+
+        try:
+            located = locate_container(target)
+        except UsageError as exc:
+            self.app.call_from_thread(self.query_one("#edit-error", Static).update, escape(str(exc)))
+            return
+        self.app.call_from_thread(self.dismiss, located)
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
