@@ -182,7 +182,7 @@ class EditTargetScreen(ModalScreen[Target | None]):
         try:
             located = locate_container(target)
         except UsageError as exc:
-            self.app.call_from_thread(self.query_one("#edit-error", Static).update, escape(str(exc)))
+            self.app.call_from_thread(self.query_one("#edit-error", Static).update, literal(str(exc)))
             return
         self.app.call_from_thread(self.dismiss, located)
 
