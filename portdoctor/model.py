@@ -241,14 +241,17 @@ class Action:
     inode: int | None = None  # the socket the process holds, when known
     expected: str | None = None  # --expect: the program that should own the port
     signal: str = "SIGTERM"
+    start_time: int | None = None  # the process's start (clock ticks since boot), against pid reuse
 
     @classmethod
     def stop_process(cls, sock: Socket, reason: str = "", expected: str | None = None) -> Action:
         """Stop the visible process that holds ``sock``."""
         if sock.pid is None:
             raise ValueError("a hidden owner (no pid) cannot be stopped")
+        from portdoctor.actions import process_start_time
+
         return cls(STOP_PROCESS, sock.pid, sock.process or "?", reason, sock.user, sock.uid, sock.protocol,
-                   sock.address, sock.port, sock.inode, expected)
+                   sock.address, sock.port, sock.inode, expected, start_time=process_start_time(sock.pid))
 
     def describe(self) -> str:
         """What carrying it out does, in one sentence."""

@@ -94,7 +94,7 @@ class TestOfferedActions:
         data = found.to_dict()["findings"][0]["actions"]
         assert data == [{"kind": "stop-process", "pid": 12345, "process": "python3", "user": "bob", "uid": None,
                          "protocol": "tcp", "address": "0.0.0.0", "port": 8080, "inode": None,
-                         "expected": "postgres", "signal": "SIGTERM",
+                         "expected": "postgres", "signal": "SIGTERM", "start_time": None,
                          "reason": "it holds port 8080/tcp, which postgres should own"}]
 
     def test_never_ourselves_never_from_a_passing_finding_once_per_pid(self):
