@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 
-from portdoctor.api import Check, Context, Socket, fix, hostport, inside_container_advice, is_loopback
+from portdoctor.api import Check, Context, Socket, fix, hostport, inside_container_advice, is_loopback, owner_label
 
 
 class OtherNamespaceCheck(Check):
@@ -115,8 +115,8 @@ class OtherNamespaceCheck(Check):
 
 
 def _owner(s: Socket) -> str:
-    if s.pid:
-        return f"{s.process} (pid {s.pid})"
+    if s.pid or s.process:
+        return owner_label(s)
     return f"a process of user {s.user or s.uid}" if s.uid is not None else "a process"
 
 

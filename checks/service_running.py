@@ -19,6 +19,7 @@ from portdoctor.api import (
     hostport,
     inside_container_advice,
     is_loopback,
+    owner_label,
 )
 
 
@@ -39,11 +40,7 @@ def looks_like_typo(wanted: int, other: int) -> bool:
 
 
 def _owner(sock: Socket) -> str:
-    if sock.process and sock.pid:
-        return f"{sock.process}, pid {sock.pid}"
-    if sock.process:
-        return sock.process
-    return f"uid {sock.uid}" if sock.uid is not None else "owner hidden"
+    return owner_label(sock)
 
 
 class ServiceRunningCheck(Check):
@@ -62,7 +59,7 @@ class ServiceRunningCheck(Check):
                              command=f"portdoctor {ctx.target.display}")
         here = ctx.listeners()
         if here:
-            where = ", ".join(sorted({f"{s.address} ({_owner(s)})" for s in here}))
+            where = "; ".join(sorted({f"{s.address} by {_owner(s)}" for s in here}))
             return self.passed(f"Port {port}/{proto} is listening: {where}.")
         # A port published through NAT (Docker without the userland proxy, CNI hostPort) has no
         # socket here: the published-ports check judges the forward and its destination.
@@ -118,7 +115,7 @@ class ServiceRunningCheck(Check):
                 return s.address
 
             hints = ", ".join((f":{s.port}" if where(s) == ctx.target.host else hostport(where(s), s.port))
-                              + (f" ({_owner(s)})" if s.pid or s.process else "") for s in typos[:3])
+                              + (f" by {_owner(s)}" if s.pid or s.process else "") for s in typos[:3])
             title += f" Did you mean {hints}?"
             first = typos[0]
             host = where(first)

@@ -12,7 +12,7 @@ answer (``ctx.facts.serves(sock, address)``): the firewall and backlog checks as
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Outcome, Socket, fix, hostport
+from portdoctor.api import Check, Context, Outcome, Socket, fix, hostport, owner_label
 
 
 def _family(address: str) -> int:
@@ -27,8 +27,7 @@ def _describe(sock: Socket) -> str:
         extra.append("IPV6_V6ONLY: IPv6 only")
     if sock.interface:
         extra.append(f"bound to device {sock.interface}")
-    owner = f"{sock.process} pid {sock.pid}" if sock.pid else (f"uid {sock.uid}" if sock.uid is not None else "owner hidden")
-    return f"{hostport(sock.address, sock.port)} ({owner}{'; ' + '; '.join(extra) if extra else ''})"
+    return f"{hostport(sock.address, sock.port)}, {owner_label(sock)}{' (' + '; '.join(extra) + ')' if extra else ''}"
 
 
 def bind_hints(family: int, port: int) -> str:

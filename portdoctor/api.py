@@ -21,7 +21,8 @@ module (a test enforces it), so what they can do, a third-party check can do too
   routes (:func:`lazy_route`), the well-known services (:data:`WELL_KNOWN`), the proxy
   environment (:func:`effective_proxy` ...), why a name did not resolve
   (:attr:`Context.resolve_kind`), the container engine (:data:`container_engine`);
-- one vocabulary: :func:`hostport`, :func:`bracketed`, :func:`is_loopback`.
+- one vocabulary: :func:`hostport`, :func:`bracketed`, :func:`is_loopback`,
+  :func:`owner_label`.
 
 ``portdoctor.testing`` builds a :class:`Context` from fixture data for a check's tests.
 """
@@ -73,6 +74,7 @@ from portdoctor.model import (
     Target,
     bracketed,
     hostport,
+    owner_label,
     reachable,
 )
 from portdoctor.resolve import NO_ADDRESS, NO_SUCH_NAME, RESOLVER_FAILED
@@ -138,6 +140,7 @@ __all__ = [
     "names_port",
     "no_proxy_match",
     "no_proxy_value",
+    "owner_label",
     "packet_for",
     "pf_rules_naming_port",
     "port_types",

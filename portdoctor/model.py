@@ -63,6 +63,24 @@ class ClientMessage:
         return {"client": self.client, "said": self.said, "addresses": list(self.addresses), "note": self.note}
 
 
+def owner_label(sock: Socket) -> str:
+    """Who owns a socket, in the one wording every output uses.
+
+    ``python3 (pid 1301, user bob)``; ``python3 (pid 1301, uid 1000)`` when the user name
+    is unknown; for an owner this user cannot see, ``owner hidden (uid 1000)`` or
+    ``owner hidden``.
+    """
+    if sock.pid is None and not sock.process:
+        return f"owner hidden (uid {sock.uid})" if sock.uid is not None else "owner hidden"
+    about = [f"pid {sock.pid}"] if sock.pid is not None else []
+    if sock.user:
+        about.append(f"user {sock.user}")
+    elif sock.uid is not None:
+        about.append(f"uid {sock.uid}")
+    name = sock.process or "?"
+    return f"{name} ({', '.join(about)})" if about else name
+
+
 @dataclass(frozen=True)
 class Target:
     """A parsed TARGET: what the user asked about."""

@@ -55,7 +55,7 @@ def test_did_you_mean_a_port_one_digit_off():
     ctx = context("127.0.0.1:8080", all_listening=[far, near])
     f = check.run(ctx)
     assert f.cause == "not-listening"
-    assert "Did you mean :8081 (python3, pid 1234)?" in f.title
+    assert "Did you mean :8081 by python3 (pid 1234)?" in f.title
     assert f.evidence["did_you_mean"] == [8081]
     assert f.remediation[0].command == "portdoctor 127.0.0.1:8081"
 
@@ -67,7 +67,7 @@ def test_no_hint_for_the_other_protocol():
 
 def test_listening_passes():
     f = check.run(context("127.0.0.1:8080", sockets=[sock("127.0.0.2", 8080, pid=7, process="app")]))
-    assert f.status == "pass" and "127.0.0.2 (app, pid 7)" in f.title
+    assert f.status == "pass" and "127.0.0.2 by app (pid 7)" in f.title
 
 
 def test_non_listening_sockets_do_not_count():

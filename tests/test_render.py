@@ -11,6 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from portdoctor.model import Finding, HostInfo, Outcome, Probe, Remediation, Report, Socket, Status, Verdict
+from portdoctor.model import owner_label as model_owner_label
 from portdoctor.render import render
 from portdoctor.render.common import owner_label, printable
 from portdoctor.render.junit import render_junit
@@ -71,9 +72,9 @@ def test_text_layout_has_every_part_and_fits_80_columns():
     assert "127.0.0.1:5432 (tcp)" in text
     assert "addresses  127.0.0.1" in text
     assert re.search(r"probes\s+127\.0\.0\.1\s+refused\s+0\.4 ms", text)
-    assert "pid 812 postgres, user postgres" in text
-    assert "uid 0 (run with sudo to see)" in text
-    assert "pid 77 dnsmasq, user nobody, netns netns:4026532481 (docker:3f2a)" in " ".join(text.split())
+    assert "postgres (pid 812, user postgres)" in text
+    assert "owner hidden (uid 0; run with sudo to see)" in text
+    assert "dnsmasq (pid 77, user nobody), netns netns:4026532481 (docker:3f2a)" in " ".join(text.split())
     for mark in ("PASS  resolution", "FAIL  wrong-interface", "SKIP  firewall", "WARN  proxy", "ERROR broken-plugin"):
         assert mark in text
     assert "$ sudo portdoctor --report 127.0.0.1:5432" in text
@@ -129,9 +130,13 @@ def test_text_several_targets_end_with_a_summary():
 
 
 def test_owner_label_forms():
+    # One wording for a socket's owner everywhere (portdoctor.model.owner_label); the
+    # report adds how to see a hidden one.
     assert owner_label(Socket("tcp", 4, "0.0.0.0", 1, "LISTEN")) == "owner hidden (run with sudo to see)"
-    assert owner_label(Socket("tcp", 4, "0.0.0.0", 1, "LISTEN", uid=0)) == "uid 0 (run with sudo to see)"
-    assert owner_label(Socket("tcp", 4, "0.0.0.0", 1, "LISTEN", pid=5, process="x", uid=3)) == "pid 5 x, uid 3"
+    assert owner_label(Socket("tcp", 4, "0.0.0.0", 1, "LISTEN", uid=0)) == "owner hidden (uid 0; run with sudo to see)"
+    assert owner_label(Socket("tcp", 4, "0.0.0.0", 1, "LISTEN", pid=5, process="x", uid=3)) == "x (pid 5, uid 3)"
+    assert model_owner_label(Socket("tcp", 4, "0.0.0.0", 1, "LISTEN", uid=0)) == "owner hidden (uid 0)"
+    assert model_owner_label(Socket("tcp", 4, "::", 1, "LISTEN", pid=5, process="x", user="bob")) == "x (pid 5, user bob)"
     assert printable("a\nb\x07") == "a\\nb\\x07"
 
 
@@ -144,7 +149,7 @@ def test_markdown_has_heading_tables_and_commands():
     assert "| `127.0.0.1` | refused (Connection refused) | 0.4 ms |" in md
     assert "| ❌ fail | `wrong-interface` |" in md and "| ⏭️ skip | `firewall` |" in md
     assert "    ```sh\n    export no_proxy=127.0.0.1\n    ```" in md
-    assert "uid 0 (run with sudo to see)" in md
+    assert "owner hidden (uid 0; run with sudo to see)" in md
 
 
 def test_markdown_escapes_untrusted_text():

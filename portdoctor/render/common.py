@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from portdoctor.model import Report, Socket, Status
+from portdoctor.model import owner_label as socket_owner
 
 # C0 controls, DEL and C1 controls: never copied raw into a report.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -39,33 +40,18 @@ def printable_block(text: object) -> str:
     return "\n".join(printable(line) for line in ("" if text is None else str(text)).splitlines())
 
 
-def endpoint(address: str, port: int) -> str:
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-
-
 def owner_label(s: Socket, privileged: bool = False) -> str:
-    """Who owns a socket, in words: ``pid 812 postgres, user postgres`` or the hidden form.
+    """Who owns a socket (:func:`portdoctor.model.owner_label`), where it lives, and for
+    a hidden owner how to see it: ``postgres (pid 812, user postgres)``,
+    ``owner hidden (uid 0; run with sudo to see)``.
 
     ``privileged``: portdoctor already runs as root, so a hidden owner is in another PID
     namespace (a container) and sudo would not help: run it on the host instead.
     """
-    if s.pid is None and s.process is None:
+    who = printable(socket_owner(s))
+    if s.pid is None and not s.process:
         how = "another PID namespace: run portdoctor on the host" if privileged else "run with sudo to see"
-        if s.uid is not None:
-            who = f"uid {s.uid} ({how})"
-        else:
-            who = f"owner hidden ({how})"
-    else:
-        parts = []
-        if s.pid is not None:
-            parts.append(f"pid {s.pid}")
-        if s.process:
-            parts.append(printable(s.process))
-        who = " ".join(parts)
-        if s.user:
-            who += f", user {printable(s.user)}"
-        elif s.uid is not None:
-            who += f", uid {s.uid}"
+        who = who[:-1] + f"; {how})" if who.endswith(")") else who + f" ({how})"
     if s.namespace:
         who += f", netns {printable(s.namespace)}"
     if s.container:

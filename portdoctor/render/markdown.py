@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from portdoctor.model import Report, Status
-from portdoctor.render.common import endpoint, overall_line, owner_label, printable
+from portdoctor.model import Report, Status, hostport
+from portdoctor.render.common import overall_line, owner_label, printable
 
 _MARK = {
     Status.PASS: "✅ pass",
@@ -90,7 +90,7 @@ def render_one(r: Report, level: int = 2) -> str:
     if r.listeners:
         out += [f"Listeners on port {t.port}:", "", "| socket | owner |", "| --- | --- |"]
         for s in r.listeners:
-            out.append(f"| {code_span(s.protocol + ' ' + endpoint(s.address, s.port))} | {cell(owner_label(s, r.host.privileged))} |")
+            out.append(f"| {code_span(s.protocol + ' ' + hostport(s.address, s.port))} | {cell(owner_label(s, r.host.privileged))} |")
     elif t.protocol != "unix":
         out.append(f"Nothing is bound to port {t.port} (any address, any protocol).")
     out.append("")

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import textwrap
 
-from portdoctor.model import Report, Status
-from portdoctor.render.common import STATUS_LABEL, endpoint, overall_line, owner_label, printable, printable_block
+from portdoctor.model import Report, Status, hostport
+from portdoctor.render.common import STATUS_LABEL, overall_line, owner_label, printable, printable_block
 
 WIDTH = 80
 
@@ -100,7 +100,7 @@ def render_one(r: Report, *, color: bool = False, verbose: bool = False) -> str:
     if r.listeners:
         out.append(f"  listeners  on port {t.port}:")
         for s in r.listeners:
-            where = f"{s.protocol} {endpoint(s.address, s.port)}"
+            where = f"{s.protocol} {hostport(s.address, s.port)}"
             out.extend(_wrap(f"{where:<26} {owner_label(s, r.host.privileged)}", "    ", " " * 31))
     elif t.protocol != "unix":  # a Unix socket's listener is the unix-socket check's to name
         out.append(f"  listeners  none on port {t.port} (any address, any protocol)")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from portdoctor.model import Finding, Outcome, Probe, Report, Status, Target
+from portdoctor.model import Finding, Outcome, Probe, Report, Socket, Status, Target, hostport, owner_label
 
 WAITING = "waiting"
 RUNNING = "running"
@@ -183,10 +183,9 @@ def load_report_dict(path: Path, target_display: str | None = None) -> dict[str,
 
 
 def _display_of(target: dict[str, Any]) -> str:
-    host = str(target.get("host", ""))
-    host = f"[{host}]" if ":" in host else host
+    """``Target.display`` of a report's JSON ``target`` object."""
     prefix = "udp://" if target.get("protocol") == "udp" else ""
-    return f"{prefix}{host}:{target.get('port')}"
+    return f"{prefix}{hostport(str(target.get('host', '')), target.get('port'))}"
 
 
 # --- comparing two reports ----------------------------------------------------------
@@ -249,7 +248,6 @@ def _listener_key(s: dict[str, Any]) -> tuple:
 
 def _listener_text(key: tuple) -> str:
     protocol, address, port, pid, process, namespace = key
-    host = f"[{address}]" if address and ":" in str(address) else address
-    owner = f"{process or '?'} (pid {pid})" if pid is not None else (process or "owner hidden")
+    owner = owner_label(Socket(protocol or "tcp", 4, str(address), port or 0, "LISTEN", pid=pid, process=process))
     where = f" in {namespace}" if namespace else ""
-    return f"{protocol} {host}:{port} {owner}{where}"
+    return f"{protocol} {hostport(str(address), port)} {owner}{where}"
