@@ -182,9 +182,10 @@ def _dispatch(argv: list[str]) -> int:
 
         check_remote_args(args)
     if _interactive(args):
+        from portdoctor.api import Options
         from portdoctor.tui import run_wizard  # deferred: Textual costs ~0.3 s to import
 
-        return run_wizard(targets, args)
+        return run_wizard(targets, Options(timeout=args.timeout, expect=args.expect), check_dirs=args.checks_dir)
     if args.wait is not None:
         return _run_wait(targets, args, fmt)
     return _run_report(targets, args, fmt)

@@ -90,3 +90,11 @@ def test_non_http_scheme_is_not_affected():
 
 def test_no_variable_passes():
     assert run("http://127.0.0.1:8080/", {}).status is Status.PASS
+
+
+def test_proxy_urls_are_masked_by_the_one_masker_query_tokens_included():
+    from portdoctor.facts.proxyenv import mask_url
+
+    assert mask_url("http://alice:s3cret@proxy:3128") == "http://alice:***@proxy:3128"
+    assert mask_url("http://TOKEN123@proxy:3128/") == "http://***@proxy:3128/"
+    assert mask_url("http://proxy:3128/?token=abc&x=1") == "http://proxy:3128/?token=***&x=1"

@@ -1,4 +1,5 @@
-"""The wizard's plain logic (no terminal): events into rows, history, comparison, fix actions."""
+"""The wizard's plain logic (no terminal): events into rows; and the core logic it shows: history,
+comparison (portdoctor.history), fix actions (portdoctor.actions)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import pytest
 
 from portdoctor.actions import offered
+from portdoctor.history import compare_reports, load_report_dict, saved_reports
 from portdoctor.model import Action, Finding, Outcome, Probe, Report, Status
 from portdoctor.pipeline import CheckFinished, CheckStarted, Finished, Planned, Probed, Resolved
 from portdoctor.target import parse_target
@@ -19,9 +21,6 @@ from portdoctor.tui.state import (
     RUNNING,
     WAITING,
     DiagnosisRun,
-    compare_reports,
-    load_report_dict,
-    saved_reports,
 )
 
 TARGET = parse_target("127.0.0.1:8080")

@@ -6,21 +6,20 @@ cheap; Textual is imported when the wizard starts.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
 
+from portdoctor.api import Options
 from portdoctor.model import Target
 
 
-def run_wizard(targets: list[Target], args: Any) -> int:
-    """Run the wizard on ``targets``; return 0 if every target's last diagnosis was ok, else 1."""
-    from portdoctor.api import Options
+def run_wizard(targets: list[Target], options: Options | None = None, *, check_dirs: Sequence[Path] = ()) -> int:
+    """Run the wizard on ``targets`` with the user's ``options`` (timeout, ``--expect``) and
+    extra check folders; return 0 if every target's last diagnosis was ok, else 1."""
     from portdoctor.tui.app import WizardApp  # deferred: Textual and the app import in ~180 ms measured
     from portdoctor.tui.engine import Engine
 
-    engine = Engine(
-        options=Options(timeout=getattr(args, "timeout", 2.0) or 2.0, expect=getattr(args, "expect", None)),
-        check_dirs=list(getattr(args, "checks_dir", None) or []),
-    )
+    engine = Engine(options=options or Options(), check_dirs=list(check_dirs))
     app = WizardApp(targets, engine)
     app.run()
     if app.crash is not None:  # the CLI turns it into one line and exit 3

@@ -17,9 +17,9 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
+from portdoctor.history import SavedReport, compare_reports, load_report_dict, saved_reports
 from portdoctor.model import Action, Report, Target
 from portdoctor.tui.literal import literal
-from portdoctor.tui.state import SavedReport, compare_reports, load_report_dict, saved_reports
 
 HELP_TEXT = """\
 # portdoctor wizard

@@ -2,19 +2,17 @@
 
 :class:`DiagnosisRun` folds the engine's events (``Planned`` … ``Finished``) into rows,
 one per check, so the widgets only draw. Also here, because they are plain logic that
-tests can reach without a terminal: the saved-report history (:func:`saved_reports`)
-and the comparison of two reports (:func:`compare_reports`). The fix action the wizard
-offers is a check's :class:`portdoctor.model.Action`, carried out by :mod:`portdoctor.actions`.
+tests can reach without a terminal. The saved-report history and the comparison of two
+reports are :mod:`portdoctor.history`; the fix action the wizard offers is a check's
+:class:`portdoctor.model.Action`, carried out by :mod:`portdoctor.actions`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-from portdoctor.model import Finding, Outcome, Probe, Report, Socket, Status, Target, hostport, owner_label
+from portdoctor.model import Finding, Outcome, Probe, Report, Status, Target
+from portdoctor.pipeline import CheckFinished, CheckStarted, Event, Finished, Planned, Probed, Resolved
 
 WAITING = "waiting"
 RUNNING = "running"
@@ -75,26 +73,25 @@ class DiagnosisRun:
     def ok(self) -> bool:
         return self.report is not None and not self.report.failed
 
-    def apply(self, event: Any) -> str | None:
+    def apply(self, event: Event) -> str | None:
         """Fold one pipeline event in; return the name of the check row it changed."""
-        kind = type(event).__name__
-        if kind == "Planned":
+        if isinstance(event, Planned):
             self.rows = {name: CheckRow(name, title) for name, title in event.checks}
-        elif kind == "Resolved":
+        elif isinstance(event, Resolved):
             self.addresses, self.resolve_error = list(event.addresses), event.error
-        elif kind == "Probed":
+        elif isinstance(event, Probed):
             self.probes = list(event.probes)
-        elif kind == "CheckStarted":
+        elif isinstance(event, CheckStarted):
             row = self.rows.setdefault(event.name, CheckRow(event.name, event.title))
             row.state = RUNNING
             return event.name
-        elif kind == "CheckFinished":
+        elif isinstance(event, CheckFinished):
             name = event.findings[0].check if event.findings else None
             if name is not None:
                 row = self.rows.setdefault(name, CheckRow(name, name))
                 row.finish(event.findings)
                 return name
-        elif kind == "Finished":
+        elif isinstance(event, Finished):
             self.report = event.report
             self.addresses = list(event.report.addresses)
             self.probes = list(event.report.probes)
@@ -129,125 +126,3 @@ def worst_probe_outcome(probes: list[Probe]) -> Outcome | None:
         if any(p.outcome is outcome for p in probes):
             return outcome
     return None
-
-
-# --- the history of saved reports --------------------------------------------------
-
-FORMAT_OF_SUFFIX = {".md": "markdown", ".json": "json", ".txt": "text", ".xml": "junit"}
-
-
-@dataclass(frozen=True)
-class SavedReport:
-    path: Path
-    fmt: str
-    modified: float
-
-    @property
-    def label(self) -> str:
-        return self.path.name
-
-    @property
-    def comparable(self) -> bool:
-        """Only a JSON report carries the model back; the others are for reading."""
-        return self.fmt == "json"
-
-
-def saved_reports(folder: Path) -> list[SavedReport]:
-    """The reports in ``folder``, newest first (names start with a UTC timestamp)."""
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in folder.iterdir():
-        fmt = FORMAT_OF_SUFFIX.get(path.suffix.lower())
-        if fmt is None or path.name.startswith(".") or not path.is_file():
-            continue
-        try:
-            modified = path.stat().st_mtime
-        except OSError:
-            continue
-        found.append(SavedReport(path, fmt, modified))
-    return sorted(found, key=lambda r: (r.path.name, r.modified), reverse=True)
-
-
-def load_report_dict(path: Path, target_display: str | None = None) -> dict[str, Any]:
-    """The report object of a saved JSON file (for several targets: the matching one)."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    reports = data.get("reports") if isinstance(data, dict) and "reports" in data else [data]
-    if not reports or not isinstance(reports[0], dict):
-        raise ValueError(f"{path.name} holds no report")
-    for report in reports:
-        target = report.get("target") or {}
-        if target_display and _display_of(target) == target_display:
-            return report
-    return reports[0]
-
-
-def _display_of(target: dict[str, Any]) -> str:
-    """``Target.display`` of a report's JSON ``target`` object."""
-    prefix = "udp://" if target.get("protocol") == "udp" else ""
-    return f"{prefix}{hostport(str(target.get('host', '')), target.get('port'))}"
-
-
-# --- comparing two reports ----------------------------------------------------------
-
-
-def compare_reports(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """What changed from ``old`` to ``new``: verdict, each check's status, listeners.
-
-    Both are report objects in the JSON shape (``Report.to_dict()``). Returns Markdown
-    lines; an unchanged aspect says so, so the reader knows it was compared.
-    """
-    lines: list[str] = []
-    ov, nv = old.get("verdict") or {}, new.get("verdict") or {}
-    lines.append("## Verdict")
-    if (ov.get("cause"), ov.get("reachable")) == (nv.get("cause"), nv.get("reachable")):
-        lines.append(f"- unchanged: **{nv.get('cause')}** ({_reach(nv)})")
-    else:
-        lines.append(f"- was **{ov.get('cause')}** ({_reach(ov)}): {ov.get('summary', '')}")
-        lines.append(f"- now **{nv.get('cause')}** ({_reach(nv)}): {nv.get('summary', '')}")
-
-    lines.append("")
-    lines.append("## Findings")
-    old_f = {f.get("check"): f for f in old.get("findings") or []}
-    new_f = {f.get("check"): f for f in new.get("findings") or []}
-    changed = False
-    for name in list(old_f) + [n for n in new_f if n not in old_f]:
-        before, after = old_f.get(name), new_f.get(name)
-        if before is None:
-            lines.append(f"- `{name}`: new, **{after.get('status')}**: {after.get('title')}")
-        elif after is None:
-            lines.append(f"- `{name}`: no longer run (was **{before.get('status')}**)")
-        elif before.get("status") != after.get("status") or before.get("cause") != after.get("cause"):
-            lines.append(f"- `{name}`: **{before.get('status')}** → **{after.get('status')}**: {after.get('title')}")
-        else:
-            continue
-        changed = True
-    if not changed:
-        lines.append("- every check has the same status")
-
-    lines.append("")
-    lines.append("## Listeners")
-    old_l = {_listener_key(s) for s in old.get("listeners") or []}
-    new_l = {_listener_key(s) for s in new.get("listeners") or []}
-    for key in sorted(new_l - old_l, key=str):
-        lines.append(f"- new: {_listener_text(key)}")
-    for key in sorted(old_l - new_l, key=str):
-        lines.append(f"- gone: {_listener_text(key)}")
-    if old_l == new_l:
-        lines.append(f"- the same {len(new_l)} listener(s)" if new_l else "- none, as before")
-    return lines
-
-
-def _reach(verdict: dict[str, Any]) -> str:
-    return "reachable" if verdict.get("reachable") else "not reachable"
-
-
-def _listener_key(s: dict[str, Any]) -> tuple:
-    return (s.get("protocol"), s.get("address"), s.get("port"), s.get("pid"), s.get("process"), s.get("namespace"))
-
-
-def _listener_text(key: tuple) -> str:
-    protocol, address, port, pid, process, namespace = key
-    owner = owner_label(Socket(protocol or "tcp", 4, str(address), port or 0, "LISTEN", pid=pid, process=process))
-    where = f" in {namespace}" if namespace else ""
-    return f"{protocol} {hostport(str(address), port)} {owner}{where}"
