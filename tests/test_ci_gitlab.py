@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_render import make_report
 
 from portdoctor.cli import main
 from portdoctor.render import gitlab
 from portdoctor.render.text import render_one
+from samples import make_report
 
 START = re.compile(r"\x1b\[0Ksection_start:(\d+):([A-Za-z0-9_.-]+)(\[collapsed=true\])?\r\x1b\[0K(.*)")
 END = re.compile(r"\x1b\[0Ksection_end:(\d+):([A-Za-z0-9_.-]+)\r\x1b\[0K$")

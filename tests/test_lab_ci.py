@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_ci_github import commands_outside_stop
 
 from labkit import Listener, validate_report
+from runner_model import commands_outside_stop
 
 pytestmark = pytest.mark.lab
 

@@ -8,11 +8,11 @@ import socket
 
 import jsonschema
 import pytest
-from test_render import HOSTILE, make_report
 
 from portdoctor.causes import CAUSES
 from portdoctor.cli import main, schema_text
 from portdoctor.render import render
+from samples import HOSTILE, make_report
 
 
 @pytest.fixture(scope="module")
