@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -170,6 +172,22 @@ def test_hidden_owner_keeps_the_socket_with_uid_and_user():
 
 
 @linux_only
-def test_is_privileged_matches_effective_uid():
-    if os.geteuid() == 0:
-        assert sockets.is_privileged()
+def test_is_privileged_matches_effective_uid_and_capabilities():
+    with open("/proc/self/status", encoding="ascii") as status:
+        caps = int(next(line for line in status if line.startswith("CapEff:")).split()[1], 16)
+    wanted = (1 << sockets.CAP_SYS_PTRACE) | (1 << sockets.CAP_DAC_READ_SEARCH)
+    assert sockets.is_privileged() is (os.geteuid() == 0 or caps & wanted == wanted)
+
+
+@linux_only
+@pytest.mark.lab
+def test_is_privileged_is_false_for_nobody(lab):
+    """As root the run above can only say True; the same call made as nobody must say False."""
+    problem = lab.user_problem("nobody")
+    if problem:
+        pytest.skip(problem)
+    child = subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-c",
+         "import portdoctor.facts.sockets as s; print(s.is_privileged())"],
+        capture_output=True, text=True, timeout=30)
+    assert (child.returncode, child.stdout.strip()) == (0, "False"), child.stderr

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from labkit import unavailable_reason
+from labkit import run_isolated, unavailable_reason
 
 pytest.importorskip("textual")
 
@@ -39,11 +38,8 @@ def tui_lab() -> None:
 
 def run_scenario(name: str, timeout: float = 60.0) -> dict:
     """Run one driver scenario in a fresh lab namespace; return its observations."""
-    proc = subprocess.run(
-        ["unshare", "--net", "--pid", "--fork", "--mount-proc", "--propagation", "private",
-         "--", sys.executable, str(DRIVER), name, str(PORT)],
-        capture_output=True, text=True, timeout=timeout, cwd=DRIVER.parent,
-    )
+    proc = run_isolated([sys.executable, str(DRIVER), name, str(PORT)],
+                        capture_output=True, text=True, timeout=timeout, cwd=DRIVER.parent)
     lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARK)]
     assert lines, f"the driver printed no result (exit {proc.returncode}): {proc.stderr[-3000:]}"
     seen = json.loads(lines[-1][len(RESULT_MARK):])

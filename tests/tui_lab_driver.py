@@ -1,7 +1,7 @@
 """Runs one wizard scenario with Textual's pilot inside a lab namespace; prints what it saw.
 
-tests/test_tui_lab.py starts this script under ``unshare --net --pid --fork --mount-proc
---propagation private`` (the same isolation as tests/labkit), so the listeners, nftables
+tests/test_tui_lab.py starts this script with ``labkit.run_isolated`` (the lab's own
+private namespaces), and it sets up with the lab's helpers (``labkit.inside``), so the listeners, nftables
 rules and signals below touch only that private namespace. Usage::
 
     python tui_lab_driver.py SCENARIO PORT
@@ -20,40 +20,22 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import select
 import subprocess
 import sys
 import time
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-LISTENER = HERE / "labkit" / "listener.py"
+from labkit.inside import sh
+from labkit.inside import start_listener as start_lab_listener
+
 RESULT_MARK = "TUI-LAB-RESULT "
 SCREEN_SIZE = (110, 32)
 
 
-def sh(line: str) -> None:
-    """Run one setup command (bounded); raise with its stderr when it fails."""
-    proc = subprocess.run(line, shell=True, capture_output=True, text=True, timeout=20)
-    if proc.returncode != 0:
-        raise RuntimeError(f"setup failed: {line}: {proc.stderr.strip()}")
-
-
-def start_listener(address: str, port: int, name: str, timeout: float = 5.0) -> subprocess.Popen:
-    """Start tests/labkit/listener.py (its comm renamed to ``name``) and wait for "ready"."""
-    spec = {"address": address, "port": port, "protocol": "tcp", "name": name}
-    proc = subprocess.Popen([sys.executable, str(LISTENER), json.dumps(spec)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    line = proc.stdout.readline().strip() if ready else ""
-    if line != "ready":
-        proc.kill()
-        raise RuntimeError(f"listener {name} on {address}:{port} did not start: {line!r} "
-                           f"{proc.stderr.read() if proc.poll() is not None else ''}")
-    return proc
+def start_listener(address: str, port: int, name: str) -> subprocess.Popen:
+    return start_lab_listener({"address": address, "port": port, "protocol": "tcp", "name": name})
 
 
 async def until(pilot, condition: Callable[[], bool], what: str, timeout: float) -> None:
@@ -212,6 +194,7 @@ def main() -> int:
         for address, process_name in listeners:
             procs.append(start_listener(address, port, process_name))
 
+        from portdoctor.api import Options
         from portdoctor.cli import build_parser
         from portdoctor.target import parse_target
         from portdoctor.tui import run_wizard
@@ -227,7 +210,8 @@ def main() -> int:
 
         WizardApp.run = run_headless  # the only substitution: no real terminal in a test
         args = build_parser().parse_args(argv)
-        seen["exit_code"] = run_wizard([parse_target(t) for t in args.targets], args)
+        options = Options(timeout=args.timeout, expect=args.expect)
+        seen["exit_code"] = run_wizard([parse_target(t) for t in args.targets], options, check_dirs=args.checks_dir)
     except BaseException as exc:  # noqa: BLE001 - reported to the test, which fails with it
         seen["error"] = "".join(traceback.format_exception(exc))[-4000:]
     finally:

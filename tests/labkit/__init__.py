@@ -110,6 +110,16 @@ def unavailable_reason() -> str | None:
     return None
 
 
+# A fresh network namespace, with its own PID and mount namespaces (only the scenario's
+# processes are visible; when the first process exits the kernel kills the rest).
+ISOLATED = ["unshare", "--net", "--pid", "--fork", "--mount-proc", "--propagation", "private", "--"]
+
+
+def run_isolated(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """Run ``argv`` in a fresh lab namespace (:data:`ISOLATED`); ``kwargs`` go to subprocess.run."""
+    return subprocess.run([*ISOLATED, *argv], **kwargs)
+
+
 class Lab:
     """Runs scenarios. One instance per test session is enough."""
 
@@ -179,11 +189,8 @@ class Lab:
         # A private PID namespace too: portdoctor (as root) inspects every network
         # namespace it can see through /proc, so the scenario must see only its own
         # processes; and when the runner exits, the kernel kills everything it started.
-        proc = subprocess.run(
-            ["unshare", "--net", "--pid", "--fork", "--mount-proc", "--propagation", "private",
-             "--", self.python, str(RUNNER)],
-            input=json.dumps(spec), capture_output=True, text=True, timeout=timeout + 30,
-        )
+        proc = run_isolated([self.python, str(RUNNER)], input=json.dumps(spec), capture_output=True, text=True,
+                            timeout=timeout + 30)
         if proc.returncode != 0:
             raise RuntimeError(f"lab runner failed ({proc.returncode}): {proc.stderr[-2000:]}")
         out = json.loads(proc.stdout)

@@ -12,13 +12,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # run as a script: the shared in-namespace helpers sit next to it
 
-
-def as_user(user, argv):
-    if not user:
-        return argv
-    return ["setpriv", "--reuid", user, "--regid", "nogroup" if user == "nobody" else user,
-            "--clear-groups", "--"] + argv
+from inside import as_user, listener_argv  # noqa: E402
+from inside import sh as run_setup  # noqa: E402
 
 
 def main():
@@ -26,10 +23,10 @@ def main():
     log = []
 
     def sh(line):
-        p = subprocess.run(line, shell=True, capture_output=True, text=True, timeout=20)
-        log.append(f"$ {line} -> {p.returncode} {p.stderr.strip()}")
-        if p.returncode != 0:
-            raise SystemExit(f"setup failed: {line}: {p.stderr.strip()}")
+        try:
+            run_setup(line, log)
+        except RuntimeError as exc:
+            raise SystemExit(str(exc)) from None
 
     sh("ip link set lo up")
     if spec.get("hosts"):  # a private mount namespace (see Lab.run): the host's file is untouched
@@ -46,7 +43,7 @@ def main():
     namespaces = {}  # label -> pid of a holder process in that nested namespace
     try:
         for l in spec["listeners"]:
-            argv = [spec["python"], str(HERE / "listener.py"), json.dumps(l)] + list(l.get("extra_args") or [])
+            argv = listener_argv(l, spec["python"])
             argv = as_user(l.get("user"), argv)
             if l.get("netns"):
                 label = l["netns"]
