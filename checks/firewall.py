@@ -233,7 +233,7 @@ class FirewallCheck(Check):
             needs_root = not ctx.facts.privileged and all(
                 "root" in v or "ermission" in v or "not permitted" in v for v in (facts.unreadable.values() if facts else [why]))
             return self.skip(f"Cannot read the firewall rules ({'they need root' if needs_root else why}).",
-                             how=how, command=command, unreadable=why)
+                             how=how, command=command, evidence={"unreadable": why})
         probe, sock = suspicious[0]
         words = {Outcome.REFUSED: "was refused (as by a REJECT rule)", Outcome.TIMEOUT: "timed out (as by a DROP rule)",
                  Outcome.ERROR: "failed at once with EPERM (as by a DROP rule in OUTPUT)",

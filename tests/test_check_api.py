@@ -210,3 +210,24 @@ def test_the_built_ins_that_read_another_checks_finding_declare_it():
     for path in CHECKS:
         text = path.read_text(encoding="utf-8")
         assert "order = " not in text or "# after" not in text, f"{path.name}: declare after=(...), not a comment"
+
+
+_BUILDER_PARAMETERS = {
+    "passed": {"title", "detail", "evidence"},
+    "warn": {"title", "detail", "remediation", "cause", "evidence", "actions"},
+    "fail": {"cause", "title", "detail", "remediation", "evidence", "actions"},
+    "skip": {"reason", "how", "command", "evidence"},
+}
+
+
+@pytest.mark.parametrize("path", CHECKS, ids=lambda p: p.name)
+def test_built_in_checks_pass_evidence_as_a_mapping(path):
+    legacy = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "self"
+                and node.func.attr in _BUILDER_PARAMETERS):
+            extra = [k.arg or "**" for k in node.keywords if k.arg not in _BUILDER_PARAMETERS[node.func.attr]]
+            if extra:
+                legacy.append(f"{path.name}:{node.lineno} self.{node.func.attr}(..., {', '.join(extra)}=...)")
+    assert not legacy, "pass evidence={...}: " + "; ".join(legacy)
