@@ -20,7 +20,7 @@ def test_listener_in_another_namespace_is_other_namespace(lab):
     assert listener["pid"] and listener["port"] == 8080
     assert listener["namespace"] and listener["namespace"].startswith("net:[")
     f = r.finding("other-namespace")
-    assert f["status"] == "fail" and f"pd-ns-postgres (pid {listener['pid']})" in f["detail"]
+    assert f["status"] == "fail" and f"pd-ns-postgres (pid {listener['pid']}, user root)" in f["detail"]
     assert any(step["command"] == f"nsenter -t {listener['pid']} -n ss -ltnp" for step in f["remediation"])
     assert r.finding("service-running")["cause"] != "not-listening", "the listener exists, elsewhere"
 
