@@ -231,3 +231,25 @@ def test_built_in_checks_pass_evidence_as_a_mapping(path):
             if extra:
                 legacy.append(f"{path.name}:{node.lineno} self.{node.func.attr}(..., {', '.join(extra)}=...)")
     assert not legacy, "pass evidence={...}: " + "; ".join(legacy)
+
+
+def test_the_third_party_example_in_developing_md_works():
+    """DEVELOPING.md's plugin example (a check and its test, written with portdoctor.testing) runs as shown."""
+    import re
+    import types
+
+    text = (ROOT / "DEVELOPING.md").read_text(encoding="utf-8")
+    section = text[text.index("### A third-party check in its own package"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    check_part, test_part = code.split("# tests/test_check.py")
+    module = types.ModuleType("redis_auth.check")
+    exec(compile(check_part, "DEVELOPING.md (check)", "exec"), module.__dict__)
+    sys.modules["redis_auth"], sys.modules["redis_auth.check"] = types.ModuleType("redis_auth"), module
+    try:
+        tests: dict = {}
+        exec(compile(test_part, "DEVELOPING.md (test)", "exec"), tests)
+        tests["test_loopback_only_redis_warns_for_a_remote_target"]()
+    finally:
+        sys.modules.pop("redis_auth", None)
+        sys.modules.pop("redis_auth.check", None)
+    assert len(check_part.strip().splitlines()) <= 30
