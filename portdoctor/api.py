@@ -37,8 +37,8 @@ from typing import Any, Generic, TypeVar
 from portdoctor.facts import InterfaceAddress, Snapshot
 from portdoctor.facts import engine as container_engine
 from portdoctor.facts.binders import BindCandidate, lazy_bind_candidates
+from portdoctor.facts.macos_firewall import pf_rules_naming_port
 from portdoctor.facts.namespaces import NetworkNamespace, inside_container_advice
-from portdoctor.facts.platform_traps import pf_rules_naming_port, port_types
 from portdoctor.facts.proxyenv import (
     HONOURED_BY,
     IGNORED_BY,
@@ -60,6 +60,7 @@ from portdoctor.facts.rules import (
     packet_for,
     probe_signature,
 )
+from portdoctor.facts.selinux import port_types
 from portdoctor.facts.services import WELL_KNOWN, KnownService, names_port
 from portdoctor.facts.sockets import STOPPED_STATES
 from portdoctor.facts.unixsock import UnixFacts, UnixListener, may_connect
@@ -214,9 +215,9 @@ OWNER_STATES: Fact[dict[int, str]] = Fact("owner_states", "portdoctor.facts.sock
 NOT_LISTENING: Fact[list[Socket]] = Fact("not-listening", "portdoctor.facts.sockets:gather_not_listening")
 INIT_PROCESS: Fact[str | None] = Fact("init_process", "portdoctor.facts.services:gather_init_process")
 UNIX_LISTENERS: Fact[list[Any] | None] = Fact("unix_listeners", "portdoctor.facts.services:gather_unix_listeners")
-WSL: Fact[Any] = Fact("wsl", "portdoctor.facts.platform_traps:gather_wsl")
-MACOS_FIREWALL: Fact[Any] = Fact("macos_firewall", "portdoctor.facts.platform_traps:gather_macos_firewall")
-SELINUX_MODE: Fact[str | None] = Fact("selinux_mode", _no_snapshot("portdoctor.facts.platform_traps:read_selinux_mode"))
+WSL: Fact[Any] = Fact("wsl", "portdoctor.facts.wsl:gather_wsl")
+MACOS_FIREWALL: Fact[Any] = Fact("macos_firewall", "portdoctor.facts.macos_firewall:gather_macos_firewall")
+SELINUX_MODE: Fact[str | None] = Fact("selinux_mode", _no_snapshot("portdoctor.facts.selinux:read_selinux_mode"))
 WHOAMI: Fact[tuple[int | None, str | None]] = Fact("whoami", _no_snapshot("portdoctor.facts.binders:whoami"))
 UNPRIVILEGED_PORT_FLOOR: Fact[int | None] = Fact(
     "unprivileged-port-floor", _no_snapshot("portdoctor.facts.netstat:unprivileged_port_floor"))
@@ -224,12 +225,12 @@ UNPRIVILEGED_PORT_FLOOR: Fact[int | None] = Fact(
 
 def excluded_ports(protocol: str) -> Fact[list[Any] | None]:
     """Windows: the port ranges reserved by Hyper-V/WinNAT (``netsh ... excludedportrange``)."""
-    return Fact(f"excluded_ports:{protocol}", "portdoctor.facts.platform_traps:gather_excluded_ranges", protocol)
+    return Fact(f"excluded_ports:{protocol}", "portdoctor.facts.windows_ports:gather_excluded_ranges", protocol)
 
 
 def selinux_port(port: int) -> Fact[Any]:
     """SELinux: the port's types and recent AVC denials naming it."""
-    return Fact(f"selinux:{port}", "portdoctor.facts.platform_traps:gather_selinux", port)
+    return Fact(f"selinux:{port}", "portdoctor.facts.selinux:gather_selinux", port)
 
 
 def systemd_units(port: int, prefixes: Iterable[str] = ()) -> Fact[list[Any] | None]:

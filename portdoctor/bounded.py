@@ -96,6 +96,12 @@ class CommandResult:
     def ok(self) -> bool:
         return self.returncode == 0
 
+    @property
+    def why(self) -> str:
+        """One line saying why the command gave no answer."""
+        lines = self.stderr.strip().splitlines()
+        return self.error or (lines[-1] if lines else f"{self.argv[0]} exited with {self.returncode}")
+
 
 SYSTEM_PATH = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
 

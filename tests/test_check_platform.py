@@ -11,25 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from portdoctor.checks.platform_traps import (
-    MacosFirewallCheck,
-    SelinuxPortLabelCheck,
-    WindowsExcludedPortsCheck,
-    WslLocalhostCheck,
-)
-from portdoctor.facts.platform_traps import (
-    MacosFirewall,
-    SelinuxFacts,
-    WslFacts,
-    parse_avc_name_bind,
-    parse_excluded_port_ranges,
-    parse_semanage_ports,
-    parse_socketfilterfw,
-    parse_wslconfig,
-    pf_rules_naming_port,
-    port_types,
-    wsl_version,
-)
+from portdoctor.checks.macos_firewall import MacosFirewallCheck
+from portdoctor.checks.selinux import SelinuxPortLabelCheck
+from portdoctor.checks.windows_ports import WindowsExcludedPortsCheck
+from portdoctor.checks.wsl import WslLocalhostCheck
+from portdoctor.facts.macos_firewall import MacosFirewall, parse_socketfilterfw, pf_rules_naming_port
+from portdoctor.facts.selinux import SelinuxFacts, parse_avc_name_bind, parse_semanage_ports, port_types
+from portdoctor.facts.windows_ports import parse_excluded_port_ranges
+from portdoctor.facts.wsl import WslFacts, parse_wslconfig, wsl_version
 from portdoctor.model import Status
 from portdoctor.testing import context, sock
 
