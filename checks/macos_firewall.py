@@ -28,6 +28,9 @@ class MacosFirewallCheck(Check):
     def run(self, ctx: Context):
         port = ctx.target.port
         fw = ctx.fact(MACOS_FIREWALL)
+        if fw is None:
+            return self.skip("The macOS firewall state could not be read.", how="See pf's rules.",
+                             command="sudo pfctl -sr")
         if fw.pf_rules is not None:
             blocks = pf_rules_naming_port(fw.pf_rules, port)
             if blocks:

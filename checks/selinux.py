@@ -51,6 +51,9 @@ class SelinuxPortLabelCheck(Check):
             return self.passed(f"A service is bound to port {port}; SELinux did not stop it.", evidence={"selinux": "enforcing"})
         # Only now pay for semanage (seconds) and the audit log.
         se = ctx.fact(selinux_port(port))
+        if se is None:
+            return self.skip("SELinux's port labels could not be read.", how="List the port's labels.",
+                             command=f"sudo semanage port -l | grep -w {port}")
         labels = port_types(se.port_table, port, proto) if se.port_table is not None else None
         label = labels[0] if labels else None
 

@@ -36,6 +36,9 @@ class WslLocalhostCheck(Check):
 
     def run(self, ctx: Context):
         wsl = ctx.fact(WSL)
+        if wsl is None:
+            return self.skip("WSL's networking mode could not be read.", how="See networkingMode in .wslconfig.",
+                             command="cat /mnt/c/Users/$USER/.wslconfig")
         port = ctx.target.port
         if wsl.networking_mode == "mirrored":
             return self.passed("WSL2 uses mirrored networking: Windows and Linux share localhost.",

@@ -32,12 +32,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from portdoctor.facts import InterfaceAddress, Snapshot
 from portdoctor.facts import engine as container_engine
 from portdoctor.facts.binders import BindCandidate, lazy_bind_candidates
-from portdoctor.facts.macos_firewall import pf_rules_naming_port
+from portdoctor.facts.macos_firewall import MacosFirewall, pf_rules_naming_port
 from portdoctor.facts.namespaces import NetworkNamespace, inside_container_advice
 from portdoctor.facts.proxyenv import (
     HONOURED_BY,
@@ -60,7 +60,7 @@ from portdoctor.facts.rules import (
     packet_for,
     probe_signature,
 )
-from portdoctor.facts.selinux import port_types
+from portdoctor.facts.selinux import SelinuxFacts, port_types
 from portdoctor.facts.services import WELL_KNOWN, KnownService, names_port
 from portdoctor.facts.sockets import STOPPED_STATES
 from portdoctor.facts.unixsock import UnixFacts, UnixListener, may_connect
@@ -80,6 +80,10 @@ from portdoctor.model import (
 )
 from portdoctor.resolve import NO_ADDRESS, NO_SUCH_NAME, RESOLVER_FAILED
 from portdoctor.target import is_loopback
+
+if TYPE_CHECKING:  # the types of lazy facts; their modules are imported when a check asks
+    from portdoctor.facts.windows_ports import PortRange
+    from portdoctor.facts.wsl import WslFacts
 
 __all__ = [
     "HONOURED_BY",
@@ -207,7 +211,7 @@ def _no_snapshot_args(fn: str, *args: Any) -> Callable[[Snapshot], Any]:
     return gather
 
 
-# The lazy facts the built-in checks read. Types are in the modules named.
+# The lazy facts the built-in checks read.
 OWNER_STATES: Fact[dict[int, str]] = Fact("owner_states", "portdoctor.facts.sockets:gather_owner_states")
 # TCP sockets on the port that are not listening (TIME_WAIT, clients, accepted connections):
 # finding them costs the kernel a walk of every connection on the machine, so only a check
@@ -215,20 +219,20 @@ OWNER_STATES: Fact[dict[int, str]] = Fact("owner_states", "portdoctor.facts.sock
 NOT_LISTENING: Fact[list[Socket]] = Fact("not-listening", "portdoctor.facts.sockets:gather_not_listening")
 INIT_PROCESS: Fact[str | None] = Fact("init_process", "portdoctor.facts.services:gather_init_process")
 UNIX_LISTENERS: Fact[list[Any] | None] = Fact("unix_listeners", "portdoctor.facts.services:gather_unix_listeners")
-WSL: Fact[Any] = Fact("wsl", "portdoctor.facts.wsl:gather_wsl")
-MACOS_FIREWALL: Fact[Any] = Fact("macos_firewall", "portdoctor.facts.macos_firewall:gather_macos_firewall")
+WSL: Fact[WslFacts | None] = Fact("wsl", "portdoctor.facts.wsl:gather_wsl")
+MACOS_FIREWALL: Fact[MacosFirewall] = Fact("macos_firewall", "portdoctor.facts.macos_firewall:gather_macos_firewall")
 SELINUX_MODE: Fact[str | None] = Fact("selinux_mode", _no_snapshot("portdoctor.facts.selinux:read_selinux_mode"))
 WHOAMI: Fact[tuple[int | None, str | None]] = Fact("whoami", _no_snapshot("portdoctor.facts.binders:whoami"))
 UNPRIVILEGED_PORT_FLOOR: Fact[int | None] = Fact(
     "unprivileged-port-floor", _no_snapshot("portdoctor.facts.netstat:unprivileged_port_floor"))
 
 
-def excluded_ports(protocol: str) -> Fact[list[Any] | None]:
+def excluded_ports(protocol: str) -> Fact[list[PortRange] | None]:
     """Windows: the port ranges reserved by Hyper-V/WinNAT (``netsh ... excludedportrange``)."""
     return Fact(f"excluded_ports:{protocol}", "portdoctor.facts.windows_ports:gather_excluded_ranges", protocol)
 
 
-def selinux_port(port: int) -> Fact[Any]:
+def selinux_port(port: int) -> Fact[SelinuxFacts]:
     """SELinux: the port's types and recent AVC denials naming it."""
     return Fact(f"selinux:{port}", "portdoctor.facts.selinux:gather_selinux", port)
 
