@@ -109,6 +109,11 @@ class UnixSocketCheck(Check):
                          f"{path} needs group {group}.")
                 steps = [fix(f"Log out and in again (or start a shell with the group) so the session has "
                              f"group {group}.", f"newgrp {group}")]
+            elif f.gid == 0:
+                # Joining group root (gid 0) hands out far more than this socket: never advise it.
+                title = f"{who} is not in group {group}, which {path} needs ({_mode(facts)})."
+                steps = [fix("Configure the service to create its socket with a group meant for its clients "
+                             "(not root's group), then add the user to that group.", f"ls -l {path}")]
             else:
                 title = f"{who} is not in group {group}, which {path} needs ({_mode(facts)})."
                 steps = [fix(f"Add {who} to group {group}, then log out and in again (group membership is read "

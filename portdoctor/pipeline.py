@@ -277,6 +277,8 @@ def decide_verdict(ctx: Context) -> Verdict:
                        best.remediation[0] if best.remediation else None, also)
     if reachable:
         what = "answered a datagram" if ctx.target.protocol == "udp" else "accepted a connection"
+        if ctx.target.protocol == "unix":
+            return Verdict(True, "ok", f"{ctx.target.display} {what}.")  # a path has no addresses
         if ctx.every_address_accepts:
             return Verdict(True, "ok", f"{ctx.target.display} {what} on every address "
                            f"({', '.join(ctx.addresses)}).")

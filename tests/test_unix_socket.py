@@ -109,3 +109,23 @@ def test_each_connect_outcome_gives_its_cause():
     full = _run(path, Probe(path, Outcome.TIMEOUT, 0.1, errno.EAGAIN), UnixFacts(path, socket_file, listeners=[live],
                                                                               user=ME))
     assert full.cause == "backlog-full"
+
+
+def test_a_socket_of_group_root_never_advises_joining_group_root():
+    path = "/run/app.sock"
+    live = UnixListener(path, 9, 42, 1, 0, 128, 0, 321, "appsvc", "root")
+    root_only = PathInfo(True, "socket", 0o660, 0, 0, "root", "root", 42, 1)
+    denied = _run(path, Probe(path, Outcome.ERROR, 0.1, errno.EACCES),
+                  UnixFacts(path, root_only, listeners=[live], user=ME))
+    assert denied.cause == "permission-denied"
+    assert not any("usermod" in (step.command or "") for step in denied.remediation)
+
+
+def test_an_accepting_socket_is_ok_without_an_empty_address_list():
+    from portdoctor.pipeline import decide_verdict
+
+    path = "/run/app.sock"
+    ctx = Context(parse_target(path), [], [Probe(path, Outcome.OPEN, 0.1)], Snapshot(port=0, protocol="unix"),
+                  Options())
+    verdict = decide_verdict(ctx)
+    assert verdict.cause == "ok" and "()" not in verdict.summary and "every address" not in verdict.summary
