@@ -15,7 +15,7 @@ SECTION_TITLES = ("What it means", "Why it happens", "How to confirm", "How to f
 
 def page(cause: str) -> str:
     """The page for a cause; raises KeyError for a cause without one."""
-    path = resources.files("portdoctor.explain").joinpath("pages", f"{cause}.md")
+    path = resources.files("portdoctor.explain").joinpath("pages").joinpath(f"{cause}.md")
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -23,7 +23,7 @@ def page(cause: str) -> str:
 
 
 def has_page(cause: str) -> bool:
-    return resources.files("portdoctor.explain").joinpath("pages", f"{cause}.md").is_file()
+    return resources.files("portdoctor.explain").joinpath("pages").joinpath(f"{cause}.md").is_file()
 
 
 def sections(cause: str) -> dict[str, str]:
