@@ -132,3 +132,72 @@ def test_from_runs_the_whole_diagnosis_there(causes_lab):
     assert report["verdict"]["cause"] == "ok", report["verdict"]
     assert run.returncode == 0
     assert [listener["process"] for listener in report["listeners"]] == ["postgres"]
+
+
+# --- when SSH does not get us there, or there is no python3 ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def broken_lab(ssh_lab):
+    servers = [
+        Server("b0", ssh="off"),  # port 22 refused
+        Server("b1", ssh="drop"),  # port 22 dropped: the SSH connect times out
+        Server("b2", python=False, listeners=[Listener("127.0.0.1", PORT, name="postgres")]),
+        Server("b3", known=False),  # its host key is not in known_hosts
+        Server("b4", python=False, listeners=[Listener("SERVER", PORT, name="postgres")],
+               setup=rules("reject with tcp reset")),
+    ]
+    runs = [
+        ["ssh", "root@{b2}", "command -v python3 python3.11; ls /usr/bin/python3; echo exit=$?"],
+        ssh_args("b0"), ssh_args("b1", extra=["--ssh-timeout", "2"]), ssh_args("b2"), ssh_args("b3"), ssh_args("b4"),
+        ["--report", "--format", "json", "--ssh-config", "{config}", "--from", "root@{b2}", f"127.0.0.1:{PORT}"],
+    ]
+    return ssh_lab.run(servers, runs)
+
+
+def test_the_server_without_python_has_none(broken_lab):
+    _, runs = broken_lab
+    assert "exit=2" in runs[0].stdout and "/usr/bin/python3" not in runs[0].stdout.split("exit=")[0], runs[0].stdout
+
+
+@pytest.mark.parametrize("index,kind,words", [
+    (1, "refused", "refused"),
+    (2, "timeout", "timed out"),
+    (4, "host-key-unknown", "not in known_hosts"),
+])
+def test_a_broken_ssh_path_is_a_skip_and_the_local_diagnosis_stands(broken_lab, index, kind, words):
+    _, runs = broken_lab
+    run = runs[index]
+    report = run.json
+    assert run.returncode == 1
+    side = report["server_side"]
+    assert side["status"] == "skipped" and words in side["reason"], side
+    finding = next(f for f in report["findings"] if f["check"] == "server-side")
+    assert finding["status"] == "skip" and finding["evidence"]["ssh"] == kind
+    # The local part stands: the client's own probe and checks name the cause.
+    assert report["verdict"]["check"] != "server-side"
+    assert report["probes"] and report["verdict"]["cause"] == "not-listening"
+    if kind == "host-key-unknown":
+        commands = [r["command"] for r in finding["remediation"]]
+        assert any("ssh-keyscan" in c and "ssh-keygen -lf" in c for c in commands), commands
+        assert "\n" not in side["reason"]
+
+
+def test_without_python3_reduced_facts_still_name_the_cause(broken_lab):
+    _, runs = broken_lab
+    for index, cause in ((3, "wrong-interface"), (5, "firewall")):
+        report = runs[index].json
+        side = report["server_side"]
+        assert side["status"] == "reduced" and "python3" in side["reason"], side
+        assert side["report"]["host"]["hostname"] == f"b{index - 1}"
+        assert any("reduced facts" in n for n in side["report"]["notes"])
+        assert report["verdict"]["cause"] == cause, report["verdict"]
+
+
+def test_from_without_python3_is_an_honest_skip(broken_lab):
+    _, runs = broken_lab
+    run = runs[6]
+    report = run.json
+    assert run.returncode == 1
+    assert report["verdict"]["cause"] == "unknown"
+    assert report["findings"][0]["status"] == "skip" and "python3" in report["findings"][0]["title"]
