@@ -152,3 +152,34 @@ def test_ssh_failures_are_named(stderr, kind):
     assert failure.kind == kind
     if kind == "host-key-unknown":
         assert "ssh-keyscan" in failure.command
+
+
+def _matrix_reports():
+    from portdoctor.model import Finding, HostInfo, Report, ServerSide, Status, Target, Verdict
+
+    def one(host, address, port, cause):
+        findings = [Finding("server-side", Status.FAIL, f"{cause} there", cause)] if cause != "ok" else []
+        return Report("0.1.0", "2026-01-01T00:00:00Z", HostInfo(host, "Linux", True),
+                      Target(f"{address}:{port}", address, port), [address], [], [], findings,
+                      Verdict(cause == "ok", cause, f"{cause} summary"), 1.0, ssh=f"root@{host}",
+                      server_side=ServerSide(f"root@{host}", "diagnosed"))
+
+    return [one("a", "10.0.0.1", 5432, "ok"), one("a", "10.0.0.1", 6379, "firewall"),
+            one("b", "10.0.0.2", 5432, "wrong-interface"), one("b", "10.0.0.2", 6379, "ok")]
+
+
+def test_the_matrix_in_every_format():
+    from portdoctor.render import render
+    from portdoctor.render.github import annotations
+
+    reports = _matrix_reports()
+    text = render(reports, "text")
+    assert "  root@a  ok               firewall" in text
+    markdown = render(reports, "markdown")
+    assert "| `root@b` | ❌ `wrong-interface` | ✅ `ok` |" in markdown
+    junit = render(reports, "junit")
+    assert junit.count("<testsuite ") == 2 and 'name="portdoctor on root@a"' in junit
+    document = json.loads(render(reports, "json"))
+    assert [r["host"]["ssh"] for r in document["reports"]] == ["root@a", "root@a", "root@b", "root@b"]
+    assert all(r["server_side"]["status"] == "diagnosed" for r in document["reports"])
+    assert any("on root@b" in line for line in annotations(reports))

@@ -59,6 +59,12 @@ def owner_label(s: Socket, privileged: bool = False) -> str:
     return who
 
 
+def report_label(report: Report) -> str:
+    """The target, and with --ssh/--from the host it is about: ``db:5432 on root@db``."""
+    display = report.target.display
+    return f"{display} on {report.ssh}" if report.ssh else display
+
+
 def counts(report: Report) -> dict[Status, int]:
     out = dict.fromkeys(Status, 0)
     for f in report.findings:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from portdoctor.model import Report, Status
+from portdoctor.render.common import report_label
 from portdoctor.sanitize import clean_text
 
 SUMMARY_LIMIT = 1024 * 1024  # bytes GitHub accepts in one step's summary
@@ -64,7 +65,7 @@ def annotations(reports: list[Report]) -> list[str]:
     """
     lines: list[str] = []
     for r in reports:
-        display = r.target.display
+        display = report_label(r)
         failing = False
         for f in r.findings:
             if f.status not in (Status.FAIL, Status.WARN, Status.ERROR):
@@ -104,7 +105,7 @@ def grouped(reports: list[Report], render_one: Callable[[Report], str]) -> str:
     out = []
     for r in reports:
         state = "ok" if not r.failed else r.verdict.cause
-        out.append(f"::group::{escape_data(f'portdoctor {r.target.display}: {state}')}\n")
+        out.append(f"::group::{escape_data(f'portdoctor {report_label(r)}: {state}')}\n")
         out.append(stop_commands(defuse(render_one(r))))
         out.append("::endgroup::\n")
     return "".join(out)

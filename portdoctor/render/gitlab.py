@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from portdoctor.model import Report
-from portdoctor.render.common import printable
+from portdoctor.render.common import printable, report_label
 
 
 def active(environ=os.environ) -> bool:
@@ -23,7 +23,7 @@ def active(environ=os.environ) -> bool:
 
 def section_name(index: int, report: Report) -> str:
     """GitLab section names allow letters, digits, ``_``, ``.`` and ``-`` only."""
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", report.target.display).strip("_")[:60]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", report_label(report)).strip("_")[:60]
     return f"portdoctor_{index}_{slug}"
 
 
@@ -43,7 +43,7 @@ def sectioned(reports: list[Report], render_one: Callable[[Report], str]) -> str
     for i, r in enumerate(reports, 1):
         name = section_name(i, r)
         state = "ok" if not r.failed else r.verdict.cause
-        header = f"portdoctor {printable(r.target.display)}: {state}"
+        header = f"portdoctor {printable(report_label(r))}: {state}"
         out.append(section_start(name, header, collapsed=not r.failed))
         body = render_one(r)
         out.append(body if body.endswith("\n") else body + "\n")

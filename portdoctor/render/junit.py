@@ -82,16 +82,38 @@ def _verdict_case(r: Report, target: str, seen: dict[str, int]) -> str:
     return f"    {head}><failure{_attrs(message=v.summary, type=v.cause)}>{xml_text(chr(10).join(lines))}</failure></testcase>"
 
 
+def _host_suite(host: str, reports: list[Report]) -> tuple[str, dict[str, int]]:
+    """--ssh/--from over many hosts: one suite per host, its targets' cases inside."""
+    seen: dict[str, int] = {}
+    cases: list[str] = []
+    for r in reports:
+        cases += [_testcase(f, r.target.input, seen) for f in r.findings] + [_verdict_case(r, r.target.input, seen)]
+    n = _counts(reports)
+    seconds = f"{sum(r.duration_ms for r in reports) / 1000:.3f}"
+    first = reports[0]
+    props = [("ssh", host), ("hostname", first.host.hostname), ("targets", " ".join(r.target.input for r in reports)),
+             ("causes", " ".join(r.verdict.cause for r in reports))]
+    lines = [f"  <testsuite{_attrs(name=f'portdoctor on {host}', errors=n['errors'], failures=n['failures'], skipped=n['skipped'], tests=n['tests'], time=seconds, timestamp=first.created, hostname=first.host.hostname)}>",
+             "    <properties>"]
+    lines += [f"      <property{_attrs(name=k, value=v)}/>" for k, v in props]
+    lines += ["    </properties>", *cases, "  </testsuite>"]
+    return "\n".join(lines), n
+
+
+def _counts(reports: list[Report]) -> dict[str, int]:
+    return {
+        "tests": sum(len(r.findings) + 1 for r in reports),
+        "failures": sum(sum(f.status is Status.FAIL for f in r.findings) + (1 if r.failed else 0) for r in reports),
+        "errors": sum(sum(f.status is Status.ERROR for f in r.findings) for r in reports),
+        "skipped": sum(sum(f.status is Status.SKIP for f in r.findings) for r in reports),
+    }
+
+
 def _suite(r: Report) -> tuple[str, dict[str, int]]:
     target = r.target.input
     seen: dict[str, int] = {}
     cases = [_testcase(f, target, seen) for f in r.findings] + [_verdict_case(r, target, seen)]
-    n = {
-        "tests": len(r.findings) + 1,
-        "failures": sum(f.status is Status.FAIL for f in r.findings) + (1 if r.failed else 0),
-        "errors": sum(f.status is Status.ERROR for f in r.findings),
-        "skipped": sum(f.status is Status.SKIP for f in r.findings),
-    }
+    n = _counts([r])
     props = [("target", r.target.input), ("host", r.target.host), ("port", r.target.port),
              ("protocol", r.target.protocol), ("addresses", " ".join(r.addresses)),
              ("reachable", str(r.verdict.reachable).lower()), ("cause", r.verdict.cause)]
@@ -105,7 +127,13 @@ def _suite(r: Report) -> tuple[str, dict[str, int]]:
 
 
 def render_junit(reports: list[Report]) -> str:
-    suites = [_suite(r) for r in reports]
+    if any(r.ssh for r in reports):
+        hosts: dict[str, list[Report]] = {}
+        for r in reports:
+            hosts.setdefault(r.ssh or "(here)", []).append(r)
+        suites = [_host_suite(host, rs) for host, rs in hosts.items()]
+    else:
+        suites = [_suite(r) for r in reports]
     total = {k: sum(n[k] for _, n in suites) for k in ("tests", "failures", "errors", "skipped")}
     seconds = sum(r.duration_ms for r in reports) / 1000
     head = f"<testsuites{_attrs(name='portdoctor', tests=total['tests'], failures=total['failures'], errors=total['errors'], skipped=total['skipped'], time=f'{seconds:.3f}')}>"

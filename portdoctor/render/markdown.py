@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from portdoctor.model import Report, Status, hostport
-from portdoctor.render.common import overall_line, owner_label, printable
+from portdoctor.render.common import overall_line, owner_label, printable, report_label
 
 _MARK = {
     Status.PASS: "✅ pass",
@@ -59,7 +59,8 @@ def render_one(r: Report, level: int = 2) -> str:
     h = "#" * level
     t = r.target
     v = r.verdict
-    out: list[str] = [f"{h} {_icon(r)} {code_span(t.display)}: `{v.cause}`", ""]
+    where = f" on {code_span(r.ssh)}" if r.ssh else ""
+    out: list[str] = [f"{h} {_icon(r)} {code_span(t.display)}{where}: `{v.cause}`", ""]
     out.append(f"**{escape_text(v.summary)}**")
     out.append("")
     if v.first_step is not None:
@@ -131,8 +132,20 @@ def render_one(r: Report, level: int = 2) -> str:
 def render_markdown(reports: list[Report]) -> str:
     if len(reports) == 1:
         return render_one(reports[0])
-    out = [f"## portdoctor: {overall_line(reports)}", "", "| | target | cause | summary |", "| --- | --- | --- | --- |"]
+    out = [f"## portdoctor: {overall_line(reports)}", ""]
+    from portdoctor.remote.matrix import build_matrix
+
+    matrix = build_matrix(reports)
+    if matrix is not None:  # many SSH hosts: host x target -> cause
+        out.append("| host | " + " | ".join(code_span(t) for t in matrix.targets) + " |")
+        out.append("| --- |" + " --- |" * len(matrix.targets))
+        for host in matrix.hosts:
+            cells = " | ".join(("✅ " if matrix.cause(host, t) == "ok" else "❌ ") + f"`{matrix.cause(host, t)}`"
+                               for t in matrix.targets)
+            out.append(f"| {code_span(host)} | {cells} |")
+        out.append("")
+    out += ["| | target | cause | summary |", "| --- | --- | --- | --- |"]
     for r in reports:
-        out.append(f"| {_icon(r)} | {code_span(r.target.display)} | `{r.verdict.cause}` | {cell(r.verdict.summary)} |")
+        out.append(f"| {_icon(r)} | {code_span(report_label(r))} | `{r.verdict.cause}` | {cell(r.verdict.summary)} |")
     out.append("")
     return "\n".join(out) + "\n" + "\n".join(render_one(r, level=3) for r in reports)
