@@ -33,6 +33,12 @@ def ssh_args(*hosts: str, target: str | None = None, extra=()) -> list[str]:
     return args + list(extra) + [target or f"{{{hosts[0]}}}:{PORT}"]
 
 
+LOOPBACK_FIRST = ["nft add table inet lab",
+                  "nft add chain inet lab input '{ type filter hook input priority 0; }'",
+                  "nft add rule inet lab input iif lo accept",
+                  f"nft add rule inet lab input tcp dport {PORT} drop"]
+
+
 def rules(verdict: str) -> list[str]:
     return ["nft add table inet lab",
             "nft add chain inet lab input '{ type filter hook input priority 0; }'",
@@ -48,6 +54,8 @@ def causes_lab(ssh_lab):
         Server("s2", listeners=[Listener("SERVER", PORT, name="postgres")], setup=rules("reject with tcp reset")),
         Server("s3", listeners=[Listener("SERVER", PORT, name="postgres")], setup=rules("drop")),
         Server("s4", listeners=[Listener("SERVER", PORT + 1, name="postgres")]),  # on another port
+        # The usual shape: loopback accepted first, then the port dropped for everyone else.
+        Server("s5", listeners=[Listener("SERVER", PORT, name="postgres")], setup=LOOPBACK_FIRST),
     ]
     runs = [
         ["ssh", "root@{s1}", "hostname; ss -Htln; python3 -c 'import portdoctor' 2>&1 | tail -1; ls -A /tmp /root"],
@@ -56,6 +64,7 @@ def causes_lab(ssh_lab):
         ["--report", "--format", "json", "--ssh-config", "{config}", "--from", "root@{s1}", f"127.0.0.1:{PORT}"],
         ["--report", "--ssh-config", "{config}", "--timeout", "1", "--ssh", "root@{s0}", "--ssh", "root@{s1}",
          "--ssh", "root@{s2}", f":{PORT}"],
+        ssh_args("s5"),
     ]
     return ssh_lab.run(servers, runs)
 
@@ -146,11 +155,13 @@ def broken_lab(ssh_lab):
         Server("b3", known=False),  # its host key is not in known_hosts
         Server("b4", python=False, listeners=[Listener("SERVER", PORT, name="postgres")],
                setup=rules("reject with tcp reset")),
+        Server("b5", python=False, listeners=[Listener("SERVER", PORT, name="postgres")], setup=LOOPBACK_FIRST),
     ]
     runs = [
         ["ssh", "root@{b2}", "command -v python3 python3.11; ls /usr/bin/python3; echo exit=$?"],
         ssh_args("b0"), ssh_args("b1", extra=["--ssh-timeout", "2"]), ssh_args("b2"), ssh_args("b3"), ssh_args("b4"),
         ["--report", "--format", "json", "--ssh-config", "{config}", "--from", "root@{b2}", f"127.0.0.1:{PORT}"],
+        ssh_args("b5"),
     ]
     return ssh_lab.run(servers, runs)
 
@@ -201,3 +212,16 @@ def test_from_without_python3_is_an_honest_skip(broken_lab):
     assert run.returncode == 1
     assert report["verdict"]["cause"] == "unknown"
     assert report["findings"][0]["status"] == "skip" and "python3" in report["findings"][0]["title"]
+
+
+def test_a_rule_that_spares_loopback_is_judged_for_the_clients_packet(causes_lab, broken_lab):
+    """'iif lo accept' first: the server's own probe gets in, the client's does not; both modes see it."""
+    for run, status in ((causes_lab[1][9], "diagnosed"), (broken_lab[1][7], "reduced")):
+        report = run.json
+        assert report["server_side"]["status"] == status
+        assert report["verdict"]["cause"] == "firewall", report["verdict"]
+        server = report["server_side"]["report"]
+        ingress = next(f for f in server["findings"] if f["check"] == "firewall-from-client")
+        assert ingress["status"] == "fail" and "drop" in ingress["title"], ingress
+        assert ingress["evidence"]["packet"]["saddr"] == "169.254.15.1"
+        assert any("nft delete rule inet lab input handle" in (r["command"] or "") for r in ingress["remediation"])

@@ -36,6 +36,11 @@ def main(spec_text: str, nonce: str, archive) -> int:
                                       "built-in", value))
         except Exception as exc:  # noqa: BLE001 - reported like a local plugin failure
             errors.append(PluginError(value, f"{type(exc).__name__}: {exc}"))
+    if any(item.get("server_side") for item in spec["targets"]):
+        # --ssh: judge the rules for the client's packet too, not only for this host's own probe over lo.
+        from portdoctor.remote.ingress import ClientIngressCheck, client_address
+
+        checks.append(LoadedCheck(ClientIngressCheck(client_address()), "built-in", "portdoctor.remote.ingress"))
     checks.sort(key=lambda c: (c.check.order, c.check.name))
     options = Options(timeout=float(spec.get("timeout", 2.0)), expect=spec.get("expect"))
 

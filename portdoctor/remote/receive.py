@@ -24,8 +24,8 @@ MAX_ENVELOPE = 4 * 1024 * 1024
 MAX_TEXT = 2000
 MAX_DETAIL = 8000
 MAX_ITEMS = 200
+MAX_EVIDENCE = 16 * 1024
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 _CREATED = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|\+00:00)$")
@@ -86,22 +86,17 @@ def split_output(stdout: bytes, nonce: str) -> RemoteOutput:
 
 
 def clean(value: object, limit: int = MAX_TEXT, *, lines: bool = False) -> str:
-    """A remote string made safe to keep: controls escaped (line breaks kept with ``lines``), capped, masked."""
+    """A remote string made safe to keep: the shared sanitiser (controls, bidi made visible), capped, masked.
+
+    ``lines`` keeps line breaks (a finding's detail); ``\r`` is dropped there.
+    """
     from portdoctor.masking import mask_urls_in
+    from portdoctor.sanitize import clean_text
 
     text = "" if value is None else str(value)
-    if len(text) > limit:
-        text = text[:limit] + "…"
-
-    def escape(m: re.Match) -> str:
-        ch = m.group(0)
-        return f"\\u{ord(ch):04x}" if ord(ch) > 0xff else f"\\x{ord(ch):02x}"
-
     if lines:
-        text = "\n".join(_CONTROL.sub(escape, part).replace("\t", " ") for part in text.replace("\r", "").split("\n"))
-    else:
-        text = _CONTROL.sub(escape, text.replace("\t", " ").replace("\n", "\\n").replace("\r", "\\r"))
-    return mask_urls_in(text)
+        text = text.replace("\r", "")
+    return mask_urls_in(clean_text(text, keep_newlines=lines, limit=limit))
 
 
 def read_envelope(text: str) -> tuple[dict, list[Report]]:
@@ -149,6 +144,21 @@ def _float(value: Any) -> float:
 
 def _opt(value: Any, limit: int = MAX_TEXT) -> str | None:
     return None if value is None else clean(value, limit)
+
+
+def _evidence(value: Any) -> dict:
+    """A finding's evidence: JSON data only, every string cleaned; dropped when larger than 16 KiB."""
+    from portdoctor.sanitize import clean_mapping
+
+    if not isinstance(value, dict):
+        return {}
+    try:
+        if len(json.dumps(value)) > MAX_EVIDENCE:
+            return {"dropped": "the remote evidence was larger than 16 KiB"}
+    except (TypeError, ValueError, RecursionError):
+        return {}
+    cleaned = clean_mapping(value)
+    return {clean(k, 100): v for k, v in cleaned.items()} if isinstance(cleaned, dict) else {}
 
 
 def _masked_command(value: Any) -> str | None:
@@ -211,7 +221,8 @@ def report_from_dict(d: Any) -> Report:
         remediation = [Remediation(clean(_dict(r).get("text"), 500), _opt(_dict(r).get("command"), 500))
                        for r in _list(f.get("remediation"))[:10]]
         findings.append(Finding(clean(f.get("check"), 60), status, clean(f.get("title"), 500), _cause(f.get("cause")),
-                                clean(f.get("detail"), MAX_DETAIL, lines=True), remediation, {}, _float(f.get("ms"))))
+                                clean(f.get("detail"), MAX_DETAIL, lines=True), remediation, _evidence(f.get("evidence")),
+                                _float(f.get("ms"))))
     v = _dict(d.get("verdict"))
     step = _dict(v.get("first_step")) if v.get("first_step") else None
     verdict = Verdict(

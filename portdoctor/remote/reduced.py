@@ -87,14 +87,16 @@ def _firewall(sections: dict[str, str]):
     })
 
 
-def _checks():
+def _checks(client: str | None):
     from portdoctor.checks.firewall import FirewallCheck
     from portdoctor.checks.protocol_mismatch import ProtocolMismatchCheck
     from portdoctor.checks.service_running import ServiceRunningCheck
     from portdoctor.checks.wrong_interface import WrongInterfaceCheck
     from portdoctor.plugins import LoadedCheck
+    from portdoctor.remote.ingress import ClientIngressCheck
 
-    checks = [ServiceRunningCheck(), ProtocolMismatchCheck(), WrongInterfaceCheck(), FirewallCheck()]
+    checks = [ServiceRunningCheck(), ProtocolMismatchCheck(), WrongInterfaceCheck(), FirewallCheck(),
+              ClientIngressCheck(client)]
     return sorted((LoadedCheck(c, "built-in", type(c).__module__) for c in checks),
                   key=lambda c: (c.check.order, c.check.name))
 
@@ -125,7 +127,9 @@ def diagnose_reduced(sections: dict[str, str], client: Report, label: str) -> Re
     target = Target(f"{address}:{port}" if ":" not in address else f"[{address}]:{port}", address, port, protocol)
     probes = [p for p in client.probes if p.address == address]
     ctx = Context(target, [address], probes, snap, Options(), None)
-    for loaded in _checks():
+    connection = sections.get("client", "").split()
+    client_ip = connection[0] if len(connection) == 4 and re.fullmatch(r"[0-9A-Fa-f:.]{2,45}", connection[0]) else None
+    for loaded in _checks(client_ip):
         if loaded.check.applies(ctx):
             ctx.findings.extend(run_check(loaded, ctx))
     for source, why in snap.visibility.items():
