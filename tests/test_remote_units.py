@@ -183,3 +183,24 @@ def test_the_matrix_in_every_format():
     assert [r["host"]["ssh"] for r in document["reports"]] == ["root@a", "root@a", "root@b", "root@b"]
     assert all(r["server_side"]["status"] == "diagnosed" for r in document["reports"])
     assert any("on root@b" in line for line in annotations(reports))
+
+
+def test_a_remote_portdoctor_of_another_version_is_reported_not_trusted():
+    from portdoctor.model import Finding, HostInfo, Probe, Report, Status, Target, Verdict
+    from portdoctor.model import Outcome as O
+    from portdoctor.remote.combine import RemoteRun, attach_server_side
+
+    def report(cause, findings=()):
+        return Report("0.1.0", "2026-01-01T00:00:00Z", HostInfo("h", "Linux", True), Target("10.0.0.1:5432", "10.0.0.1", 5432),
+                      ["10.0.0.1"], [Probe("10.0.0.1", O.REFUSED, 1.0)], [], list(findings),
+                      Verdict(False, cause, f"{cause} here"), 1.0)
+
+    client = report("not-listening", [Finding("remote", Status.FAIL, "refused", "not-listening")])
+    run = RemoteRun(Destination("10.0.0.1", "root"))
+    run.version = "9.9.9"
+    run.reports = [report("ok")]
+    attach_server_side(client, run, 0)
+    side = next(f for f in client.findings if f.check == "server-side")
+    assert side.status is Status.WARN and "9.9.9" in side.title
+    assert client.verdict.cause == "not-listening"  # the client's own diagnosis stands
+    assert client.server_side.remote_version == "9.9.9"
