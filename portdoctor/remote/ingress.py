@@ -12,6 +12,7 @@ command that removes it; rules it cannot evaluate make it a warning, never a gue
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from portdoctor.api import Check, Context, fix
 from portdoctor.facts.firewall import Packet, evaluate
@@ -50,7 +51,7 @@ class ClientIngressCheck(Check):
         decision = evaluate(facts, packet, INGRESS_HOOKS)
         source = self.client or "the client"
         what = f"{proto} from {source} to {address}:{port} arriving on {iface}"
-        evidence = {"packet": {"saddr": self.client, "daddr": address, "dport": port, "iif": iface},
+        evidence: dict[str, Any] = {"packet": {"saddr": self.client, "daddr": address, "dport": port, "iif": iface},
                     "walked": decision.walked}
         if decision.blocked:
             verb = "drops" if decision.verdict == "drop" else "rejects"
@@ -61,15 +62,15 @@ class ClientIngressCheck(Check):
                     f"{rule.where} (hook {decision.hook}). This host's own probe may still pass (it travels "
                     "over lo); the client's packet does not.",
                     [fix("Remove the rule (or narrow it to the sources it is meant for):", rule.removal_command())],
-                    rule=rule.to_dict(), **evidence)
+                    evidence={**evidence, "rule": rule.to_dict()})
             chain = decision.chain
             name = f"{chain.family} {chain.table} {chain.name}" if chain is not None else "a base chain"
             steps = [fix("Allow the port before the policy applies:", chain.policy_command(packet))] if chain else []
             return self.fail("firewall", f"The policy of {name} {verb} {what}: no rule accepts it.",
-                             f"hook {decision.hook}", steps, **evidence)
+                             f"hook {decision.hook}", steps, evidence=evidence)
         if decision.maybe:
             hook, rule = decision.maybe[0]
             return self.warn(f"A rule may block {what} (it uses matches portdoctor does not evaluate): {rule.text}",
                              f"{rule.where} (hook {hook}); unevaluated: {', '.join(rule.unevaluated) or '?'}.",
-                             [fix("Look at the rule:", "sudo nft -a list ruleset")], cause="firewall", **evidence)
-        return self.passed(f"No rule blocks {what}.", **evidence)
+                             [fix("Look at the rule:", "sudo nft -a list ruleset")], cause="firewall", evidence=evidence)
+        return self.passed(f"No rule blocks {what}.", evidence=evidence)
