@@ -119,6 +119,11 @@ class BacklogCheck(Check):
             else:
                 how, command = "This OS does not show accept-queue lengths; watch whether accepts happen.", None
             return self.skip("The listener's accept-queue length is not visible here.", how, command, evidence=evidence)
+        if not any(s.pid for s in listeners) and not ctx.facts.privileged:
+            # Our probe only proves the kernel queued the handshake: a stopped owner shows the same.
+            return self.passed(f"The accept queue has room ({queues}); the owner is hidden from this user, so "
+                               "whether its process is stopped (SIGSTOP, a debugger) cannot be seen: run with sudo.",
+                               evidence=evidence)
         return self.passed(f"The listener is accepting ({queues}).", evidence=evidence)
 
     def _stopped(self, ctx: Context, sock: Socket, state: str, full: list[Socket], queues: str, drops: str,

@@ -19,7 +19,7 @@ class Cause:
 CAUSES: dict[str, Cause] = {
     c.name: c
     for c in [
-        Cause("ok", "Connected on every resolved address; nothing failed."),
+        Cause("ok", "Reachable (the first address in resolver order accepts); nothing failed."),
         Cause("not-listening", "Nothing on this machine is bound to that port."),
         Cause("wrong-interface", "Something listens on the port, but not on the address or family being connected to."),
         Cause("firewall", "A packet-filter rule rejects or drops the traffic."),

@@ -85,7 +85,7 @@ complete -c portdoctor -n 'not __fish_seen_subcommand_from explain checks schema
 complete -c portdoctor -n 'not __fish_seen_subcommand_from explain checks schema completion' -a 'neo4j://' -d 'default port 7687'
 complete -c portdoctor -n 'not __fish_seen_subcommand_from explain checks schema completion' -a 'bolt://' -d 'default port 7687'
 complete -c portdoctor -n '__fish_seen_subcommand_from explain' -s h -l help -d 'show this help message and exit'
-complete -c portdoctor -n '__fish_seen_subcommand_from explain' -a 'ok' -d 'Connected on every resolved address; nothing failed.'
+complete -c portdoctor -n '__fish_seen_subcommand_from explain' -a 'ok' -d 'Reachable (the first address in resolver order accepts); nothing failed.'
 complete -c portdoctor -n '__fish_seen_subcommand_from explain' -a 'not-listening' -d 'Nothing on this machine is bound to that port.'
 complete -c portdoctor -n '__fish_seen_subcommand_from explain' -a 'wrong-interface' -d 'Something listens on the port, but not on the address or family being connected to.'
 complete -c portdoctor -n '__fish_seen_subcommand_from explain' -a 'firewall' -d 'A packet-filter rule rejects or drops the traffic.'
