@@ -138,7 +138,14 @@ def _dispatch(argv: list[str]) -> int:
                 "completion": _cmd_completion}[command](rest)
 
     # Intermixed: "portdoctor db:5432 --report cache:6379" names two targets.
+    # Everything after "--" is a TARGET, even when it starts with "-" (argparse's
+    # intermixed parsing would read "-- --vers" as --version).
+    after_dashes: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, after_dashes = argv[:cut], argv[cut + 1:]
     args = parser.parse_intermixed_args(argv)
+    args.targets = list(args.targets) + after_dashes
     if args.version:
         print(f"portdoctor {__version__}")
         if args.verbose:

@@ -403,3 +403,10 @@ def test_term_dumb_gets_the_report_not_the_wizard(free_port):
     os.close(leader)
     assert proc.returncode == 1
     assert b"Verdict  NOT-LISTENING" in out and b"\x1b[?1049h" not in out  # no alternate screen
+
+
+def test_after_double_dash_everything_is_a_target(capsys):
+    # Hypothesis found it: argparse's intermixed parsing read "-- --vers" as --version (exit 0).
+    assert main(["--report", "--", "--vers"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("portdoctor: error: bad target '--vers'")

@@ -195,7 +195,7 @@ def test_main_never_raises_and_never_exits_3(capsys, text):
     # Every name "resolves" to 127.0.0.1 without a DNS query; literal addresses too,
     # so probes never leave loopback.
     with mock.patch("portdoctor.pipeline.resolve", _loopback_only):
-        code = main(["--report", "--timeout", "0.3", text])
+        code = main(["--report", "--timeout", "0.3", "--", text])  # "--": a text like "--vers" is a target here, not an option
     out, err = capsys.readouterr()
     event(f"exit {code}")
     assert code in (0, 1, 2), err
