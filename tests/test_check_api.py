@@ -14,11 +14,15 @@ from pathlib import Path
 
 import pytest
 
+import portdoctor.checks
 from portdoctor.api import Check, Context, Fact, Snapshot
 from portdoctor.testing import context
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKS = sorted(p for p in (ROOT / "checks").glob("*.py") if p.name != "__init__.py")
+# The built-in checks wherever portdoctor.checks is imported from: checks/ in a checkout,
+# the installed package when the tests run from an unpacked sdist (CI's second leg).
+CHECKS_DIR = Path(portdoctor.checks.__file__).resolve().parent
+CHECKS = sorted(p for p in CHECKS_DIR.glob("*.py") if p.name != "__init__.py")
 
 
 def portdoctor_imports(path: Path) -> list[tuple[int, str]]:
