@@ -68,12 +68,10 @@ class PortOwnerCheck(Check):
         all_listeners = [s for s in snap.sockets if s.listening and s.protocol == proto]
         listeners = [s for s in all_listeners if s.namespace is None]  # only these hold the port here
         elsewhere = [s for s in all_listeners if s.namespace is not None]
-        # The sockets that are not listening cost a walk of every connection on the machine:
-        # asked for only where they can matter (nothing listens, so a client bound to the
-        # port would block the service's bind; or --expect asks who holds the port).
-        asked = not listeners or bool(expected)
+        # The sockets that are not listening (TIME_WAIT, clients, a client bound to the port)
+        # are a lazy fact: read here, by the one check that reports them, not while gathering.
         others = [s for s in ctx.fact(NOT_LISTENING) or [] if s.protocol == proto and s.namespace is None
-                  and not _our_probe(ctx, s)] if asked else []
+                  and not _our_probe(ctx, s)]
         states = Counter(s.state for s in others)
         noted = ""
         if states:
@@ -91,7 +89,7 @@ class PortOwnerCheck(Check):
         owners = sorted({_describe_owner(s) for s in known})
         evidence = dict(owners=[{"pid": s.pid, "process": s.process, "user": s.user, "address": s.address,
                                  "namespace": s.namespace} for s in all_listeners],
-                        other_states=dict(states) if asked else None)
+                        other_states=dict(states))
         if elsewhere:
             noted += " In other network namespaces (they do not hold the port here): " + "; ".join(sorted(
                 {f"{_describe_owner(s) if s.pid else 'a hidden owner'} in {s.container or s.namespace}"

@@ -142,6 +142,28 @@ def test_live_port_filter_returns_only_that_port_with_our_pid():
 
 
 @linux_only
+def test_live_sockets_that_do_not_listen_are_read_only_when_asked():
+    # The fast path (a refused port, a healthy one) reads LISTEN alone; the connections on
+    # the port are the NOT_LISTENING fact, read when a check (port-owner) asks for it.
+    from portdoctor.api import NOT_LISTENING
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = server.accept()
+            with accepted:
+                snap = Snapshot(port=port)
+                sockets.gather_sockets(snap)
+                assert [s.state for s in snap.sockets if s.protocol == "tcp"] == ["LISTEN"]
+                assert NOT_LISTENING.name not in snap.extras
+                others = snap.lazy(NOT_LISTENING.name, NOT_LISTENING.gather)
+                assert [(s.state, s.remote_port) for s in others] == [("ESTABLISHED", client.getsockname()[1])]
+                assert others[0].pid == os.getpid()
+
+
+@linux_only
 def test_live_proc_fallback_matches_netlink():
     with socket.socket(socket.AF_INET6) as s6:
         s6.bind(("::1", 0))

@@ -181,3 +181,12 @@ def test_lab_our_own_probe_to_a_non_accepting_listener_is_not_reported(lab):
     assert f["status"] == "pass", f
     assert f["evidence"]["other_states"] == {}, f
     assert "CLOSE-WAIT" not in r.stdout and "ESTABLISHED" not in f["detail"], f
+
+
+def test_lab_port_owner_counts_the_connections_beside_a_listener(lab):
+    # Without --expect, too: two clients wait in the queue of a listener that never accepts.
+    r = lab.run(["127.0.0.1:8080"], listeners=[Listener("127.0.0.1", 8080, accept=False, fill=2, name="webd")])
+    f = r.finding("port-owner")
+    assert f["status"] == "pass", f
+    assert f["evidence"]["other_states"] == {"ESTABLISHED": 2}, f
+    assert "2 ESTABLISHED" in f["detail"], f
