@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portdoctor.model import Socket, hostport, owner_label
+from portdoctor.model import Socket, Target, hostport, owner_label
 from portdoctor.output import FORMAT_EXTENSION
 
 # --- the history of saved reports --------------------------------------------------
@@ -70,9 +70,10 @@ def load_report_dict(path: Path, target_display: str | None = None) -> dict[str,
 
 
 def _display_of(target: dict[str, Any]) -> str:
-    """``Target.display`` of a report's JSON ``target`` object."""
-    prefix = "udp://" if target.get("protocol") == "udp" else ""
-    return f"{prefix}{hostport(str(target.get('host', '')), target.get('port'))}"
+    """``Target.display`` of a report's JSON ``target`` object (a Unix socket's: ``unix://PATH``)."""
+    port, path = target.get("port"), target.get("path")
+    return Target(input="", host=str(target.get("host", "")), port=port if isinstance(port, int) else 0,
+                  protocol=str(target.get("protocol", "tcp")), path=path if isinstance(path, str) else None).display
 
 
 # --- comparing two reports ----------------------------------------------------------
@@ -99,11 +100,11 @@ def compare_reports(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     new_f = {f.get("check"): f for f in new.get("findings") or []}
     changed = False
     for name in list(old_f) + [n for n in new_f if n not in old_f]:
-        before, after = old_f.get(name), new_f.get(name)
-        if before is None:
-            lines.append(f"- `{name}`: new, **{after.get('status')}**: {after.get('title')}")
-        elif after is None:
+        before, after = old_f.get(name, {}), new_f.get(name, {})
+        if name not in new_f:
             lines.append(f"- `{name}`: no longer run (was **{before.get('status')}**)")
+        elif name not in old_f:
+            lines.append(f"- `{name}`: new, **{after.get('status')}**: {after.get('title')}")
         elif before.get("status") != after.get("status") or before.get("cause") != after.get("cause"):
             lines.append(f"- `{name}`: **{before.get('status')}** → **{after.get('status')}**: {after.get('title')}")
         else:
@@ -137,4 +138,4 @@ def _listener_text(key: tuple) -> str:
     protocol, address, port, pid, process, namespace = key
     owner = owner_label(Socket(protocol or "tcp", 4, str(address), port or 0, "LISTEN", pid=pid, process=process))
     where = f" in {namespace}" if namespace else ""
-    return f"{protocol} {hostport(str(address), port)} {owner}{where}"
+    return f"{protocol} {hostport(str(address), port or 0)} {owner}{where}"

@@ -75,6 +75,14 @@ class TestHistory:
         path.write_text(json.dumps({"schema": "x", "reports": [other, report([]).to_dict()]}))
         assert load_report_dict(path, "127.0.0.1:8080")["target"]["host"] == "127.0.0.1"
 
+    def test_a_unix_socket_target_is_matched_by_its_path(self, tmp_path):
+        # Its JSON port is null: it was read as "localhost:None" and never matched.
+        path = tmp_path / "r.json"
+        unix = dict(report([]).to_dict(), target={"host": "localhost", "port": None, "protocol": "unix",
+                                                  "path": "/run/app.sock"})
+        path.write_text(json.dumps({"schema": "x", "reports": [report([]).to_dict(), unix]}))
+        assert load_report_dict(path, "unix:///run/app.sock")["target"]["path"] == "/run/app.sock"
+
 
 class TestOfferedActions:
     """The wizard's fix comes from the actions the checks attach to their findings."""
