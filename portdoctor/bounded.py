@@ -11,14 +11,16 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class Overrun(Exception):
     """The function did not finish within its deadline."""
 
 
-def call_with_timeout(fn: Callable[[], Any], timeout: float, name: str = "task") -> Any:
+def call_with_timeout(fn: Callable[[], T], timeout: float, name: str = "task") -> T:
     """Run ``fn()`` in a daemon thread; return its result or re-raise its exception.
 
     Raises :class:`Overrun` after ``timeout`` seconds. The thread is abandoned (a
@@ -40,7 +42,7 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float, name: str = "task")
         raise Overrun(f"{name} did not finish within {timeout:g} s")
     if "error" in box:
         raise box["error"]
-    return box.get("result")
+    return box["result"]
 
 
 class Aborted(Exception):

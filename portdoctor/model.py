@@ -203,7 +203,7 @@ class Socket:
         if want in names:
             return True
         # comm is cut at 15 characters: "postgres-exporter" shows as "postgres-export".
-        return bool(self.process) and len(self.process) == 15 and want.startswith(self.process.lower())
+        return self.process is not None and len(self.process) == 15 and want.startswith(self.process.lower())
 
     def to_listener_dict(self) -> dict[str, Any]:
         return {

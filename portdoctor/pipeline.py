@@ -76,7 +76,7 @@ class Finished:
 
 
 Event = Planned | Resolved | Probed | FactsGathered | CheckStarted | CheckFinished | Finished
-EventSink = Callable[[Event], None]
+EventSink = Callable[[Event], object]  # what it returns is ignored
 
 
 # --- the pipeline -------------------------------------------------------------------
@@ -262,18 +262,18 @@ def _error_finding(name: str, title: str, detail: str) -> Finding:
 def decide_verdict(ctx: Context) -> Verdict:
     """Name the cause that explains the failed connection most directly."""
     reachable = ctx.reachable
-    failed = [f for f in ctx.findings if f.status is Status.FAIL and f.cause]
+    failed = [(f.cause, f) for f in ctx.findings if f.status is Status.FAIL and f.cause]
     if not failed and not reachable:
         # No check failed, yet the connection did: a warning with a cause is the next-best lead.
-        failed = [f for f in ctx.findings if f.status is Status.WARN and f.cause]
+        failed = [(f.cause, f) for f in ctx.findings if f.status is Status.WARN and f.cause]
     if failed:
-        ranked = sorted(failed, key=lambda f: rank(f.cause))  # stable: ties keep pipeline order
-        best = ranked[0]
+        ranked = sorted(failed, key=lambda caused: rank(caused[0]))  # stable: ties keep pipeline order
+        best_cause, best = ranked[0]
         also: list[tuple[str, str]] = []
-        for f in ranked[1:]:
-            if f.status is Status.FAIL and f.cause != best.cause and f.cause not in {c for c, _ in also}:
-                also.append((f.cause, f.title))
-        return Verdict(reachable, best.cause, best.title, best.check,
+        for cause, f in ranked[1:]:
+            if f.status is Status.FAIL and cause != best_cause and cause not in {c for c, _ in also}:
+                also.append((cause, f.title))
+        return Verdict(reachable, best_cause, best.title, best.check,
                        best.remediation[0] if best.remediation else None, also)
     if reachable:
         what = "answered a datagram" if ctx.target.protocol == "udp" else "accepted a connection"

@@ -21,6 +21,7 @@ working directory (``python -m portdoctor`` puts it on ``sys.path``).
 from __future__ import annotations
 
 import configparser
+import functools
 import importlib
 import os
 import sys
@@ -114,8 +115,7 @@ def entry_points(group: str = GROUP) -> list[EntryPoint]:
                 continue
             if f"[{group}]" not in text:
                 continue
-            parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
-            parser.optionxform = str  # entry-point names are case-sensitive
+            parser = _CaseSensitiveParser(delimiters=("=",), interpolation=None)
             try:
                 parser.read_string(text)
             except configparser.Error:
@@ -123,6 +123,13 @@ def entry_points(group: str = GROUP) -> list[EntryPoint]:
             dist, version = _name_and_version(os.path.join(folder, meta), dist, version)
             found.extend(EntryPoint(name, value, dist, version) for name, value in parser.items(group))
     return found
+
+
+class _CaseSensitiveParser(configparser.ConfigParser):
+    """Entry-point names are case-sensitive; ConfigParser lower-cases keys by default."""
+
+    def optionxform(self, optionstr: str) -> str:
+        return optionstr
 
 
 def _name_and_version(meta_dir: str, dist: str, version: str) -> tuple[str, str]:
@@ -216,7 +223,7 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
                 errors.append(PluginError(str(path), f"cannot be read: {exc.strerror or exc}"))
                 continue
             try:
-                module = call_untrusted(lambda p=path, s=source: _import_file(p, s), IMPORT_TIMEOUT,
+                module = call_untrusted(functools.partial(_import_file, path, source), IMPORT_TIMEOUT,
                                         name=f"import {path}")
                 found = [
                     obj for obj in vars(module).values() if isinstance(obj, type)

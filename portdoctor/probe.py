@@ -52,24 +52,27 @@ def probe_tcp(address: str, port: int, timeout: float) -> Probe:
     try:
         sock = socket.socket(_family(address), socket.SOCK_STREAM)
     except OSError as exc:
-        outcome, code, words = _classify(exc)
+        _, code, words = _classify(exc)
         return Probe(address, Outcome.ERROR, 0.0, code, words)
+    outcome: Outcome
+    errno: int | None
+    error: str | None
     source_port = None
     try:
         sock.settimeout(timeout)
         sock.connect(_sockaddr(address, port))
-        outcome, code, words = Outcome.OPEN, None, None
+        outcome, errno, error = Outcome.OPEN, None, None
         try:  # so checks can tell our own connection (e.g. a CLOSE-WAIT it leaves) from others'
             source_port = sock.getsockname()[1]
         except OSError:
             pass
     except TimeoutError as exc:
-        outcome, code, words = Outcome.TIMEOUT, getattr(exc, "errno", None), "no answer before the deadline"
+        outcome, errno, error = Outcome.TIMEOUT, getattr(exc, "errno", None), "no answer before the deadline"
     except OSError as exc:
-        outcome, code, words = _classify(exc)
+        outcome, errno, error = _classify(exc)
     finally:
         sock.close()
-    return Probe(address, outcome, (time.perf_counter() - start) * 1000, code, words, source_port)
+    return Probe(address, outcome, (time.perf_counter() - start) * 1000, errno, error, source_port)
 
 
 def probe_udp(address: str, port: int, timeout: float) -> Probe:

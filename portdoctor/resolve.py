@@ -40,13 +40,10 @@ def resolve(host: str, port: int, protocol: str = "tcp", timeout: float = 5.0) -
         return [host], None
     except ValueError:
         pass
-    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
-
-    def lookup():
-        return socket.getaddrinfo(host, port, type=kind)
+    socket_type = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
 
     try:
-        infos = call_with_timeout(lookup, timeout, name=f"resolve {host}")
+        infos = call_with_timeout(lambda: socket.getaddrinfo(host, port, type=socket_type), timeout, name=f"resolve {host}")
     except Overrun:
         return [], ResolveError(f"resolving {host!r} did not finish within {timeout:g} s", RESOLVER_FAILED)
     except socket.gaierror as exc:
@@ -61,9 +58,9 @@ def resolve(host: str, port: int, protocol: str = "tcp", timeout: float = 5.0) -
         return [], ResolveError(f"{host!r} does not resolve: {exc}", NO_SUCH_NAME)
     addresses: list[str] = []
     for family, _type, _proto, _canon, sockaddr in infos:
-        if family not in (socket.AF_INET, socket.AF_INET6):
-            continue
         address = sockaddr[0]
+        if family not in (socket.AF_INET, socket.AF_INET6) or not isinstance(address, str):
+            continue
         if address not in addresses:
             addresses.append(address)
     if not addresses:

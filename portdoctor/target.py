@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Literal, overload
 
 from portdoctor.exitcodes import UsageError
 from portdoctor.masking import mask_url
@@ -164,6 +165,10 @@ def _unix_target(text: str, shown: str) -> Target:
     return Target(input=text, host="localhost", port=0, protocol="unix", scheme="unix", path=path)
 
 
+@overload
+def _split_host_port(authority: str, shown: str, *, allow_missing_port: Literal[False]) -> tuple[str, int]: ...
+@overload
+def _split_host_port(authority: str, shown: str, *, allow_missing_port: Literal[True]) -> tuple[str, int | None]: ...
 def _split_host_port(authority: str, shown: str, *, allow_missing_port: bool) -> tuple[str, int | None]:
     if authority.startswith("["):
         end = authority.find("]")

@@ -41,7 +41,7 @@ def test_escaping_follows_the_runner():
 
 
 def test_annotations_one_per_failing_or_warning_finding():
-    lines = github.annotations([make_report(process=HOSTILE)])
+    lines = github.annotation_lines([make_report(process=HOSTILE)])
     kinds = [line.split(" ", 1)[0] for line in lines]
     assert kinds == ["::error", "::warning", "::warning"]  # fail, warn, a check that could not run
     error = lines[0]
@@ -55,7 +55,7 @@ def test_annotations_one_per_failing_or_warning_finding():
 def test_a_failing_verdict_without_a_failing_finding_still_annotates():
     r = make_report(failed=False)
     r.verdict.cause, r.verdict.reachable, r.verdict.summary = "unknown", False, "The connection fails."
-    assert next(a for a in github.annotations([r]) if a.startswith("::error")) == "::error title=portdoctor 127.0.0.1%3A5432%3A unknown::The connection fails."
+    assert next(a for a in github.annotation_lines([r]) if a.startswith("::error")) == "::error title=portdoctor 127.0.0.1%3A5432%3A unknown::The connection fails."
 
 
 def test_grouped_text_cannot_issue_commands():
@@ -139,7 +139,7 @@ def test_hostile_names_in_every_format_never_become_commands():
         assert commands_outside_stop(render(reports, fmt)) == [], fmt
     assert commands_outside_stop(github.stop_commands(render_markdown(reports))) == []
     assert commands_outside_stop(github.grouped(reports, render_one))[0].startswith("::group::")
-    annotations = "\n".join(github.annotations(reports))
+    annotations = "\n".join(github.annotation_lines(reports))
     assert all(re.match(r"::(error|warning) title=", line) for line in annotations.splitlines())
 
 

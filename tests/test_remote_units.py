@@ -170,7 +170,7 @@ def _matrix_reports():
 
 def test_the_matrix_in_every_format():
     from portdoctor.render import render
-    from portdoctor.render.github import annotations
+    from portdoctor.render.github import annotation_lines
 
     reports = _matrix_reports()
     text = render(reports, "text")
@@ -182,7 +182,7 @@ def test_the_matrix_in_every_format():
     document = json.loads(render(reports, "json"))
     assert [r["host"]["ssh"] for r in document["reports"]] == ["root@a", "root@a", "root@b", "root@b"]
     assert all(r["server_side"]["status"] == "diagnosed" for r in document["reports"])
-    assert any("on root@b" in line for line in annotations(reports))
+    assert any("on root@b" in line for line in annotation_lines(reports))
 
 
 def test_a_remote_portdoctor_of_another_version_is_reported_not_trusted():

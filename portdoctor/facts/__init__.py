@@ -98,7 +98,8 @@ class Snapshot:
             return False
         if ip.is_loopback or ip.is_unspecified:
             return True
-        if getattr(ip, "ipv4_mapped", None) and (ip.ipv4_mapped.is_loopback or self.is_local(str(ip.ipv4_mapped))):
+        mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+        if mapped is not None and self.is_local(str(mapped)):  # ::ffff:127.0.0.1 and the like
             return True
         return any(i.address.split("%", 1)[0] == bare for i in self.interfaces)
 

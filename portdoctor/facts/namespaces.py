@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -83,7 +85,7 @@ _CONTAINER_ENV = {"podman": "podman", "docker": "docker", "lxc": "lxc", "systemd
                   "oci": "container", "crio": "kubernetes", "containerd": "containerd"}
 
 
-def container_evidence(root: str = "/", environ: dict | None = None) -> tuple[str | None, str]:
+def container_evidence(root: str = "/", environ: Mapping[str, str] | None = None) -> tuple[str | None, str]:
     """(kind, why): what kind of container portdoctor itself runs in, and the evidence.
 
     Decided from evidence that a plain host does not have: a container path in
@@ -140,7 +142,7 @@ def detect_container(root: str = "/") -> str | None:
 
 
 def _netns_names() -> dict[int, str]:
-    names = {}
+    names: dict[int, str] = {}
     try:
         entries = list(os.scandir("/run/netns"))
     except OSError:
@@ -258,7 +260,7 @@ def all_listeners_in_namespace(pid: int) -> list:
 def _enter_network_namespace(path: str) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        if hasattr(os, "setns"):  # Python 3.12+
+        if sys.version_info >= (3, 12):
             os.setns(fd, os.CLONE_NEWNET)
             return
         import ctypes  # deferred: ~3 ms, only when another namespace exists

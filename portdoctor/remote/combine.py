@@ -159,6 +159,7 @@ def attach_server_side(report: Report, run: RemoteRun, index: int) -> None:
                                        "The diagnosis from here above stands on its own.", steps,
                                        {"ssh": f.kind}))
         return
+    server: Report | None
     if run.reduced is not None:
         from portdoctor.remote.reduced import diagnose_reduced
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from portdoctor.causes import CAUSES
 from portdoctor.model import Finding, HostInfo, Outcome, Probe, Remediation, Report, Socket, Status, Target, Verdict
@@ -25,8 +26,6 @@ MAX_TEXT = 2000
 MAX_DETAIL = 8000
 MAX_ITEMS = 200
 MAX_EVIDENCE = 16 * 1024
-
-
 
 _CREATED = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|\+00:00)$")
 
@@ -136,6 +135,17 @@ def _int(value: Any, low: int | None = None, high: int | None = None) -> int | N
     return value
 
 
+E = TypeVar("E", bound=Enum)
+
+
+def _enum(cls: type[E], value: Any, default: E) -> E:
+    """``cls(value)``, or ``default`` for a value the remote side should not have sent."""
+    try:
+        return cls(value)
+    except ValueError:
+        return default
+
+
 def _float(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         return 0.0
@@ -182,7 +192,7 @@ def report_from_dict(d: Any) -> Report:
     port = _int(t.get("port"), 1, 65535)
     if port is None:
         raise RemoteDataError("a remote report has no valid target port")
-    protocol = t.get("protocol") if t.get("protocol") in ("tcp", "udp") else "tcp"
+    protocol = "udp" if t.get("protocol") == "udp" else "tcp"
     target = Target(input=clean(t.get("input"), 300), host=clean(t.get("host"), 300) or "?", port=port,
                     protocol=protocol, scheme=_opt(t.get("scheme"), 40))
     h = _dict(d.get("host"))
@@ -190,11 +200,7 @@ def report_from_dict(d: Any) -> Report:
     probes = []
     for p in _list(d.get("probes")):
         p = _dict(p)
-        try:
-            outcome = Outcome(p.get("outcome"))
-        except ValueError:
-            outcome = Outcome.ERROR
-        probes.append(Probe(clean(p.get("address"), 100), outcome, _float(p.get("ms")),
+        probes.append(Probe(clean(p.get("address"), 100), _enum(Outcome, p.get("outcome"), Outcome.ERROR), _float(p.get("ms")),
                             _int(p.get("errno"), 0, 10000), _opt(p.get("error"), 300)))
     listeners = []
     for s in _list(d.get("listeners")):
@@ -214,10 +220,7 @@ def report_from_dict(d: Any) -> Report:
     findings = []
     for f in _list(d.get("findings")):
         f = _dict(f)
-        try:
-            status = Status(f.get("status"))
-        except ValueError:
-            status = Status.ERROR
+        status = _enum(Status, f.get("status"), Status.ERROR)
         remediation = [Remediation(clean(_dict(r).get("text"), 500), _opt(_dict(r).get("command"), 500))
                        for r in _list(f.get("remediation"))[:10]]
         findings.append(Finding(clean(f.get("check"), 60), status, clean(f.get("title"), 500), _cause(f.get("cause")),

@@ -81,7 +81,7 @@ def github_extras(
     """
     from portdoctor.render.markdown import render_markdown
 
-    for line in github.annotations(reports):
+    for line in github.annotation_lines(reports):
         annotations_to.write(line + "\n")
     annotations_to.flush()
     summary_path = environ.get("GITHUB_STEP_SUMMARY")

@@ -58,7 +58,7 @@ def command(name: str, message: object = "", **properties: object) -> str:
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
 
-def annotations(reports: list[Report]) -> list[str]:
+def annotation_lines(reports: list[Report]) -> list[str]:
     """``::error`` for each failing finding, ``::warning`` for each warning or broken check.
 
     A failing verdict that no failing finding explains (cause ``unknown``) gets its own error.

@@ -149,7 +149,9 @@ def listener_line(item: Any) -> str:
 
 def _explain(cause: str, page: Callable[[str], str] | None) -> str:
     if page is None:
-        from portdoctor.explain import page
+        from portdoctor.explain import page as explain_page
+
+        page = explain_page
     try:
         text = page(cause)
     except KeyError:

@@ -11,10 +11,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from portdoctor.api import Options
 from portdoctor.model import Report, Target
+
+if TYPE_CHECKING:
+    from portdoctor.pipeline import EventSink
+    from portdoctor.plugins import LoadedCheck, PluginError
 
 DiagnoseFn = Callable[..., Report]  # (target, checks, options, *, plugin_errors, on_event) -> Report
 
@@ -25,10 +29,10 @@ class Engine:
     check_dirs: list[Path] = field(default_factory=list)
     diagnose_fn: DiagnoseFn | None = None
     explain_fn: Callable[[str], str] | None = None  # cause -> Markdown page; tests pin it
-    _checks: tuple[list[Any], list[Any]] | None = field(default=None, repr=False)
+    _checks: tuple[list[LoadedCheck], list[PluginError]] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def checks(self) -> tuple[list[Any], list[Any]]:
+    def checks(self) -> tuple[list[LoadedCheck], list[PluginError]]:
         """The checks and the plugin errors, discovered once (entry points, drop-in folders)."""
         with self._lock:
             if self._checks is None:
@@ -45,10 +49,12 @@ class Engine:
 
         return page(cause)
 
-    def diagnose(self, target: Target, on_event: Callable[[Any], None]) -> Report:
+    def diagnose(self, target: Target, on_event: EventSink) -> Report:
         """Run one diagnosis; called from a worker thread."""
         fn = self.diagnose_fn
         if fn is None:
-            from portdoctor.pipeline import diagnose as fn  # deferred: resolver, probes, facts, ~25 ms measured
+            from portdoctor.pipeline import diagnose  # deferred: resolver, probes, facts, ~25 ms measured
+
+            fn = diagnose
         checks, errors = self.checks()
         return fn(target, checks, self.options, plugin_errors=errors, on_event=on_event)
