@@ -91,9 +91,10 @@ class BacklogCheck(Check):
                  if overflows else "")
 
         states = ctx.fact(OWNER_STATES) or {}
-        stopped = [s for s in listeners if s.pid and states.get(s.pid) in STOPPED_STATES]
+        stopped = [(s, states[s.pid]) for s in listeners if s.pid and states.get(s.pid) in STOPPED_STATES]
         if stopped:
-            return self._stopped(ctx, stopped[0], states[stopped[0].pid], full, queues, drops, evidence)
+            sock, state = stopped[0]
+            return self._stopped(ctx, sock, state, full, queues, drops, evidence)
         if timed_out and (full or overflows):
             detail = (f"The socket exists but {who} is not calling accept(): its queue is at its limit "
                       f"({queues}), so the kernel ignores new connection attempts and clients hang until "

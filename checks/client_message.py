@@ -16,7 +16,7 @@ Runs only when the TARGET was read from a client's error message. Two questions:
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Outcome, fix, hostport
+from portdoctor.api import Check, ClientMessage, Context, Finding, Outcome, fix, hostport
 
 _SAID_WORDS = {
     "refused": "the connection was refused", "timeout": "the connection timed out",
@@ -36,21 +36,22 @@ class ClientMessageCheck(Check):
     def applies(self, ctx: Context) -> bool:
         return ctx.target.message is not None
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> list[Finding]:
         message = ctx.target.message
+        if message is None:  # applies() said it is set
+            return []
         findings = []
         if message.note:
             findings.append(self.warn(f"{message.client}: the failure happened beyond this machine's view.",
                                       message.note, evidence={"said": message.said, "client": message.client}))
             return findings
-        used = self._address_used(ctx)
+        used = self._address_used(ctx, message)
         if used is not None:
             findings.append(used)
-        findings.append(self._contradiction(ctx))
+        findings.append(self._contradiction(ctx, message))
         return findings
 
-    def _address_used(self, ctx: Context):
-        message = ctx.target.message
+    def _address_used(self, ctx: Context, message: ClientMessage) -> Finding | None:
         host, port = ctx.target.host, ctx.target.port
         for address in message.addresses:
             if ctx.addresses and address not in ctx.addresses and address != host:
@@ -78,19 +79,18 @@ class ClientMessageCheck(Check):
                              f"{'::' if ':' in address else '0.0.0.0'} or to both loopback addresses."))
             return self.fail("wrong-interface",
                              f"Your client connected to {address}; the server listens on {', '.join(others)} only.",
-                             f"{ctx.target.message.client} said it used {address} ({family}); the connection to "
+                             f"{message.client} said it used {address} ({family}); the connection to "
                              f"{hostport(address, port)} fails here ({probe.outcome}), while a listener on port "
                              f"{port} serves {', '.join(others)}.", steps, evidence={"client_address": address})
         return None
 
-    def _contradiction(self, ctx: Context):
-        message = ctx.target.message
+    def _contradiction(self, ctx: Context, message: ClientMessage) -> Finding:
         said = message.said
         words = _SAID_WORDS.get(said or "", "the connection failed")
         if ctx.target.protocol == "unix":
             probe = ctx.probes[0] if ctx.probes else None
             if probe is not None and probe.outcome is Outcome.OPEN:
-                return self._works_now(ctx, words)
+                return self._works_now(ctx, message, words)
             return self.passed(f"{message.client} said {words}; the socket fails now too.", evidence={"said": said})
         if said == "dns":
             if ctx.resolve_error is None and ctx.addresses:
@@ -104,7 +104,7 @@ class ClientMessageCheck(Check):
         if not ctx.probes:
             return self.passed(f"{message.client} said {words}; nothing could be probed here.", evidence={"said": said})
         if ctx.reachable:
-            return self._works_now(ctx, words)
+            return self._works_now(ctx, message, words)
         first = ctx.probes[0]
         expected = _NOW_FOR_SAID.get(said or "")
         if expected is not None and first.outcome is not expected and first.outcome is not Outcome.OPEN:
@@ -117,8 +117,7 @@ class ClientMessageCheck(Check):
                                                    "docker exec CONTAINER portdoctor ...).")], evidence={"said": said})
         return self.passed(f"{message.client} said {words}; the same is seen now ({first.outcome}).", evidence={"said": said})
 
-    def _works_now(self, ctx: Context, words: str):
-        message = ctx.target.message
+    def _works_now(self, ctx: Context, message: ClientMessage, words: str) -> Finding:
         return self.warn(f"{message.client} said {words}, but {ctx.target.display} accepts connections now.",
                          "Either the service came up after the client tried (a start-up race: the client "
                          "started first), or it fails intermittently (restarts, a full accept queue under load), "

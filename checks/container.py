@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import shlex
 
-from portdoctor.api import Check, Context, Outcome, Socket, container_engine, fix, hostport, is_loopback
+from portdoctor.api import Check, Context, Outcome, Probe, Socket, container_engine, fix, hostport, is_loopback
 
 # Processes that hold a published port on the host on behalf of a container.
 PUBLISHERS = {"docker-proxy", "dockerd", "rootlessport", "rootlesskit", "slirp4netns", "conmon", "podman",
@@ -121,7 +121,8 @@ class ContainerCheck(Check):
             return True
         return any(p.address == binding.host_ip for p in ctx.probes) or not ctx.probes
 
-    def _published(self, ctx: Context, view, c, binding):
+    def _published(self, ctx: Context, view: container_engine.EngineView, c: container_engine.Container,
+                   binding: container_engine.PortBinding):
         port, proto = ctx.target.port, ctx.target.protocol
         tool = c.engine
         evidence = dict(container=c.to_dict(), engine=view.socket)
@@ -129,12 +130,13 @@ class ContainerCheck(Check):
         if not c.running:
             return self._stopped(ctx, c, mapping, evidence)
         address = next(iter(c.addresses()), None)
-        backend = None
+        backend: Probe | None = None  # None: no address to probe, or the probe itself failed
         if address:
             backend = ctx.facts.lazy(f"backend {address} {binding.container_port}",
                                      lambda _s: container_engine.probe_backend(address, binding.container_port, proto,
                                                                            min(ctx.options.timeout, 2.0)))
-            evidence["backend"] = {"address": hostport(address, binding.container_port),
+        if backend is not None:
+            evidence["backend"] = {"address": hostport(backend.address, binding.container_port),
                                    "outcome": str(backend.outcome)}
         missing = self._missing_forward(ctx)
         if missing:
@@ -167,7 +169,7 @@ class ContainerCheck(Check):
                                + (" and answers." if backend else "."), evidence=evidence)
         if inside is None and backend is not None and backend.outcome is Outcome.OPEN:
             return self.passed(f"Port {port} is published by container {c.label} ({mapping}); its address "
-                               f"{hostport(address, binding.container_port)} answers.", evidence=evidence)
+                               f"{hostport(backend.address, binding.container_port)} answers.", evidence=evidence)
         if on_port and not reachable_inside:
             bound = ", ".join(sorted({hostport(s.address, s.port) for s in on_port}))
             return self.fail(
@@ -177,7 +179,7 @@ class ContainerCheck(Check):
                 f"Port {port} is published ({mapping}), but inside the container the app is bound to its own "
                 "loopback. Published traffic arrives on the container's network interface"
                 + (f" ({address})" if address else "") + ", where nothing listens"
-                + (f" (a connection to {hostport(address, binding.container_port)} was {backend.outcome})"
+                + (f" (a connection to {hostport(backend.address, binding.container_port)} was {backend.outcome})"
                    if backend else "")
                 + ". Through docker-proxy the connect to the host port succeeds and the client then gets an "
                 "empty reply or a reset; through NAT it is refused.",
@@ -218,7 +220,7 @@ class ContainerCheck(Check):
             return self.fail(
                 "not-listening",
                 f"Container {c.label} publishes {port} ({mapping}), but the container's own address "
-                f"{hostport(address, binding.container_port)} does not accept ({backend.outcome}).",
+                f"{hostport(backend.address, binding.container_port)} does not accept ({backend.outcome}).",
                 "Whatever the host side shows (docker-proxy accepts every connection itself), the app in the "
                 f"container does not answer on {binding.container_port}: it is not listening on that port, or "
                 "only on the container's loopback (127.0.0.1). Looking inside the container's network namespace "

@@ -35,7 +35,7 @@ class OtherNamespaceCheck(Check):
             return self.passed(f"Connected; port {port} is also served in {others[0].namespace}.")
         if others:
             return self._other_namespace(ctx, others)
-        inside_container = ctx.facts.in_container and _is_loopback_target(ctx) and not ctx.reachable
+        inside_container = ctx.facts.in_container if _is_loopback_target(ctx) and not ctx.reachable else None
         if ctx.facts.os == "linux" and not ctx.facts.privileged:
             finding = self.skip(
                 "Other network namespaces (containers, ip netns) cannot be inspected without root.",
@@ -43,12 +43,12 @@ class OtherNamespaceCheck(Check):
                 command=f"sudo portdoctor --report {shlex.quote(ctx.target.input)}",
             )
             if inside_container:
-                hint = self._inside_container(ctx)
+                hint = self._inside_container(ctx, inside_container)
                 finding.detail = f"{hint.title} {hint.detail}"
                 finding.remediation += hint.remediation
             return finding
         if inside_container:
-            return self._inside_container(ctx)
+            return self._inside_container(ctx, inside_container)
         if ctx.facts.os != "linux":
             return self.skip("Network namespaces are a Linux feature; on this OS containers run in a VM.",
                              how="List the ports your containers publish.",
@@ -85,12 +85,12 @@ class OtherNamespaceCheck(Check):
             if any(is_loopback(s.address) for s in others):
                 steps.append(fix("Inside the container the service is bound to loopback only; bind it to "
                                  "0.0.0.0 (or ::) so a published port can reach it."))
-        elif first.namespace.startswith("netns:"):
+        elif first.namespace is not None and first.namespace.startswith("netns:"):
             name = first.namespace.split(":", 1)[1]
             steps.append(fix("Look at the listeners inside that namespace.", f"ip netns exec {name} {ss}"))
             steps.append(fix("Run the client inside the same namespace.",
                              f"ip netns exec {name} portdoctor --report {shlex.quote(ctx.target.input)}"))
-        entered = set()
+        entered: set[str | None] = set()
         for s in others:  # one nsenter line per namespace, at most three
             pid = s.pid or _namespace_pid(ctx, s.namespace)
             if pid and s.namespace not in entered and len(entered) < 3:
@@ -100,9 +100,8 @@ class OtherNamespaceCheck(Check):
         return self.fail("other-namespace", title, detail, steps,
                          evidence={"namespace": first.namespace, "container": first.container, "pid": first.pid, "process": first.process, "addresses": bound})
 
-    def _inside_container(self, ctx: Context):
+    def _inside_container(self, ctx: Context, kind: str):
         port, proto = ctx.target.port, ctx.target.protocol
-        kind = ctx.facts.in_container
         return self.warn(
             f"portdoctor runs inside a {kind} container: {ctx.target.host} here is the container itself, not the host.",
             f"Nothing listens for {proto.upper()} on port {port} in this container. If the service runs on the "

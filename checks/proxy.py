@@ -80,8 +80,8 @@ class ProxyCheck(Check):
             return self.passed("No proxy variable is set for this kind of target.")
         no_proxy_var, no_proxy = no_proxy_value(env)
         entry = no_proxy_match(no_proxy, t.host, t.port)
-        evidence = dict(variable=setting.variable, proxy=setting.url, no_proxy=no_proxy,
-                        no_proxy_variable=no_proxy_var)
+        evidence: dict[str, object] = dict(variable=setting.variable, proxy=setting.url, no_proxy=no_proxy,
+                                           no_proxy_variable=no_proxy_var)
         if entry is not None:
             return self.passed(f"{setting.variable} is set, but {no_proxy_var}={no_proxy!r} exempts {t.host} "
                                f"(entry {entry.strip()!r}).", evidence=evidence)

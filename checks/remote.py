@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno
 
-from portdoctor.api import Check, Context, Outcome, Status, bracketed, fix, lazy_route
+from portdoctor.api import Check, Context, Outcome, Route, Status, bracketed, fix, lazy_route
 
 NOT_VISIBLE = ("What cannot be seen from here: a cloud security group or network ACL, a firewall on the "
                "remote host or on the path, and whether the service there runs at all.")
@@ -31,6 +31,11 @@ def _path_steps(os_name: str, address: str, port: int) -> list:
             fix("Trace the path with TCP to the port (where packets stop).", f"sudo traceroute -T -p {port} {address}"),
             fix("Test from another machine on the same network, to split 'this host' from 'that host'.",
                 f"nc -vz -w 3 {shown} {port}")]
+
+
+def _on_link(route: Route | None) -> str | None:
+    """The interface whose link holds the address (a direct route), or None."""
+    return route.interface if route is not None and route.kind == "direct" else None
 
 
 def _remote_side_steps(port: int) -> list:
@@ -106,16 +111,16 @@ class RemoteReachabilityCheck(Check):
                                                 "firewall check found.", evidence=evidence))
                     continue
                 if probe.errno == errno.EHOSTUNREACH:
-                    on_link = route is not None and route.kind == "direct"
+                    link = _on_link(route)
                     how = ("no host answered ARP/neighbour discovery for it on "
-                           f"{route.interface}: it is down, or the address is wrong" if on_link else
+                           f"{link}: it is down, or the address is wrong" if link else
                            "a router answered 'host unreachable', or a firewall rejected it with "
                            "'icmp host-prohibited'")
                     detail = (f"The connection failed with 'No route to host' ({route_words}): {how}. A REJECT "
                               "rule with host-prohibited on this machine would say the same: the firewall check "
                               "found none. " + NOT_VISIBLE)
                     extra = [fix("See whether the neighbour answered (FAILED/INCOMPLETE: nobody there).",
-                                 f"ip neigh show {address}")] if on_link and os_name == "linux" else []
+                                 f"ip neigh show {address}")] if link and os_name == "linux" else []
                     findings.append(self.fail("unreachable", f"{address} is unreachable: {how}.", detail,
                                               extra + steps + _remote_side_steps(port)[1:], evidence=evidence))
                     continue
@@ -129,9 +134,9 @@ class RemoteReachabilityCheck(Check):
                     findings.append(self.passed(f"{address}: the timeout matches the rule the firewall check found.",
                                                 evidence=evidence))
                     continue
-                on_link = route is not None and route.kind == "direct"
-                reason = (f"{address} is on the link of {route.interface}, and nothing answered in time: the "
-                          "host is down or the address is wrong" if on_link else
+                link = _on_link(route)
+                reason = (f"{address} is on the link of {link}, and nothing answered in time: the "
+                          "host is down or the address is wrong" if link else
                           "packets are dropped on the way or at the host, or the host is down")
                 if ctx.target.protocol == "udp":
                     findings.append(self.warn(

@@ -73,8 +73,8 @@ class ServiceRunningCheck(Check):
         elsewhere = [s for s in ctx.listeners(own_namespace=False) if s.namespace is not None]
         if elsewhere:
             s = elsewhere[0]
-            where = s.container or s.namespace
-            return self.warn(f"Port {port}/{proto} listens only in another network namespace ({where}).",
+            return self.warn(f"Port {port}/{proto} listens only in another network namespace "
+                             f"({s.container or s.namespace}).",
                              "See the other-namespace check for how to reach it.",
                              cause="other-namespace")
         other_proto = "udp" if proto == "tcp" else "tcp"

@@ -148,7 +148,7 @@ class UnixSocketCheck(Check):
         port = facts.service_port
         tcp = [s for s in ctx.facts.sockets if s.listening and s.protocol == "tcp" and s.port == port
                and s.namespace is None] if port else []
-        if tcp:
+        if port and tcp:
             s = tcp[0]
             address = s.address if not s.wildcard else ("127.0.0.1" if s.family == 4 else "::1")
             owner = f"{s.process}, pid {s.pid}" if s.process and s.pid else "owner hidden"

@@ -66,6 +66,7 @@ from portdoctor.facts.sockets import STOPPED_STATES
 from portdoctor.facts.unixsock import UnixFacts, UnixListener, may_connect
 from portdoctor.model import (
     Action,
+    ClientMessage,
     Finding,
     Outcome,
     Probe,
@@ -106,6 +107,7 @@ __all__ = [
     "Action",
     "BindCandidate",
     "Check",
+    "ClientMessage",
     "Context",
     "Decision",
     "DnatRule",
@@ -181,7 +183,7 @@ class Fact(Generic[T]):
 
             module, _, attr = fn.partition(":")
             fn = getattr(import_module(module), attr)
-        return fn(snapshot, *self._args)  # type: ignore[operator]
+        return fn(snapshot, *self._args)
 
     def __repr__(self) -> str:
         return f"Fact({self.name!r})"

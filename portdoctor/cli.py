@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from portdoctor import __version__
 from portdoctor.exitcodes import REPORT_BUG, ExitCode, UsageError
@@ -27,7 +28,7 @@ MAX_WORKERS = 32  # targets diagnosed at once
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit 2."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 

@@ -139,8 +139,9 @@ class Snapshot:
         # An IPv6 wildcard accepts IPv4 unless IPV6_V6ONLY (Linux default: net.ipv6.bindv6only=0).
         return bound in ("::", "*", "") and sock.v6only is not True
 
-    def lazy(self, name: str, gatherer: Callable[[Snapshot], Any]) -> Any:
-        """A fact that only some checks need, gathered on first use and kept in ``extras``.
+    def lazy(self, name: str, gatherer: Callable[[Snapshot], T]) -> T | None:
+        """A fact that only some checks need, gathered on first use and kept in ``extras``
+        (``None`` when it could not be read: the reason is in ``visibility[name]``).
 
         Costly sources (systemd, the process table) go through here so that a healthy
         target does not pay for them. Tests inject fixture data by setting

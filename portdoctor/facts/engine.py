@@ -31,10 +31,15 @@ import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from portdoctor.sanitize import clean_text
+
+if TYPE_CHECKING:
+    from portdoctor.facts import Snapshot
+    from portdoctor.facts.namespaces import NetworkNamespace
+    from portdoctor.model import Probe, Socket, Target
 
 DEFAULT_TIMEOUT = 2.0  # seconds for the whole conversation with the engine
 MAX_RESPONSE = 16 * 1024 * 1024  # bytes; a larger answer is cut (and fails to parse)
@@ -368,15 +373,15 @@ def read_engine(environ: Mapping[str, str] | None = None, timeout: float = DEFAU
     return failed
 
 
-def gather_engine(snap) -> EngineView | None:
+def gather_engine(snap: Snapshot) -> EngineView | None:
     """The lazy fact ``engine`` (see Snapshot.lazy): None when no engine socket exists."""
-    return read_engine(getattr(snap, "environ", None) or os.environ)
+    return read_engine(snap.environ or os.environ)
 
 
 # --- following a port into a container ----------------------------------------------
 
 
-def probe_backend(address: str, port: int, protocol: str, timeout: float):
+def probe_backend(address: str, port: int, protocol: str, timeout: float) -> Probe:
     """One connection to the container's own address: what docker-proxy's accept hides."""
     from portdoctor.probe import probe_tcp, probe_udp
 
@@ -392,7 +397,7 @@ def _pid_is_container(pid: int, container: Container) -> bool:
         return False
 
 
-def listeners_inside(container: Container, privileged: bool) -> list | None:
+def listeners_inside(container: Container, privileged: bool) -> list[Socket] | None:
     """Every listener in the container's network namespace (any port), or None when we
     cannot look (not root, no PID, the PID is not the container's in our PID namespace)."""
     from portdoctor.facts.namespaces import all_listeners_in_namespace
@@ -405,16 +410,16 @@ def listeners_inside(container: Container, privileged: bool) -> list | None:
         return None
 
 
-def container_of_socket(view: EngineView, sock, namespaces: list) -> Container | None:
+def container_of_socket(view: EngineView, sock: Socket, namespaces: list[NetworkNamespace]) -> Container | None:
     """The container whose network namespace holds ``sock`` (by cgroup id, else by PID)."""
-    label = getattr(sock, "container", None) or ""
+    label = sock.container or ""
     if ":" in label:
         found = view.by_id_prefix(label.split(":", 1)[1])
         if found:
             return found
     for ns in namespaces:
-        if getattr(ns, "label", None) == sock.namespace:
-            pids = set(getattr(ns, "pids", []) or [])
+        if ns.label == sock.namespace:
+            pids = set(ns.pids)
             for c in view.containers:
                 if c.pid and c.pid in pids:
                     return c
@@ -424,7 +429,7 @@ def container_of_socket(view: EngineView, sock, namespaces: list) -> Container |
 # --- the container:NAME[:PORT] target -------------------------------------------------
 
 
-def locate_container(target, view: EngineView | None = None):
+def locate_container(target: Target, view: EngineView | None = None) -> Target:
     """Fill a ``container:NAME[:PORT]`` target's host and port from the engine.
 
     Published: the published address (127.0.0.1 for a wildcard binding) and host port.
@@ -438,6 +443,8 @@ def locate_container(target, view: EngineView | None = None):
     from portdoctor.exitcodes import UsageError
 
     name, shown = target.container, target.input
+    if name is None:
+        raise ValueError(f"{shown} is not a container:NAME target")
     view = read_engine() if view is None else view
     if view is None:
         raise UsageError(f"{shown}: no container engine socket found (DOCKER_HOST, /var/run/docker.sock, "
@@ -458,11 +465,12 @@ def locate_container(target, view: EngineView | None = None):
             raise UsageError(f"{shown}: container {c.name} publishes and exposes no TCP port; "
                              f"name one: container:{c.name}:PORT")
         port = ports[0]
-    bindings = [b for b in c.published if b.container_port == port and b.protocol == "tcp"]
-    bindings.sort(key=lambda b: ":" in b.host_ip)  # IPv4 first, as clients try it
+    bindings = [(b.host_ip, b.host_port) for b in c.published
+                if b.host_port is not None and b.container_port == port and b.protocol == "tcp"]
+    bindings.sort(key=lambda ip_port: ":" in ip_port[0])  # IPv4 first, as clients try it
     if bindings:
-        b = bindings[0]
-        host = b.host_ip if b.host_ip not in ("", "0.0.0.0", "::") else ("::1" if b.host_ip == "::" else "127.0.0.1")
-        return replace(target, host=host, port=b.host_port, container=c.name, container_port=port)
+        host_ip, host_port = bindings[0]
+        host = host_ip if host_ip not in ("", "0.0.0.0", "::") else ("::1" if host_ip == "::" else "127.0.0.1")
+        return replace(target, host=host, port=host_port, container=c.name, container_port=port)
     address = next(iter(c.addresses()), None) if c.running else None
     return replace(target, host=address or "127.0.0.1", port=port, container=c.name, container_port=port)

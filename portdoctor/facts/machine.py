@@ -49,7 +49,7 @@ class MachineFacts:
             ok, value = self._values[name]
         if not ok:
             raise value
-        return value  # type: ignore[no-any-return]
+        return value
 
     def ruleset(self) -> Ruleset:
         """The packet-filter and NAT rules (``nft -j``, ``iptables-save``, ...; bounded)."""

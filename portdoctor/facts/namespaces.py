@@ -24,6 +24,7 @@ from portdoctor.sanitize import clean_text
 
 if TYPE_CHECKING:
     from portdoctor.facts.machine import MachineFacts
+    from portdoctor.model import Socket
 
 NOT_ROOT = ("other network namespaces are only partly visible without root: their listeners are read "
             "through /proc/PID/net, their owners and names are hidden")
@@ -244,7 +245,7 @@ def listeners_in_namespace(pid: int, port: int) -> list:
     raise error if isinstance(error, OSError) else OSError(f"namespace of pid {pid}: {error or 'timed out'}")
 
 
-def all_listeners_in_namespace(pid: int) -> list:
+def all_listeners_in_namespace(pid: int) -> list[Socket]:
     """Every TCP listener and bound UDP socket, any port, in the network namespace of ``pid``.
 
     Read from ``/proc/PID/net`` (a container's namespace holds few sockets, so this is
