@@ -267,7 +267,10 @@ def _check_hostname(host: str, shown: str) -> None:
 
 
 def is_loopback(address: str) -> bool:
+    """127.0.0.0/8, ::1, and an IPv4-mapped loopback (::ffff:127.0.0.1), as Python 3.13+ reads it."""
     try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return False
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)

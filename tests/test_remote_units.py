@@ -204,3 +204,23 @@ def test_a_remote_portdoctor_of_another_version_is_reported_not_trusted():
     assert side.status is Status.WARN and "9.9.9" in side.title
     assert client.verdict.cause == "not-listening"  # the client's own diagnosis stands
     assert client.server_side.remote_version == "9.9.9"
+
+
+def test_the_agent_diagnoses_an_address_of_its_own_that_another_machine_reaches(monkeypatch):
+    # Behind NAT the client's address is not on the server: its own address is used,
+    # never loopback (127.0.0.0/8, ::1, ::ffff:127.x) nor link-local (fe80::/10, any case).
+    from portdoctor.facts import InterfaceAddress, interfaces
+    from portdoctor.remote.agent import _server_side_address
+
+    def fake(snap):
+        snap.interfaces += [InterfaceAddress("lo", "127.0.0.1", 4), InterfaceAddress("dummy0", "127.0.0.2", 4),
+                            InterfaceAddress("eth0", "FE80::1%eth0", 6), InterfaceAddress("eth0", "febf::2", 6),
+                            InterfaceAddress("eth0", "::ffff:127.0.0.1", 6), InterfaceAddress("eth0", "2001:db8::5", 6),
+                            InterfaceAddress("eth0", "192.0.2.7", 4)]
+
+    monkeypatch.setattr(interfaces, "gather_interfaces", fake)
+    notes: list[str] = []
+    assert _server_side_address(["203.0.113.9"], notes) == "192.0.2.7"
+    assert _server_side_address(["2001:db8::99"], notes) == "2001:db8::5"
+    assert "NAT or a load balancer" in notes[0]
+

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from portdoctor.cli import main
 from portdoctor.exitcodes import UsageError
-from portdoctor.target import parse_target
+from portdoctor.target import is_loopback, parse_target
 
 
 @pytest.mark.parametrize(
@@ -286,3 +286,13 @@ def test_unix_socket_targets(text, path):
 def test_bad_unix_socket_targets(text):
     with pytest.raises(UsageError):
         parse_target(text)
+
+
+@pytest.mark.parametrize("address,loopback", [
+    ("127.0.0.1", True), ("127.3.2.1", True), ("::1", True), ("::1%lo", True),
+    ("::ffff:127.0.0.1", True),  # an IPv4-mapped loopback, on every Python version
+    ("::ffff:10.0.0.1", False), ("0.0.0.0", False), ("::", False), ("10.0.0.1", False),
+    ("fe80::1%eth0", False), ("localhost", False), ("", False),
+])
+def test_one_loopback_test(address, loopback):
+    assert is_loopback(address) is loopback

@@ -94,14 +94,27 @@ def _server_side_address(candidates: list[str], notes: list[str]) -> str | None:
         return None
     family = 6 if ":" in candidates[0] else 4
     own = [i.address for i in snap.interfaces
-           if i.family == family and i.interface != "lo"
-           and not i.address.startswith(("127.", "fe80", "::1"))]
+           if i.family == family and i.interface != "lo" and _reachable_from_elsewhere(i.address)]
     if own:
         notes.append(f"this host does not hold {candidates[0]} (NAT or a load balancer in between?); "
                      f"the port was diagnosed on its own address {own[0]}")
         return own[0]
     notes.append(f"this host does not hold {candidates[0]} and has no other address of that family")
     return candidates[0]
+
+
+def _reachable_from_elsewhere(address: str) -> bool:
+    """Could another machine connect to this address: not loopback, not link-local?"""
+    import ipaddress
+
+    from portdoctor.target import is_loopback
+
+    if is_loopback(address):
+        return False
+    try:
+        return not ipaddress.ip_address(address.split("%", 1)[0]).is_link_local
+    except ValueError:
+        return False
 
 
 def _euid() -> int | None:
