@@ -48,8 +48,9 @@ def _compose_ports_line(host_port: int, container_port: int, protocol: str) -> s
 class ContainerCheck(Check):
     name = "container"
     title = "Is a container behind this port, and does it serve it?"
-    # Before service-running (100) and published-ports (130): the engine's view is the
-    # most specific evidence, and on equal causes the verdict keeps pipeline order.
+    # The engine's view is the most specific evidence, and on equal causes the verdict
+    # keeps pipeline order.
+    before = ("service-running", "published-ports")
     order = 95
     timeout = 10.0  # the engine (2 s) and one backend probe
 

@@ -37,8 +37,9 @@ from portdoctor.api import (
 class WellKnownServiceCheck(Check):
     name = "well-known-service"
     title = "Is the usual service for this port installed and running?"
-    # Before service-running (100): both name not-listening when nothing listens, and the
-    # verdict keeps pipeline order among equal causes, so the more specific evidence leads.
+    # service-running runs after it (its ``after``): both name not-listening when nothing
+    # listens, and the verdict keeps pipeline order among equal causes, so the more
+    # specific evidence leads.
     order = 90
 
     def applies(self, ctx: Context) -> bool:

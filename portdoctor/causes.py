@@ -65,10 +65,6 @@ RANK: list[str] = [
 ]
 
 
-def is_cause(name: str) -> bool:
-    return name in CAUSES
-
-
 def rank(name: str | None) -> int:
     """Lower is more direct; unknown names sort last."""
     if name in RANK:

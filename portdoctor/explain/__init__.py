@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from importlib import resources
 
-SECTION_TITLES = ("What it means", "Why it happens", "How to confirm", "How to fix")
-
 
 def page(cause: str) -> str:
     """The page for a cause; raises KeyError for a cause without one."""

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NETSTAT = Path("/proc/net/netstat")
-COUNTERS = ("ListenOverflows", "ListenDrops")
 
 
 @dataclass

@@ -42,7 +42,7 @@ class ClientIngressCheck(Check):
         address = ctx.addresses[0]
         port, proto = ctx.target.port, ctx.target.protocol
         facts = ctx.facts.firewall
-        if facts is None or not getattr(facts, "readable", False):
+        if facts is None or not facts.readable:
             return self.skip("The firewall rules on this host could not be read.",
                              how="Run with --ssh-sudo (sudo -n) or as root there.")
         iface = ctx.facts.interface_of(address)

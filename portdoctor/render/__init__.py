@@ -10,8 +10,6 @@ from collections.abc import Callable
 
 from portdoctor.model import Report
 
-FORMATS = ("text", "markdown", "json", "junit")
-
 # -o FILE picks the format from the extension when --format is absent.
 EXTENSIONS = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
               ".json": "json", ".xml": "junit"}

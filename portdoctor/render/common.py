@@ -65,13 +65,6 @@ def report_label(report: Report) -> str:
     return f"{display} on {report.ssh}" if report.ssh else display
 
 
-def counts(report: Report) -> dict[Status, int]:
-    out = dict.fromkeys(Status, 0)
-    for f in report.findings:
-        out[f.status] += 1
-    return out
-
-
 def overall_line(reports: list[Report]) -> str:
     failed = sum(1 for r in reports if r.failed)
     if failed:

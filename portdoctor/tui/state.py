@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from portdoctor.model import Finding, Outcome, Probe, Report, Status, Target
+from portdoctor.model import Finding, Probe, Report, Status, Target
 from portdoctor.pipeline import CheckFinished, CheckStarted, Event, Finished, Planned, Probed, Resolved
 
 WAITING = "waiting"
@@ -115,14 +115,3 @@ class DiagnosisRun:
         if self.report is not None and self.report.verdict.check in self.rows:
             return self.report.verdict.check
         return None
-
-
-def probe_text(probe: Probe) -> str:
-    return f"{probe.address} {probe.outcome} {probe.ms:.1f} ms"
-
-
-def worst_probe_outcome(probes: list[Probe]) -> Outcome | None:
-    for outcome in (Outcome.TIMEOUT, Outcome.UNREACHABLE, Outcome.ERROR, Outcome.REFUSED, Outcome.OPEN):
-        if any(p.outcome is outcome for p in probes):
-            return outcome
-    return None

@@ -17,7 +17,7 @@ from textual.widgets import Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from portdoctor.model import Action, Outcome, Report, Target
+from portdoctor.model import Action, Outcome, Report, Target, Verdict
 from portdoctor.tui.detail import detail_markdown
 from portdoctor.tui.engine import Engine
 from portdoctor.tui.literal import literal
@@ -348,9 +348,9 @@ class TargetView(Widget):
                       + (f"\n[$text-muted]{literal(plain)}[/]" if plain and plain != verdict.summary else "")
                       + first + self._also_line(verdict) + watch)
 
-    def _also_line(self, verdict) -> str:
+    def _also_line(self, verdict: Verdict) -> str:
         """``Also: not-listening — Nothing is listening…``: the other failing causes, one line."""
-        also = list(getattr(verdict, "also", None) or [])  # a report model without `also` has none
+        also = verdict.also
         if not also:
             return ""
         text = "; ".join(f"{cause} — {title.rstrip('.') if len(also) > 1 else title}" for cause, title in also)

@@ -342,7 +342,6 @@ class Ruleset:
     ip6tables_save: str | None = None
     ufw_status: str | None = None
     firewalld_state: str | None = None
-    firewalld_list_all: str | None = None
     nft_texts: RuleTexts = field(default_factory=RuleTexts, repr=False, compare=False)
 
     @property

@@ -39,7 +39,6 @@ def read_ruleset(timeout: float = COMMAND_TIMEOUT) -> Ruleset:
         commands["ufw"] = ["ufw", "status"]
     if shutil.which("firewall-cmd"):
         commands["firewalld-state"] = ["firewall-cmd", "--state"]
-        commands["firewalld-list"] = ["firewall-cmd", "--list-all"]
     outputs = parallel_map(lambda argv: run_command(argv, timeout), list(commands.values()))
     return build_ruleset(dict(zip(commands, outputs)), load_nft_text=lambda: _nft_text(timeout))
 
@@ -107,8 +106,6 @@ def build_ruleset(results: dict[str, CommandResult],
         r = results["firewalld-state"]
         facts.firewalld_state = (r.stdout or r.stderr).strip() or None
         facts.sources["firewalld"] = "read" if r.returncode is not None else why_not(r)
-        listing = results.get("firewalld-list")
-        facts.firewalld_list_all = listing.stdout if listing is not None and listing.ok else None
     return facts
 
 
