@@ -397,7 +397,7 @@ def exit_code(reports, fail_on: str = "fail", exit_zero: bool = False) -> int:
         return ExitCode.OK
     from portdoctor.model import Status
 
-    failed = any(r.failed for r in reports)
+    failed = any(r.failed or r.unverified for r in reports)  # a check that could not run is not a pass
     if fail_on == "warn":
         failed = failed or any(f.status is Status.WARN for r in reports for f in r.findings)
     return ExitCode.PROBLEM if failed else ExitCode.OK

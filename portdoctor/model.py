@@ -394,6 +394,12 @@ class Report:
     def failed(self) -> bool:
         return self.verdict.cause != "ok"
 
+    @property
+    def unverified(self) -> list[str]:
+        """The checks that could not run (status ``error``): what they check is unknown, so
+        the run is not clean even when the verdict is ``ok`` (exit code 1)."""
+        return [f.check for f in self.findings if f.status is Status.ERROR]
+
     def to_dict(self) -> dict[str, Any]:
         t = self.target
         host = self.host.to_dict()

@@ -140,25 +140,36 @@ def diagnose(
                      f"{options.timeout:g} s deadline for all probes (first not probed: {missing[0]})")
     for loaded in checks:
         check = loaded.check
-        try:
-            if not call_untrusted(partial(check.applies, ctx), min(capped_timeout(check.timeout), APPLIES_SECONDS),
-                                  name=f"{check.name}.applies()"):
+        unresolved = check.needs_addresses and not addresses
+        if loaded.isolated:  # a third-party check: applies() and run() in one child process
+            findings = _run_isolated(loaded, ctx, not unresolved,
+                                     lambda c=check: emit(CheckStarted(target, c.name, c.title)))
+            if findings is None:
                 continue
-        except Exception as exc:  # noqa: BLE001 - Overrun and Aborted included
-            ctx.findings.append(_error_finding(check.name, check.title, f"applies() raised {type(exc).__name__}: {exc}"))
-            continue
-        emit(CheckStarted(target, check.name, check.title))
-        if check.needs_addresses and not addresses:
+        else:
+            try:
+                if not call_untrusted(partial(check.applies, ctx), min(capped_timeout(check.timeout), APPLIES_SECONDS),
+                                      name=f"{check.name}.applies()"):
+                    continue
+            except Exception as exc:  # noqa: BLE001 - Overrun and Aborted included
+                ctx.findings.append(_error_finding(check.name, check.title,
+                                                   f"applies() raised {type(exc).__name__}: {exc}"))
+                continue
+            emit(CheckStarted(target, check.name, check.title))
+            findings = [] if unresolved else run_check(loaded, ctx)
+        if unresolved and not findings:
             findings = [Finding(check.name, Status.SKIP,
                                 f"Not checked: {target.host} did not resolve, so there is no address to look at.")]
-        else:
-            findings = run_check(loaded, ctx)
         ctx.findings.extend(findings)
         emit(CheckFinished(target, findings))
 
     # Commands as the user will paste them: IPv6 brackets quoted, no sudo when already root.
     tidy_commands(ctx.findings, as_root=hasattr(os, "geteuid") and os.geteuid() == 0)
     verdict = decide_verdict(ctx)
+    broken = [f.check for f in ctx.findings if f.status is Status.ERROR]
+    if broken and verdict.cause == "ok":
+        notes.append(f"exit code 1: {', '.join(broken)} could not run, so what "
+                     f"{'it checks' if len(broken) == 1 else 'they check'} is unverified")
     report = Report(
         tool_version=__version__,
         created=created,
@@ -207,19 +218,52 @@ def run_check(loaded: LoadedCheck, ctx: Context) -> list[Finding]:
     start = time.perf_counter()
     try:
         # Generators are materialised inside the deadline, and at most MAX_FINDINGS items.
-        findings = call_untrusted(lambda: _materialise(check.run(ctx)), check.timeout, name=f"check {check.name}")
-        if not findings:
-            findings = [Finding(check.name, Status.SKIP, "The check returned no finding.")]
-        for f in findings:
-            if not isinstance(f, Finding):
-                raise TypeError(f"run() returned {type(f).__name__}, not Finding")
-            if f.cause is not None and f.cause not in CAUSES:
-                raise ValueError(f"unknown cause {f.cause!r}")
+        findings = _valid(call_untrusted(lambda: _materialise(check.run(ctx)), check.timeout,
+                                         name=f"check {check.name}"), check.name)
     except Overrun as exc:
         findings = [_error_finding(check.name, check.title, f"{exc}; the check was abandoned.")]
     except Exception as exc:  # noqa: BLE001 - a broken check must not break the diagnosis
         where = f" ({loaded.source})" if not loaded.builtin else ""
         findings = [_error_finding(check.name, check.title, f"The check crashed{where}: {type(exc).__name__}: {exc}")]
+    return _timed_and_clean(findings, start)
+
+
+def _run_isolated(loaded: LoadedCheck, ctx: Context, run_it: bool, on_started: Callable[[], None]) -> list[Finding] | None:
+    """A third-party check in a child process (:mod:`portdoctor.isolation`): its findings,
+    an ``error`` finding saying what went wrong, ``[]`` when ``run_it`` is False, or None
+    when ``applies()`` said no."""
+    from portdoctor.isolation import run_isolated
+
+    check = loaded.check
+    start = time.perf_counter()
+    outcome = run_isolated(check, ctx, run_it=run_it, on_started=on_started)
+    if outcome.error is not None:
+        return _timed_and_clean([_error_finding(check.name, check.title, outcome.error)], start)
+    if not outcome.applies:
+        return None
+    if not run_it:
+        return []
+    try:
+        findings = _valid(outcome.findings, check.name)
+    except Exception as exc:  # noqa: BLE001 - what the child sent breaks the contract
+        findings = [_error_finding(check.name, check.title,
+                                   f"The check crashed ({loaded.source}): {type(exc).__name__}: {exc}")]
+    return _timed_and_clean(findings, start)
+
+
+def _valid(findings: list, name: str) -> list[Finding]:
+    """A check's findings, held to the contract (raises TypeError/ValueError)."""
+    if not findings:
+        return [Finding(name, Status.SKIP, "The check returned no finding.")]
+    for f in findings:
+        if not isinstance(f, Finding):
+            raise TypeError(f"run() returned {type(f).__name__}, not Finding")
+        if f.cause is not None and f.cause not in CAUSES:
+            raise ValueError(f"unknown cause {clean_text(f.cause, limit=60)!r}")
+    return findings
+
+
+def _timed_and_clean(findings: list[Finding], start: float) -> list[Finding]:
     elapsed = (time.perf_counter() - start) * 1000
     for f in findings:
         f.ms = elapsed / len(findings)

@@ -25,6 +25,7 @@ import functools
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from portdoctor.api import Check
 from portdoctor.bounded import Overrun, call_untrusted
 
 GROUP = "portdoctor.checks"
-IMPORT_TIMEOUT = 5.0
+IMPORT_TIMEOUT = 5.0  # seconds to import one plugin (in process; isolation.IMPORT_SECONDS in a child)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class LoadedCheck:
     check: Check
     origin: str  # "built-in", "entry point <dist> <version>", or "file <path>"
     source: str  # "portdoctor.checks.firewall:FirewallCheck" or a file path
+    isolated: bool = False  # a third-party check run in a child process (portdoctor.isolation)
 
     @property
     def builtin(self) -> bool:
@@ -170,18 +172,19 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
     """Every check that would run, in pipeline order, and what failed to load."""
     loaded: list[LoadedCheck] = []
     errors: list[PluginError] = []
+    # Third-party sources (entry points of other distributions, drop-in files), loaded
+    # below in child processes (or bounded threads, see portdoctor.isolation), in order.
+    third_party: list[tuple[str, str, Callable[[], list[Check]]]] = []  # (source, origin, loader)
     # Built-ins first, so that a plugin reusing a built-in check's name is the one ignored.
     for ep in sorted(entry_points(group=GROUP), key=lambda e: (not e.value.startswith("portdoctor.checks."), e.name)):
-        builtin = ep.value.startswith("portdoctor.checks.")
-        origin = "built-in" if builtin else f"entry point {ep.dist} {ep.version}".rstrip()
+        if not ep.value.startswith("portdoctor.checks."):
+            third_party.append((ep.value, f"entry point {ep.dist} {ep.version}".rstrip(),
+                                lambda ep=ep: [_instantiate(ep.load())]))
+            continue
         try:
-            # A built-in is imported in place (a thread per import costs more than the import);
-            # a third-party entry point is bounded by IMPORT_TIMEOUT.
-            obj = ep.load() if builtin else call_untrusted(ep.load, IMPORT_TIMEOUT, name=f"import {ep.value}")
-            loaded.append(LoadedCheck(_instantiate(obj), origin, ep.value))
-        except Overrun as exc:
-            errors.append(PluginError(ep.value, str(exc)))
-        except Exception as exc:  # noqa: BLE001 - any plugin failure is reported, not raised
+            # A built-in is imported in place (a thread per import costs more than the import).
+            loaded.append(LoadedCheck(_instantiate(ep.load()), "built-in", ep.value))
+        except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
             errors.append(PluginError(ep.value, _one_line(exc)))
 
     # A folder given with --checks-dir must be there (a typo would silently drop the
@@ -222,21 +225,8 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
             except OSError as exc:
                 errors.append(PluginError(str(path), f"cannot be read: {exc.strerror or exc}"))
                 continue
-            try:
-                module = call_untrusted(functools.partial(_import_file, path, source), IMPORT_TIMEOUT,
-                                        name=f"import {path}")
-                found = [
-                    obj for obj in vars(module).values() if isinstance(obj, type)
-                    if issubclass(obj, Check) and obj is not Check and obj.name and obj.__module__ == module.__name__
-                ]
-                if not found:
-                    errors.append(PluginError(str(path), "defines no Check subclass with a name"))
-                for cls in found:
-                    loaded.append(LoadedCheck(cls(), "file", str(path)))
-            except Overrun as exc:
-                errors.append(PluginError(str(path), str(exc)))
-            except Exception as exc:  # noqa: BLE001
-                errors.append(PluginError(str(path), _one_line(exc)))
+            third_party.append((str(path), "file", functools.partial(_checks_in_file, path, source)))
+    loaded += _load_third_party(third_party, errors)
 
     unique: list[LoadedCheck] = []
     seen: dict[str, LoadedCheck] = {}
@@ -309,6 +299,48 @@ def _a_cycle(stuck: list[str], runs_after: dict[str, set[str]]) -> list[str]:
         path.append(name)
         name = sorted(d for d in runs_after[name] if d in stuck)[0]
     return path[path.index(name):][::-1]
+
+
+def _load_third_party(sources: list[tuple[str, str, Callable[[], list[Check]]]],
+                      errors: list[PluginError]) -> list[LoadedCheck]:
+    """The checks of third-party sources: described by child processes that import them
+    (:mod:`portdoctor.isolation`), or, where that is not available, imported here within
+    IMPORT_TIMEOUT each."""
+    loaded: list[LoadedCheck] = []
+    if not sources:
+        return loaded
+    from portdoctor import isolation
+
+    if isolation.available():
+        described = isolation.describe([(source, loader) for source, _origin, loader in sources])
+        for (source, origin, loader), result in zip(sources, described):
+            if isinstance(result, str):
+                errors.append(PluginError(source, result))
+                continue
+            loaded += [LoadedCheck(isolation.IsolatedCheck(d, loader, source), origin, source, isolated=True)
+                       for d in result]
+        return loaded
+    for source, origin, loader in sources:
+        try:
+            checks = call_untrusted(loader, IMPORT_TIMEOUT, name=f"import {source}")
+            loaded += [LoadedCheck(check, origin, source) for check in checks]
+        except Overrun as exc:
+            errors.append(PluginError(source, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - any plugin failure is reported, not raised
+            errors.append(PluginError(source, _one_line(exc)))
+    return loaded
+
+
+def _checks_in_file(path: Path, source: bytes) -> list[Check]:
+    """An instance of every named Check subclass that the file ``path`` (as ``source``) defines."""
+    module = _import_file(path, source)
+    found = [
+        obj for obj in vars(module).values() if isinstance(obj, type)
+        if issubclass(obj, Check) and obj is not Check and obj.name and obj.__module__ == module.__name__
+    ]
+    if not found:
+        raise LookupError("defines no Check subclass with a name")
+    return [cls() for cls in found]
 
 
 def _instantiate(obj) -> Check:

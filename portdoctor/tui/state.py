@@ -71,7 +71,7 @@ class DiagnosisRun:
 
     @property
     def ok(self) -> bool:
-        return self.report is not None and not self.report.failed
+        return self.report is not None and not self.report.failed and not self.report.unverified
 
     def apply(self, event: Event) -> str | None:
         """Fold one pipeline event in; return the name of the check row it changed."""
