@@ -36,6 +36,7 @@ _AUTH_SCHEMES = {"bearer", "basic", "token", "digest", "negotiate", "apikey"}
 _JSON_KEY = re.compile(r'"([-\w.]{1,64})"\s{0,8}:\s{0,8}"')
 _PARAMETER_SPLIT = re.compile(r"([?&;#])")
 _WHITESPACE_SPLIT = re.compile(r"(\s+)")
+_ANY_WHITESPACE = re.compile(r"\s")
 
 
 def sensitive_name(name: str) -> bool:
@@ -55,6 +56,11 @@ def mask_argv(argv: list[str]) -> list[str]:
             mask_next = False
             continue
         mask_next = False
+        if i and _ANY_WHITESPACE.search(arg):
+            # A command line in one element (``sh -c "mysql --password=x"``, a JSON list of
+            # arguments): masked word by word.
+            out.append(mask_command_line(arg))
+            continue
         masked, mask_next = _mask_word(arg, program if i else "", first=i == 0)
         out.append(masked)
     return out

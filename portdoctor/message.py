@@ -41,6 +41,7 @@ MAX_LINE = 4096  # longer lines are cut before matching
 MAX_ENDPOINTS = 64  # distinct endpoints diagnosed from one log
 EXCERPT_CHARS = 300  # how much of the message target.input keeps
 PARSE_SECONDS = 5.0  # the whole scan stops (keeping what it found) after this long
+MAX_MENTIONS = 5000  # failing-connection mentions read from one text (a retry loop repeats one)
 
 # What the client saw, in the vocabulary of findings.
 REFUSED, TIMEOUT, DNS, UNREACHABLE, PERMISSION, MISSING = (
@@ -437,6 +438,10 @@ def find_endpoints(text: str, *, deadline: float | None = None) -> Scan:
             scan.truncated = f"the scan stopped after {PARSE_SECONDS:g} s"
             break
         for m in pattern.regex.finditer(text):
+            if len(found) >= MAX_MENTIONS or (len(found) % 256 == 255 and time.monotonic() > deadline):
+                scan.truncated = (f"the scan stopped after {MAX_MENTIONS} mentions" if len(found) >= MAX_MENTIONS
+                                  else f"the scan stopped after {PARSE_SECONDS:g} s")
+                break
             if taken.overlaps(m.start(), m.end()):
                 continue
             endpoint = pattern.build(m)
@@ -450,7 +455,7 @@ def find_endpoints(text: str, *, deadline: float | None = None) -> Scan:
     last_line = -1
     at = text.find("://")
     while at >= 0:
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or len(found) >= MAX_MENTIONS:
             scan.truncated = scan.truncated or f"the scan stopped after {PARSE_SECONDS:g} s"
             break
         line_start = text.rfind("\n", 0, at) + 1

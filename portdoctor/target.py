@@ -80,6 +80,15 @@ _CONTAINER = re.compile(r"^container:([A-Za-z0-9][A-Za-z0-9_.-]{0,127})(?::([^:]
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$")
 
 
+MAX_TARGET_CHARS = 8192
+QUOTED_CHARS = 120  # how much of a bad target an error message quotes
+
+
+def _shortened(text: str) -> str:
+    """``text`` as an error message quotes it: at most QUOTED_CHARS characters."""
+    return text if len(text) <= QUOTED_CHARS else f"{text[:QUOTED_CHARS]}… ({len(text)} characters)"
+
+
 def parse_target(text: str) -> Target:
     """Parse one TARGET string; raise UsageError with a one-line reason if malformed.
 
@@ -87,7 +96,9 @@ def parse_target(text: str) -> Target:
     :func:`~portdoctor.masking.mask_url`: a password or a ``?token=…`` typed into a
     target never reaches a report, a CI log or stderr.
     """
-    shown = mask_url(text)  # what messages quote; the parse reads ``text``
+    shown = _shortened(mask_url(text))  # what messages quote; the parse reads ``text``
+    if len(text) > MAX_TARGET_CHARS:  # a host name is at most 253; a URL's path and query are not read
+        raise UsageError(f"bad target {shown!r}: longer than {MAX_TARGET_CHARS} characters")
     if _CONTROL.search(shown):
         raise UsageError(f"bad target {shown!r}: it contains control characters")
     text = text.strip()
@@ -203,7 +214,7 @@ def _split_host_port(authority: str, shown: str, *, allow_missing_port: bool) ->
 
 def _port(text: str, shown: str) -> int:
     if not text.isascii() or not text.isdigit():
-        raise UsageError(f"bad target {shown!r}: the port {text!r} is not a number")
+        raise UsageError(f"bad target {shown!r}: the port {_shortened(text)!r} is not a number")
     port = int(text)
     if not 1 <= port <= 65535:
         raise UsageError(f"bad target {shown!r}: port {port} is out of range (1-65535)")
@@ -215,7 +226,7 @@ def _check_ipv6(host: str, shown: str) -> None:
     try:
         ipaddress.IPv6Address(address)
     except ValueError:
-        raise UsageError(f"bad target {shown!r}: {host!r} in brackets is not an IPv6 address") from None
+        raise UsageError(f"bad target {shown!r}: {_shortened(host)!r} in brackets is not an IPv6 address") from None
 
 
 _NUMERIC_LABEL = re.compile(r"0[xX][0-9a-fA-F]*|[0-9]+")
@@ -235,13 +246,13 @@ def _normalise_host(host: str, shown: str) -> str:
     last_label = host.rstrip(".").rsplit(".", 1)[-1]
     if host and _NUMERIC_LABEL.fullmatch(last_label):  # WHATWG: a host ending in a number is IPv4
         if not _NUMERIC_HOST.fullmatch(host):
-            raise UsageError(f"bad target {shown!r}: {host!r} is not a valid IPv4 address")
+            raise UsageError(f"bad target {shown!r}: {_shortened(host)!r} is not a valid IPv4 address")
         import socket
 
         try:
             return socket.inet_ntoa(socket.inet_aton(host.rstrip(".")))
         except OSError:
-            raise UsageError(f"bad target {shown!r}: {host!r} is not a valid IPv4 address") from None
+            raise UsageError(f"bad target {shown!r}: {_shortened(host)!r} is not a valid IPv4 address") from None
     _check_hostname(host, shown)
     if not host.isascii():
         return host.encode("idna").decode("ascii")
@@ -261,9 +272,9 @@ def _check_hostname(host: str, shown: str) -> None:
             host.encode("idna")
             return
         except UnicodeError:
-            raise UsageError(f"bad target {shown!r}: {host!r} is not a valid host name") from None
+            raise UsageError(f"bad target {shown!r}: {_shortened(host)!r} is not a valid host name") from None
     if not _HOSTNAME.match(host) or host.replace(".", "").isdigit():
-        raise UsageError(f"bad target {shown!r}: {host!r} is not a valid host name or address")
+        raise UsageError(f"bad target {shown!r}: {_shortened(host)!r} is not a valid host name or address")
 
 
 def is_loopback(address: str) -> bool:
