@@ -97,7 +97,8 @@ class Child:
         self._fd = read_fd
         self._buffer = b""
         self._eof = False
-        self._status: int | None = None
+        self._status: int | None = None  # exit code, or minus the signal that ended it
+        self._reaped = False
         try:
             os.setpgid(pid, pid)  # also done in the child: whichever runs first
         except OSError:
@@ -126,15 +127,22 @@ class Child:
 
     def close(self) -> None:
         """Kill the child's process group (the child included) and reap the child."""
-        for kill in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+        # Before reaping: an unreaped child keeps its pid and group id ours. (Where the
+        # child had to be reaped to learn it ended, its group id stays taken while any
+        # grandchild is in it.)
+        kills = [lambda: os.killpg(self.pid, signal.SIGKILL)]
+        if not self._reaped:
+            kills.append(lambda: os.kill(self.pid, signal.SIGKILL))
+        for kill in kills:
             try:
-                kill()  # before reaping: an unreaped child keeps its pid and group id ours
+                kill()
             except OSError:
                 pass
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        if not self._reaped:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
         try:
             os.close(self._fd)
         except OSError:
@@ -189,9 +197,19 @@ class Child:
         """Whether the child ended, without reaping it (its group id stays ours to kill)."""
         if self._status is not None:
             return True
+        if not hasattr(os, "waitid"):  # macOS before Python 3.13: reap it (its group may go with it)
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return False
+            if pid == 0:
+                return False
+            self._reaped = True
+            self._status = os.waitstatus_to_exitcode(status)
+            return True
         try:
             info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except (ChildProcessError, AttributeError):  # no waitid: exited is learnt from EOF
+        except ChildProcessError:
             return False
         if info is None:
             return False

@@ -255,6 +255,23 @@ def test_garbage_on_the_pipe_is_one_line_not_a_crash(payload, why):
         run_child(body)
 
 
+@pytest.mark.parametrize("waitid", [True, False], ids=["waitid", "no-waitid (macOS before 3.13)"])
+def test_how_a_child_ended_is_named_with_or_without_waitid(monkeypatch, waitid):
+    if not waitid:
+        monkeypatch.delattr(os, "waitid", raising=False)
+
+    def body(send):
+        if os.fork() == 0:  # a grandchild holding the pipe: no end-of-file
+            time.sleep(30)
+            os._exit(0)
+        os._exit(3)
+
+    start = time.monotonic()
+    with pytest.raises(isolation.ChildFailed, match="the test child ended its process with exit code 3"):
+        run_child(body, seconds=20)
+    assert time.monotonic() - start < 15  # told by the exit, not by the deadline
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
 @pytest.mark.tui
 def test_the_wizard_shows_the_error_and_stays_usable(private, tmp_path, free_port):
