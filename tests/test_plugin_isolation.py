@@ -64,6 +64,11 @@ WELL_BEHAVED = {
     "odd-evidence": plugin("odd-evidence", """
         return self.passed("odd evidence", evidence={"set": {1, 2}, "bytes": b"\\x00\\xff", "object": object(),
                                                       "nested": {"deep": [1, (2, 3)]}, 7: "int key"})"""),
+    "lazy-fact": plugin("lazy-fact", """
+        from portdoctor.api import NOT_LISTENING, WHOAMI
+        uid, _user = ctx.fact(WHOAMI)
+        others = ctx.fact(NOT_LISTENING)
+        return self.passed("read lazy facts in the child", evidence={"uid": uid, "others": len(others or [])})"""),
     "grandchild": plugin("grandchild", """
         pid = os.fork()
         if pid == 0:
@@ -170,6 +175,7 @@ def test_every_hostile_plugin_is_an_error_and_the_verdict_comes_from_the_others(
     assert odd["evidence"]["set"] == "{1, 2}" and odd["evidence"]["bytes"] == "b'\\x00\\xff'"
     assert odd["evidence"]["object"].startswith("<object object at") and odd["evidence"]["7"] == "int key"
     assert found["grandchild"]["status"] == "pass"
+    assert found["lazy-fact"]["status"] == "pass" and found["lazy-fact"]["evidence"]["uid"] == os.getuid()
 
     errors = [line for line in r.stderr.splitlines() if "on_import" in line]
     assert any("exit_on_import.py: importing it ended its process with exit code 0" in e for e in errors), r.stderr
