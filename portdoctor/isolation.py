@@ -392,7 +392,7 @@ class Outcome:
         self.stage = stage  # "applies" or "run": where the error happened
 
 
-def run_isolated(check: Any, ctx: Any, *, run_it: bool, on_started: Callable[[], None]) -> Outcome:
+def run_isolated(check: Any, ctx: Any, *, run_it: bool, on_started: Callable[[], object]) -> Outcome:
     """Run an isolated check (an :class:`IsolatedCheck`) for ``ctx`` in a child.
 
     ``on_started`` is called once ``applies()`` said yes; ``run_it`` False stops there

@@ -143,7 +143,7 @@ def diagnose(
         unresolved = check.needs_addresses and not addresses
         if loaded.isolated:  # a third-party check: applies() and run() in one child process
             findings = _run_isolated(loaded, ctx, not unresolved,
-                                     lambda c=check: emit(CheckStarted(target, c.name, c.title)))
+                                     partial(emit, CheckStarted(target, check.name, check.title)))
             if findings is None:
                 continue
         else:
@@ -228,7 +228,7 @@ def run_check(loaded: LoadedCheck, ctx: Context) -> list[Finding]:
     return _timed_and_clean(findings, start)
 
 
-def _run_isolated(loaded: LoadedCheck, ctx: Context, run_it: bool, on_started: Callable[[], None]) -> list[Finding] | None:
+def _run_isolated(loaded: LoadedCheck, ctx: Context, run_it: bool, on_started: Callable[[], object]) -> list[Finding] | None:
     """A third-party check in a child process (:mod:`portdoctor.isolation`): its findings,
     an ``error`` finding saying what went wrong, ``[]`` when ``run_it`` is False, or None
     when ``applies()`` said no."""

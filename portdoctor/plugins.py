@@ -179,7 +179,7 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
     for ep in sorted(entry_points(group=GROUP), key=lambda e: (not e.value.startswith("portdoctor.checks."), e.name)):
         if not ep.value.startswith("portdoctor.checks."):
             third_party.append((ep.value, f"entry point {ep.dist} {ep.version}".rstrip(),
-                                lambda ep=ep: [_instantiate(ep.load())]))
+                                functools.partial(_checks_of_entry_point, ep)))
             continue
         try:
             # A built-in is imported in place (a thread per import costs more than the import).
@@ -329,6 +329,10 @@ def _load_third_party(sources: list[tuple[str, str, Callable[[], list[Check]]]],
         except Exception as exc:  # noqa: BLE001 - any plugin failure is reported, not raised
             errors.append(PluginError(source, _one_line(exc)))
     return loaded
+
+
+def _checks_of_entry_point(ep: EntryPoint) -> list[Check]:
+    return [_instantiate(ep.load())]
 
 
 def _checks_in_file(path: Path, source: bytes) -> list[Check]:
