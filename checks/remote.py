@@ -12,8 +12,9 @@ here, and the finding says so).
 from __future__ import annotations
 
 import errno
+from dataclasses import dataclass
 
-from portdoctor.api import Check, Context, Outcome, Route, Status, bracketed, fix, lazy_route
+from portdoctor.api import Check, Context, Outcome, Probe, Route, Status, bracketed, fix, lazy_route
 
 NOT_VISIBLE = ("What cannot be seen from here: a cloud security group or network ACL, a firewall on the "
                "remote host or on the path, and whether the service there runs at all.")
@@ -33,16 +34,50 @@ def _path_steps(os_name: str, address: str, port: int) -> list:
                 f"nc -vz -w 3 {shown} {port}")]
 
 
-def _on_link(route: Route | None) -> str | None:
-    """The interface whose link holds the address (a direct route), or None."""
-    return route.interface if route is not None and route.kind == "direct" else None
-
-
 def _remote_side_steps(port: int) -> list:
     return [fix("On the remote host: is anything listening?", f"ss -ltnp 'sport = :{port}'"),
             fix("On the remote host: its firewall rules.", "sudo nft list ruleset"),
             fix(f"In a cloud: the instance's security group / firewall must allow inbound TCP {port} from "
                 "your address.", None)]
+
+
+@dataclass
+class _Attempt:
+    """One probe of a remote address, with the route the kernel would use for it."""
+
+    probe: Probe
+    port: int
+    os_name: str
+    route: Route | None
+
+    @classmethod
+    def of(cls, ctx: Context, probe: Probe) -> _Attempt:
+        return cls(probe, ctx.target.port, ctx.facts.os, lazy_route(ctx.facts, probe.address))
+
+    @property
+    def address(self) -> str:
+        return self.probe.address
+
+    @property
+    def route_words(self) -> str:
+        return self.route.describe() if self.route else "the route is unknown on this OS"
+
+    @property
+    def link(self) -> str | None:
+        """The interface whose link holds the address (a direct route), or None."""
+        return self.route.interface if self.route is not None and self.route.kind == "direct" else None
+
+    @property
+    def steps(self) -> list:
+        return _path_steps(self.os_name, self.address, self.port)
+
+    @property
+    def evidence(self) -> dict:
+        route = self.route
+        return dict(address=self.address, outcome=str(self.probe.outcome), errno=self.probe.errno,
+                    route=None if route is None else {"kind": route.kind, "interface": route.interface,
+                                                      "gateway": route.gateway, "source": route.source,
+                                                      "error": route.error})
 
 
 class RemoteReachabilityCheck(Check):
@@ -55,104 +90,100 @@ class RemoteReachabilityCheck(Check):
         return any(not ctx.facts.is_local(a) for a in ctx.addresses)
 
     def run(self, ctx: Context):
-        port, os_name = ctx.target.port, ctx.facts.os
         firewall = ctx.finding("firewall")
         firewall_failed = firewall is not None and firewall.status is Status.FAIL
-        findings = []
-        for probe in ctx.probes:
-            address = probe.address
-            if ctx.facts.is_local(address):
-                continue
-            route = lazy_route(ctx.facts, address)
-            route_words = route.describe() if route else "the route is unknown on this OS"
-            evidence = dict(address=address, outcome=str(probe.outcome), errno=probe.errno,
-                            route=None if route is None else {"kind": route.kind, "interface": route.interface,
-                                                              "gateway": route.gateway, "source": route.source,
-                                                              "error": route.error})
-            if probe.outcome is Outcome.OPEN:
-                findings.append(self.passed(f"{address}:{port} accepted a connection ({route_words}).", evidence=evidence))
-                continue
-            steps = _path_steps(os_name, address, port)
-            if route is not None and route.kind in ("no-route", "unreachable", "prohibit", "blackhole"):
-                findings.append(self.fail(
-                    "unreachable", f"No usable route to {address}: {route_words}.",
-                    "The kernel refuses before sending anything: no network interface or gateway covers this "
-                    "address (a VPN that is down, a missing default route, a typo in the address), or a "
-                    "routing rule rejects it on purpose.",
-                    [fix("Show the routing table.", "ip route" if os_name == "linux" else "netstat -rn"),
-                     *steps[:1],
-                     fix("If it should go through a VPN, bring the VPN up; otherwise check the address.", None)],
-                    evidence=evidence))
-                continue
-            if probe.errno in (errno.EPERM, errno.EACCES) and probe.outcome is not Outcome.TIMEOUT:
-                if firewall_failed:
-                    findings.append(self.passed(f"{address}: the local firewall rule found by the firewall "
-                                                "check stops the connection before it leaves.", evidence=evidence))
-                    continue
-                findings.append(self.fail(
-                    "firewall", f"This machine refused to send to {address}:{port} ({probe.error}).",
-                    "connect() failed with 'Operation not permitted' before any packet left: a local OUTPUT "
-                    "rule (nftables/iptables drop, or a security module) blocks it.",
-                    [fix("Find the rule.", "sudo nft list ruleset" if os_name == "linux" else None),
-                     fix("With iptables:", "sudo iptables -S OUTPUT")], evidence=evidence))
-                continue
-            if probe.outcome is Outcome.REFUSED:
-                findings.append(self.fail(
-                    "not-listening",
-                    f"{address} answered, but refused port {port}: nothing listens there, or its firewall "
-                    "rejects with a TCP reset.",
-                    f"The host is up and reachable ({route_words}); the reset came from {address} itself or a "
-                    "firewall in front of it. Check the service on that host.",
-                    _remote_side_steps(port)[:2] + steps[:1], evidence=evidence))
-                continue
-            if probe.outcome is Outcome.UNREACHABLE:
-                if firewall_failed:
-                    findings.append(self.passed(f"{address}: ICMP unreachable, explained by the rule the "
-                                                "firewall check found.", evidence=evidence))
-                    continue
-                if probe.errno == errno.EHOSTUNREACH:
-                    link = _on_link(route)
-                    how = ("no host answered ARP/neighbour discovery for it on "
-                           f"{link}: it is down, or the address is wrong" if link else
-                           "a router answered 'host unreachable', or a firewall rejected it with "
-                           "'icmp host-prohibited'")
-                    detail = (f"The connection failed with 'No route to host' ({route_words}): {how}. A REJECT "
-                              "rule with host-prohibited on this machine would say the same: the firewall check "
-                              "found none. " + NOT_VISIBLE)
-                    extra = [fix("See whether the neighbour answered (FAILED/INCOMPLETE: nobody there).",
-                                 f"ip neigh show {address}")] if link and os_name == "linux" else []
-                    findings.append(self.fail("unreachable", f"{address} is unreachable: {how}.", detail,
-                                              extra + steps + _remote_side_steps(port)[1:], evidence=evidence))
-                    continue
-                findings.append(self.fail(
-                    "unreachable", f"{address} is unreachable ({probe.error}).",
-                    f"A router on the path reported the network unreachable ({route_words}). " + NOT_VISIBLE,
-                    steps, evidence=evidence))
-                continue
-            if probe.outcome is Outcome.TIMEOUT:
-                if firewall_failed:
-                    findings.append(self.passed(f"{address}: the timeout matches the rule the firewall check found.",
-                                                evidence=evidence))
-                    continue
-                link = _on_link(route)
-                reason = (f"{address} is on the link of {link}, and nothing answered in time: the "
-                          "host is down or the address is wrong" if link else
-                          "packets are dropped on the way or at the host, or the host is down")
-                if ctx.target.protocol == "udp":
-                    findings.append(self.warn(
-                        f"{address}:{port}/udp did not reply (UDP has no handshake: open or filtered).",
-                        f"Silence is what a working UDP service that ignores an empty datagram looks like, and also "
-                        f"what a drop looks like ({route_words}). Test with a real request for the protocol. "
-                        + NOT_VISIBLE, steps, cause="unreachable", evidence=evidence))
-                    continue
-                findings.append(self.fail(
-                    "unreachable", f"{address}:{port} does not answer (timeout): {reason}.",
-                    (f"The route is fine ({route_words})" if route is not None and route.routable
-                     else f"The route could not be checked ({route_words})")
-                    + " and no local firewall rule explains the silence. "
-                    + NOT_VISIBLE,
-                    steps + _remote_side_steps(port), evidence=evidence))
-                continue
-            findings.append(self.fail("unreachable", f"Connecting to {address}:{port} failed: {probe.error}.",
-                                      f"{route_words}. " + NOT_VISIBLE, steps, evidence=evidence))
+        findings = [self._judge(ctx, _Attempt.of(ctx, probe), firewall_failed)
+                    for probe in ctx.probes if not ctx.facts.is_local(probe.address)]
         return findings or self.passed("No remote address to test.")
+
+    def _judge(self, ctx: Context, a: _Attempt, firewall_failed: bool):
+        """One remote address: what its probe's outcome, errno and route say."""
+        probe = a.probe
+        if probe.outcome is Outcome.OPEN:
+            return self.passed(f"{a.address}:{a.port} accepted a connection ({a.route_words}).", evidence=a.evidence)
+        if a.route is not None and a.route.kind in ("no-route", "unreachable", "prohibit", "blackhole"):
+            return self._no_route(a)
+        if probe.errno in (errno.EPERM, errno.EACCES) and probe.outcome is not Outcome.TIMEOUT:
+            if firewall_failed:
+                return self.passed(f"{a.address}: the local firewall rule found by the firewall "
+                                   "check stops the connection before it leaves.", evidence=a.evidence)
+            return self._not_permitted(a)
+        if probe.outcome is Outcome.REFUSED:
+            return self._reset(a)
+        if probe.outcome is Outcome.UNREACHABLE:
+            if firewall_failed:
+                return self.passed(f"{a.address}: ICMP unreachable, explained by the rule the "
+                                   "firewall check found.", evidence=a.evidence)
+            return self._unreachable(a)
+        if probe.outcome is Outcome.TIMEOUT:
+            if firewall_failed:
+                return self.passed(f"{a.address}: the timeout matches the rule the firewall check found.",
+                                   evidence=a.evidence)
+            return self._silent(ctx, a)
+        return self.fail("unreachable", f"Connecting to {a.address}:{a.port} failed: {probe.error}.",
+                         f"{a.route_words}. " + NOT_VISIBLE, a.steps, evidence=a.evidence)
+
+    def _no_route(self, a: _Attempt):
+        return self.fail(
+            "unreachable", f"No usable route to {a.address}: {a.route_words}.",
+            "The kernel refuses before sending anything: no network interface or gateway covers this "
+            "address (a VPN that is down, a missing default route, a typo in the address), or a "
+            "routing rule rejects it on purpose.",
+            [fix("Show the routing table.", "ip route" if a.os_name == "linux" else "netstat -rn"),
+             *a.steps[:1],
+             fix("If it should go through a VPN, bring the VPN up; otherwise check the address.", None)],
+            evidence=a.evidence)
+
+    def _not_permitted(self, a: _Attempt):
+        return self.fail(
+            "firewall", f"This machine refused to send to {a.address}:{a.port} ({a.probe.error}).",
+            "connect() failed with 'Operation not permitted' before any packet left: a local OUTPUT "
+            "rule (nftables/iptables drop, or a security module) blocks it.",
+            [fix("Find the rule.", "sudo nft list ruleset" if a.os_name == "linux" else None),
+             fix("With iptables:", "sudo iptables -S OUTPUT")], evidence=a.evidence)
+
+    def _reset(self, a: _Attempt):
+        return self.fail(
+            "not-listening",
+            f"{a.address} answered, but refused port {a.port}: nothing listens there, or its firewall "
+            "rejects with a TCP reset.",
+            f"The host is up and reachable ({a.route_words}); the reset came from {a.address} itself or a "
+            "firewall in front of it. Check the service on that host.",
+            _remote_side_steps(a.port)[:2] + a.steps[:1], evidence=a.evidence)
+
+    def _unreachable(self, a: _Attempt):
+        if a.probe.errno != errno.EHOSTUNREACH:
+            return self.fail(
+                "unreachable", f"{a.address} is unreachable ({a.probe.error}).",
+                f"A router on the path reported the network unreachable ({a.route_words}). " + NOT_VISIBLE,
+                a.steps, evidence=a.evidence)
+        how = ("no host answered ARP/neighbour discovery for it on "
+               f"{a.link}: it is down, or the address is wrong" if a.link else
+               "a router answered 'host unreachable', or a firewall rejected it with "
+               "'icmp host-prohibited'")
+        detail = (f"The connection failed with 'No route to host' ({a.route_words}): {how}. A REJECT "
+                  "rule with host-prohibited on this machine would say the same: the firewall check "
+                  "found none. " + NOT_VISIBLE)
+        extra = [fix("See whether the neighbour answered (FAILED/INCOMPLETE: nobody there).",
+                     f"ip neigh show {a.address}")] if a.link and a.os_name == "linux" else []
+        return self.fail("unreachable", f"{a.address} is unreachable: {how}.", detail,
+                         extra + a.steps + _remote_side_steps(a.port)[1:], evidence=a.evidence)
+
+    def _silent(self, ctx: Context, a: _Attempt):
+        """A timeout: UDP silence is not a failure; TCP silence is a drop or a host that is down."""
+        if ctx.target.protocol == "udp":
+            return self.warn(
+                f"{a.address}:{a.port}/udp did not reply (UDP has no handshake: open or filtered).",
+                f"Silence is what a working UDP service that ignores an empty datagram looks like, and also "
+                f"what a drop looks like ({a.route_words}). Test with a real request for the protocol. "
+                + NOT_VISIBLE, a.steps, cause="unreachable", evidence=a.evidence)
+        reason = (f"{a.address} is on the link of {a.link}, and nothing answered "
+                  "in time: the host is down or the address is wrong" if a.link else
+                  "packets are dropped on the way or at the host, or the host is down")
+        return self.fail(
+            "unreachable", f"{a.address}:{a.port} does not answer (timeout): {reason}.",
+            (f"The route is fine ({a.route_words})" if a.route is not None and a.route.routable
+             else f"The route could not be checked ({a.route_words})")
+            + " and no local firewall rule explains the silence. "
+            + NOT_VISIBLE,
+            a.steps + _remote_side_steps(a.port), evidence=a.evidence)

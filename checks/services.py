@@ -19,6 +19,9 @@ table, systemctl) are read lazily, only when nothing listens.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from portdoctor.api import (
     INIT_PROCESS,
     UNIX_LISTENERS,
@@ -26,6 +29,7 @@ from portdoctor.api import (
     Check,
     Context,
     KnownService,
+    Socket,
     fix,
     hostport,
     names_port,
@@ -64,104 +68,92 @@ class WellKnownServiceCheck(Check):
             )
         listeners = ctx.listeners() or ctx.listeners(own_namespace=False)
         if ctx.reachable or listeners:
-            owners = sorted({s.process for s in listeners if s.process})
-            who = ", ".join(owners) if owners else "a process"
-            where = " in another network namespace" if listeners and all(s.namespace for s in listeners) else ""
-            return self.passed(f"{label}; {who} listens on it{where}.",
-                               evidence={"service": known.name if known else None})
-
-        units = None
-        if ctx.facts.os == "linux":
-            units = ctx.fact(systemd_units(port, known.units if known else ()))
-        down = [u for u in units or [] if u.down and (
-            (known and any(u.id == f"{p}.service" or u.id.startswith((f"{p}@", f"{p}.")) for p in known.units))
-            or any(names_port(text, port) for text in u.exec_start + u.listen))]
-        # A unit that was never started is "inactive" too; only report those named like the service.
-
+            return self._listening(label, known, listeners)
+        down = _units_down(ctx, known)
         if known is None:
             failed = [u for u in down if u.active_state == "failed"]
             if failed:
                 return self._unit_down(ctx, failed[0], None)
             return self.passed(f"No failed systemd unit mentions port {port}.")
+        seen = _look_for(ctx, known, down)
+        return (self._unix_socket_only(ctx, seen) or self._on_another_port(ctx, seen)
+                or self._tcp_turned_off(ctx, seen) or self._not_running(ctx, seen))
 
-        processes = []
-        if known.processes:
-            processes = ctx.fact(service_processes(port, known.processes)) or []
-        sockets = []
-        pattern = known.socket_pattern(port)
-        if pattern is not None and ctx.facts.os == "linux":
-            sockets = [u for u in ctx.fact(UNIX_LISTENERS) or []
-                       if pattern.search(u.basename)]
+    def _listening(self, label: str, known: KnownService | None, listeners: list[Socket]):
+        owners = sorted({s.process for s in listeners if s.process})
+        who = ", ".join(owners) if owners else "a process"
+        where = " in another network namespace" if listeners and all(s.namespace for s in listeners) else ""
+        return self.passed(f"{label}; {who} listens on it{where}.",
+                           evidence={"service": known.name if known else None})
 
-        inferred = False
-        for p in processes:
-            if not p.listening:  # another user's sockets are hidden: use what its command line says
-                p.listening = _configured_listeners(ctx, p.configured_ports)
-                inferred = inferred or bool(p.listening)
-        evidence = dict(service=known.name,
-                        processes=[{"pid": p.pid, "name": p.name, "user": p.user, "listening": p.listening,
-                                    "configured_ports": p.configured_ports} for p in processes],
-                        unix_sockets=[s.path for s in sockets],
-                        units=[{"id": u.id, "state": u.active_state, "result": u.result} for u in down])
-        running = _describe(processes)
+    # --- why the well-known service does not listen on TCP: the first that fits --------
 
-        if sockets:
-            where = ", ".join(s.path for s in sockets)
-            who = f"{known.name} is running ({running})" if processes else f"{known.name}'s Unix socket exists"
-            steps = [fix(f"Turn TCP on: {known.tcp_setting}.", None)] if known.tcp_setting else []
-            steps.append(_socket_client(known, sockets[0].path, port))
-            return self.fail(
-                "not-listening",
-                f"{who} but listens only on the Unix socket {where}, not on TCP port {port}.",
-                "Clients that connect to host:port get 'connection refused'; clients on this machine "
-                "can use the socket instead.",
-                steps, evidence=evidence)
+    def _unix_socket_only(self, ctx: Context, seen: _Seen):
+        if not seen.sockets:
+            return None
+        known, port = seen.known, ctx.target.port
+        where = ", ".join(s.path for s in seen.sockets)
+        who = f"{known.name} is running ({seen.running})" if seen.processes else f"{known.name}'s Unix socket exists"
+        steps = [fix(f"Turn TCP on: {known.tcp_setting}.", None)] if known.tcp_setting else []
+        steps.append(_socket_client(known, seen.sockets[0].path, port))
+        return self.fail(
+            "not-listening",
+            f"{who} but listens only on the Unix socket {where}, not on TCP port {port}.",
+            "Clients that connect to host:port get 'connection refused'; clients on this machine "
+            "can use the socket instead.",
+            steps, evidence=seen.evidence)
 
-        elsewhere = sorted({e for p in processes for e in p.listening})
-        if elsewhere:
-            how = (" (the port its command line names; this user cannot see whose socket it is)"
-                   if inferred else "")
-            return self.fail(
-                "not-listening",
-                f"{known.name} is running ({running}) but listens on {', '.join(elsewhere)}{how}, "
-                f"not on port {port}.",
-                "The service is up with another port in its configuration, or this port is a typo.",
-                [fix(f"Connect to {elsewhere[0]}, where it listens, or set its port to {port} in its "
-                     "configuration and restart it.", None),
-                 fix("See every port it listens on.", f"ss -ltnp | grep {processes[0].name}"
-                     if ctx.facts.os == "linux" else f"lsof -nP -iTCP -sTCP:LISTEN -a -p {processes[0].pid}")],
-                evidence=evidence)
+    def _on_another_port(self, ctx: Context, seen: _Seen):
+        elsewhere = sorted({e for p in seen.processes for e in p.listening})
+        if not elsewhere:
+            return None
+        known, port, first = seen.known, ctx.target.port, seen.processes[0]
+        how = (" (the port its command line names; this user cannot see whose socket it is)"
+               if seen.inferred else "")
+        return self.fail(
+            "not-listening",
+            f"{known.name} is running ({seen.running}) but listens on {', '.join(elsewhere)}{how}, "
+            f"not on port {port}.",
+            "The service is up with another port in its configuration, or this port is a typo.",
+            [fix(f"Connect to {elsewhere[0]}, where it listens, or set its port to {port} in its "
+                 "configuration and restart it.", None),
+             fix("See every port it listens on.", f"ss -ltnp | grep {first.name}"
+                 if ctx.facts.os == "linux" else f"lsof -nP -iTCP -sTCP:LISTEN -a -p {first.pid}")],
+            evidence=seen.evidence)
 
-        if any(p.configured_ports == [0] for p in processes):
-            return self.fail(
-                "not-listening",
-                f"{known.name} is running ({running}) with port 0 on its command line: TCP is turned off.",
-                "Port 0 tells the service not to listen on TCP at all (Redis: Unix socket only).",
-                [fix(f"Turn TCP on: {known.tcp_setting or f'set the port to {port}'}.", None)], evidence=evidence)
+    def _tcp_turned_off(self, ctx: Context, seen: _Seen):
+        if not any(p.configured_ports == [0] for p in seen.processes):
+            return None
+        known, port = seen.known, ctx.target.port
+        return self.fail(
+            "not-listening",
+            f"{known.name} is running ({seen.running}) with port 0 on its command line: TCP is turned off.",
+            "Port 0 tells the service not to listen on TCP at all (Redis: Unix socket only).",
+            [fix(f"Turn TCP on: {known.tcp_setting or f'set the port to {port}'}.", None)], evidence=seen.evidence)
 
-        if processes:
+    def _not_running(self, ctx: Context, seen: _Seen):
+        """Running but silent, its unit down, a development server not started, or no process at all."""
+        known, port = seen.known, ctx.target.port
+        if seen.processes:
             return self.warn(
-                f"{known.name} is running ({running}) but nothing listens on TCP port {port}.",
+                f"{known.name} is running ({seen.running}) but nothing listens on TCP port {port}.",
                 "It may still be starting, be configured for another port, or listen only in a way "
                 "this machine does not show (run with sudo to see every process's sockets).",
-                [*self._check_steps(ctx, known, None)], cause="not-listening", evidence=evidence)
-
-        if down:
-            return self._unit_down(ctx, down[0], known, **evidence)
-
+                [*self._check_steps(ctx, known, None)], cause="not-listening", evidence=seen.evidence)
+        if seen.down:
+            return self._unit_down(ctx, seen.down[0], known, **seen.evidence)
         if not known.processes:
             steps = [_start_fix(known.start)] if known.start else []
             steps.append(fix("If it runs in a container, check that the port is published.", "docker compose ps"))
             return self.warn(
                 f"Port {port} is usually {known.name}; nothing listens on it.",
                 "Start the server, or check which port it printed when it started.",
-                steps, cause="not-listening", evidence=evidence)
-
+                steps, cause="not-listening", evidence=seen.evidence)
         return self.warn(
             f"{known.name} (the usual owner of port {port}) does not appear to be running: "
             f"no {' or '.join(known.processes)} process.",
             "It is not installed, not started, or runs in a container or VM whose port is not published.",
-            self._start_steps(ctx, known), cause="not-listening", evidence=evidence)
+            self._start_steps(ctx, known), cause="not-listening", evidence=seen.evidence)
 
     # --- remediation ------------------------------------------------------------------
 
@@ -217,6 +209,58 @@ def _local(ctx: Context) -> bool:
     if not ctx.addresses:
         return ctx.target.host_defaulted or ctx.target.host == "localhost"
     return all(ctx.facts.is_local(a) for a in ctx.addresses)
+
+
+@dataclass
+class _Seen:
+    """What this machine shows of a well-known service that does not listen on TCP."""
+
+    known: KnownService
+    processes: list[Any]  # its processes (ServiceProcess), with where they listen
+    sockets: list[Any]  # its Unix sockets (UnixListener)
+    down: list[Any]  # its systemd units that are down (SystemdUnit)
+    inferred: bool  # a process's listeners were read from its command line (owner hidden)
+
+    @property
+    def running(self) -> str:
+        return _describe(self.processes)
+
+    @property
+    def evidence(self) -> dict[str, Any]:
+        return dict(service=self.known.name,
+                    processes=[{"pid": p.pid, "name": p.name, "user": p.user, "listening": p.listening,
+                                "configured_ports": p.configured_ports} for p in self.processes],
+                    unix_sockets=[s.path for s in self.sockets],
+                    units=[{"id": u.id, "state": u.active_state, "result": u.result} for u in self.down])
+
+
+def _units_down(ctx: Context, known: KnownService | None) -> list[Any]:
+    """The systemd units that are down and are the service's, or name the port in ExecStart/Listen=.
+
+    A unit that was never started is "inactive" too; only those named like the service count."""
+    if ctx.facts.os != "linux":
+        return []
+    port = ctx.target.port
+    units = ctx.fact(systemd_units(port, known.units if known else ())) or []
+    return [u for u in units if u.down and (
+        (known and any(u.id == f"{p}.service" or u.id.startswith((f"{p}@", f"{p}.")) for p in known.units))
+        or any(names_port(text, port) for text in u.exec_start + u.listen))]
+
+
+def _look_for(ctx: Context, known: KnownService, down: list[Any]) -> _Seen:
+    """The service's processes (and where they listen), its Unix sockets, its units."""
+    port = ctx.target.port
+    processes = (ctx.fact(service_processes(port, known.processes)) or []) if known.processes else []
+    pattern = known.socket_pattern(port)
+    sockets = []
+    if pattern is not None and ctx.facts.os == "linux":
+        sockets = [u for u in ctx.fact(UNIX_LISTENERS) or [] if pattern.search(u.basename)]
+    inferred = False
+    for p in processes:
+        if not p.listening:  # another user's sockets are hidden: use what its command line says
+            p.listening = _configured_listeners(ctx, p.configured_ports)
+            inferred = inferred or bool(p.listening)
+    return _Seen(known, processes, sockets, down, inferred)
 
 
 def _configured_listeners(ctx: Context, ports: list[int]) -> list[str]:

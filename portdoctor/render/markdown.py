@@ -56,13 +56,20 @@ def _icon(r: Report) -> str:
 
 
 def render_one(r: Report, level: int = 2) -> str:
-    h = "#" * level
-    t = r.target
-    v = r.verdict
+    out = _verdict(r, level) + _target(r) + _listeners(r) + _checks(r) + _details(r) + _notes(r)
+    host = r.host
+    out.append(f"<sub>portdoctor {escape_text(r.tool_version)} on {escape_text(host.hostname)} "
+               f"({escape_text(host.os)}{'' if host.privileged else ', not root'}), {r.created}, "
+               f"{r.duration_ms:.0f} ms</sub>")
+    return "\n".join(out) + "\n"
+
+
+def _verdict(r: Report, level: int) -> list[str]:
+    """The heading, the verdict's summary, "Do now" and the other failures."""
+    t, v = r.target, r.verdict
     where = f" on {code_span(r.ssh)}" if r.ssh else ""
-    out: list[str] = [f"{h} {_icon(r)} {code_span(t.display)}{where}: `{v.cause}`", ""]
-    out.append(f"**{escape_text(v.summary)}**")
-    out.append("")
+    out = [f"{'#' * level} {_icon(r)} {code_span(t.display)}{where}: `{v.cause}`", ""]
+    out += [f"**{escape_text(v.summary)}**", ""]
     if v.first_step is not None:
         out.append(f"**Do now:** {escape_text(v.first_step.text)}")
         if v.first_step.command:
@@ -74,7 +81,12 @@ def render_one(r: Report, level: int = 2) -> str:
         out.append("**Also failing** (fix these too):")
         out.extend(f"- `{cause}`: {escape_text(title)}" for cause, title in v.also)
         out.append("")
+    return out
 
+
+def _target(r: Report) -> list[str]:
+    """What the target resolved to, and a table of the probes."""
+    t, out = r.target, []
     if t.protocol == "unix":
         out.append(f"Target {code_span(t.input)} is the Unix socket {code_span(t.path or '')}.")
     else:
@@ -87,7 +99,11 @@ def render_one(r: Report, level: int = 2) -> str:
             outcome = str(p.outcome) + (f" ({cell(p.error)})" if p.error and str(p.outcome) != "open" else "")
             out.append(f"| {code_span(p.address)} | {outcome} | {p.ms:.1f} ms |")
         out.append("")
+    return out
 
+
+def _listeners(r: Report) -> list[str]:
+    t, out = r.target, []
     if r.listeners:
         out += [f"Listeners on port {t.port}:", "", "| socket | owner |", "| --- | --- |"]
         for s in r.listeners:
@@ -95,38 +111,43 @@ def render_one(r: Report, level: int = 2) -> str:
     elif t.protocol != "unix":
         out.append(f"Nothing is bound to port {t.port} (any address, any protocol).")
     out.append("")
+    return out
 
-    out += ["| status | check | result |", "| --- | --- | --- |"]
+
+def _checks(r: Report) -> list[str]:
+    out = ["| status | check | result |", "| --- | --- | --- |"]
     for f in r.findings:
         cause = f" (`{f.cause}`)" if f.cause else ""
         out.append(f"| {_MARK[f.status]} | {code_span(f.check)} | {cell(f.title)}{cause} |")
     out.append("")
+    return out
 
+
+def _details(r: Report) -> list[str]:
+    """A folded section: the detail of what failed or warned, and every step of what did not pass."""
     fixes = [f for f in r.findings if f.remediation and f.status in (Status.FAIL, Status.WARN, Status.ERROR, Status.SKIP)]
     details = [f for f in r.findings if f.detail and f.status in (Status.FAIL, Status.WARN, Status.ERROR)]
-    if details or fixes:
-        out += ["<details><summary>Details and remediation</summary>", ""]
-        for f in r.findings:
-            if f not in details and f not in fixes:
-                continue
-            out.append(f"- **{escape_text(f.check)}**: {escape_text(f.title)}")
-            if f in details:
-                for line in str(f.detail).splitlines():
-                    out.append(f"  {escape_text(line)}" if line.strip() else "")
-            for fix in f.remediation:
-                out.append(f"  - {escape_text(fix.text)}")
-                if fix.command:
-                    out.append("")
-                    out.extend("    " + line for line in code_block(fix.command).splitlines())
-                    out.append("")
-        out += ["", "</details>", ""]
-    if r.notes:
-        out += ["Notes:", ""] + [f"- {escape_text(n)}" for n in r.notes] + [""]
-    host = r.host
-    out.append(f"<sub>portdoctor {escape_text(r.tool_version)} on {escape_text(host.hostname)} "
-               f"({escape_text(host.os)}{'' if host.privileged else ', not root'}), {r.created}, "
-               f"{r.duration_ms:.0f} ms</sub>")
-    return "\n".join(out) + "\n"
+    if not details and not fixes:
+        return []
+    out = ["<details><summary>Details and remediation</summary>", ""]
+    for f in r.findings:
+        if f not in details and f not in fixes:
+            continue
+        out.append(f"- **{escape_text(f.check)}**: {escape_text(f.title)}")
+        if f in details:
+            for line in str(f.detail).splitlines():
+                out.append(f"  {escape_text(line)}" if line.strip() else "")
+        for fix in f.remediation:
+            out.append(f"  - {escape_text(fix.text)}")
+            if fix.command:
+                out.append("")
+                out.extend("    " + line for line in code_block(fix.command).splitlines())
+                out.append("")
+    return out + ["", "</details>", ""]
+
+
+def _notes(r: Report) -> list[str]:
+    return ["Notes:", ""] + [f"- {escape_text(n)}" for n in r.notes] + [""] if r.notes else []
 
 
 def render_markdown(reports: list[Report]) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import textwrap
 
-from portdoctor.model import Report, Status, hostport
+from portdoctor.model import Finding, Report, Status, hostport
 from portdoctor.render.common import STATUS_LABEL, overall_line, owner_label, printable, printable_block
 
 WIDTH = 80
@@ -71,32 +71,47 @@ def render_one(r: Report, *, color: bool = False, verbose: bool = False) -> str:
     """The text report of one target: short by default (what did not pass, a tally of what
     did, the verdict); ``verbose`` shows every check with its detail and every step."""
     paint = _Painter(color)
-    out: list[str] = []
+    out = _head(r, paint) + _probes(r, paint) + _listeners(r, paint, verbose) + [""]
+    out += _checks(r, paint, verbose) + _notes(r, paint) + [""] + _verdict(r, paint, verbose)
+    return "\n".join(out) + "\n"
+
+
+def _head(r: Report, paint: _Painter) -> list[str]:
+    """The tool, the target (and what it was read from), its addresses or socket path."""
     t = r.target
     head = f"portdoctor {r.tool_version}  {printable(t.display)} ({t.protocol})"
     if t.input != t.display:
         head += f"  from {printable(t.input)!s}"
-    out.append(paint(head, "bold"))
+    out = [paint(head, "bold")]
     if t.protocol == "unix":
         out.extend(_wrap(printable(t.path), "  socket     ", " " * 13))
     elif r.addresses:
         out.extend(_wrap(", ".join(r.addresses), "  addresses  ", " " * 13))
     else:
         out.append("  addresses  none (the name did not resolve)")
+    return out
 
-    if r.probes:
-        addr_w = min(max(len(p.address) for p in r.probes), 39)
-        for i, p in enumerate(r.probes):
-            label = "  probes     " if i == 0 else " " * 13
-            outcome = str(p.outcome)
-            line = (f"{label}{p.address:<{addr_w}}  {paint(f'{outcome:<11}', _OUTCOME_STYLE.get(outcome))}"
-                    f"{p.ms:>8.1f} ms")
-            if p.error and p.outcome.value != "open":
-                line += f"  {printable(p.error)}"
-            out.append(line)
-    else:
-        out.append("  probes     none (no address to connect to)")
 
+def _probes(r: Report, paint: _Painter) -> list[str]:
+    """One line a probe: address, outcome, time, and the error when it did not connect."""
+    if not r.probes:
+        return ["  probes     none (no address to connect to)"]
+    out = []
+    addr_w = min(max(len(p.address) for p in r.probes), 39)
+    for i, p in enumerate(r.probes):
+        label = "  probes     " if i == 0 else " " * 13
+        outcome = str(p.outcome)
+        line = (f"{label}{p.address:<{addr_w}}  {paint(f'{outcome:<11}', _OUTCOME_STYLE.get(outcome))}"
+                f"{p.ms:>8.1f} ms")
+        if p.error and p.outcome.value != "open":
+            line += f"  {printable(p.error)}"
+        out.append(line)
+    return out
+
+
+def _listeners(r: Report, paint: _Painter, verbose: bool) -> list[str]:
+    """The sockets on the port with their owners, and what a run without root cannot see."""
+    t, out = r.target, []
     if r.listeners:
         out.append(f"  listeners  on port {t.port}:")
         for s in r.listeners:
@@ -107,8 +122,12 @@ def render_one(r: Report, *, color: bool = False, verbose: bool = False) -> str:
     if not r.host.privileged and (verbose or not r.notes):  # the short report's notes say it once
         out.append(paint("             not root: other users' processes and some rules are hidden;", "dim"))
         out.append(paint("             run with sudo to see everything", "dim"))
+    return out
 
-    out.append("")
+
+def _checks(r: Report, paint: _Painter, verbose: bool) -> list[str]:
+    """Every check (verbose), or what did not pass but the verdict's own finding and a PASS tally."""
+    out = []
     if verbose:
         out.append(paint("Checks", "bold"))
         shown = r.findings
@@ -117,35 +136,49 @@ def render_one(r: Report, *, color: bool = False, verbose: bool = False) -> str:
         shown = [f for f in r.findings if f.status is not Status.PASS and f is not lead]
     name_w = min(max((len(f.check) for f in shown), default=8), 20)
     for f in shown:
-        mark = paint(f"{STATUS_LABEL[f.status]:<5}", _STATUS_STYLE[f.status])
-        lead_text = f"  {mark} {f.check:<{name_w}}  "
-        hang = " " * (2 + 5 + 1 + name_w + 2)
-        if len(f.check) > name_w:  # a long plugin name: the title goes under it
-            out.append(f"  {mark} {f.check}")
-            lead_text = hang
-        # wrap against the hanging indent, then put the (coloured) lead on the first line
-        wrapped = _wrap(printable(f.title), hang, hang)
-        out.append((lead_text + wrapped[0][len(hang):]).rstrip())
-        out.extend(wrapped[1:])
-        if f.detail and (f.status is Status.ERROR or (verbose and f.status in (Status.FAIL, Status.WARN))):
-            out.extend(_wrap(printable_block(f.detail), hang, hang))
-        for fix in f.remediation if verbose else f.remediation[:1]:
-            out.extend(_wrap(printable(fix.text), hang + "-> ", hang + "   "))
-            if fix.command:
-                out.append(hang + "   " + paint(f"$ {printable(fix.command)}", "cyan"))
+        out.extend(_finding(f, paint, verbose, name_w))
     if not verbose:
         passed = [f.check for f in r.findings if f.status is Status.PASS]
         if passed:
             out.extend(paint(line, "dim") for line in _wrap(
                 f"{', '.join(dict.fromkeys(passed))}", f"  {'PASS':<5} ", " " * 8))
+    return out
 
-    if r.notes:
-        out.append("")
-        out.append(paint("Notes", "bold"))
-        for note in r.notes:
-            out.extend(_wrap(printable(note), "  - ", "    "))
 
-    out.append("")
+def _finding(f: Finding, paint: _Painter, verbose: bool, name_w: int) -> list[str]:
+    """A check's mark, name and title; its detail and steps (the first one, unless verbose)."""
+    out = []
+    mark = paint(f"{STATUS_LABEL[f.status]:<5}", _STATUS_STYLE[f.status])
+    lead_text = f"  {mark} {f.check:<{name_w}}  "
+    hang = " " * (2 + 5 + 1 + name_w + 2)
+    if len(f.check) > name_w:  # a long plugin name: the title goes under it
+        out.append(f"  {mark} {f.check}")
+        lead_text = hang
+    # wrap against the hanging indent, then put the (coloured) lead on the first line
+    wrapped = _wrap(printable(f.title), hang, hang)
+    out.append((lead_text + wrapped[0][len(hang):]).rstrip())
+    out.extend(wrapped[1:])
+    if f.detail and (f.status is Status.ERROR or (verbose and f.status in (Status.FAIL, Status.WARN))):
+        out.extend(_wrap(printable_block(f.detail), hang, hang))
+    for fix in f.remediation if verbose else f.remediation[:1]:
+        out.extend(_wrap(printable(fix.text), hang + "-> ", hang + "   "))
+        if fix.command:
+            out.append(hang + "   " + paint(f"$ {printable(fix.command)}", "cyan"))
+    return out
+
+
+def _notes(r: Report, paint: _Painter) -> list[str]:
+    if not r.notes:
+        return []
+    out = ["", paint("Notes", "bold")]
+    for note in r.notes:
+        out.extend(_wrap(printable(note), "  - ", "    "))
+    return out
+
+
+def _verdict(r: Report, paint: _Painter, verbose: bool) -> list[str]:
+    """The verdict, "Do now" and its next steps, the other failures, the time taken."""
+    out = []
     v = r.verdict
     cause = v.cause.upper()
     prefix = f"Verdict  {cause}  "
@@ -175,7 +208,7 @@ def render_one(r: Report, *, color: bool = False, verbose: bool = False) -> str:
     tail += f"; more: portdoctor explain {v.cause}" if r.failed and step is not None else ""
     tail += "; -v: every check)" if not verbose else ")"
     out.append(" " * 9 + paint(tail, "dim"))
-    return "\n".join(out) + "\n"
+    return out
 
 
 def render_summary(reports: list[Report], *, color: bool = False) -> str:
