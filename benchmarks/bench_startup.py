@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import pty
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,13 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from portdoctor.testing import free_ports
+
 PORTDOCTOR = Path(sys.executable).with_name("portdoctor")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def first_frame_seconds(port: int) -> float:
@@ -62,7 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    port = free_port()
+    port = free_ports(1)[0]
     first_frame_seconds(port)  # warm the file cache
     times = [first_frame_seconds(port) for _ in range(args.runs)]
     print(f"first frame: median {statistics.median(times) * 1000:.0f} ms "

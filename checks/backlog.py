@@ -14,7 +14,10 @@ that is never "accepting"; the first step is ``kill -CONT PID``.
 
 from __future__ import annotations
 
-from portdoctor.api import OWNER_STATES, STOPPED_STATES, Check, Context, Outcome, Socket, fix
+from dataclasses import dataclass
+from typing import Any
+
+from portdoctor.api import OWNER_STATES, STOPPED_STATES, Check, Context, Outcome, Socket, fix, owner_label
 
 
 def at_limit(sock: Socket) -> bool:
@@ -54,6 +57,54 @@ def remediation(os_name: str, port: int, pid: int | None) -> list:
     ]
 
 
+@dataclass
+class _Queues:
+    """The accept queues of the listeners for the target's local addresses, and what the
+    probes and the kernel's overflow counters said about them."""
+
+    port: int
+    listeners: list[Socket]
+    full: list[Socket]  # at their limit
+    overflows: int | None  # connection attempts the kernel dropped while we probed
+    timed_out: list[Any]  # probes of a local address that timed out
+
+    @classmethod
+    def of(cls, ctx: Context, listeners: list[Socket], local: list[str]) -> _Queues:
+        counters = ctx.facts.extras.get("listen_counters")
+        return cls(ctx.target.port, listeners, [s for s in listeners if at_limit(s)],
+                   counters.overflows if counters is not None else None,
+                   [p for p in ctx.probes if p.outcome is Outcome.TIMEOUT and p.address in local])
+
+    @property
+    def owner(self) -> Socket | None:
+        return next((s for s in (self.full or self.listeners) if s.pid), None)
+
+    @property
+    def owner_pid(self) -> int | None:
+        return self.owner.pid if self.owner else None
+
+    @property
+    def who(self) -> str:
+        return owner_label(self.owner) if self.owner else "the service"
+
+    @property
+    def queues(self) -> str:
+        return ", ".join(
+            f"{s.address}:{s.port} {s.recv_queue if s.recv_queue is not None else '?'} waiting"
+            f" / backlog {s.send_queue if s.send_queue is not None else '?'}" for s in self.listeners)
+
+    @property
+    def drops(self) -> str:
+        return (f" The kernel dropped {self.overflows} connection attempt(s) for a full accept queue while we probed."
+                if self.overflows else "")
+
+    @property
+    def evidence(self) -> dict[str, Any]:
+        return dict(queues=[{"address": s.address, "waiting": s.recv_queue, "backlog": s.send_queue,
+                             "pid": s.pid} for s in self.listeners],
+                    listen_overflows_during_probes=self.overflows)
+
+
 class BacklogCheck(Check):
     name = "backlog"
     title = "Is the listener accepting connections?"
@@ -69,68 +120,60 @@ class BacklogCheck(Check):
                      and any(ctx.facts.serves(s, a) for a in local)]
         if not listeners:
             return self.passed("No listener here for these addresses, so no accept queue to fill.")
-        port = ctx.target.port
-        full = [s for s in listeners if at_limit(s)]
-        counters = ctx.facts.extras.get("listen_counters")
-        overflows = counters.overflows if counters is not None else None
-        timed_out = [p for p in ctx.probes if p.outcome is Outcome.TIMEOUT and p.address in local]
-        owner = next((s for s in (full or listeners) if s.pid), None)
-        queues = ", ".join(
-            f"{s.address}:{s.port} {s.recv_queue if s.recv_queue is not None else '?'} waiting"
-            f" / backlog {s.send_queue if s.send_queue is not None else '?'}" for s in listeners)
-        who = f"{owner.process or 'the service'} (pid {owner.pid})" if owner else "the service"
-        evidence = dict(queues=[{"address": s.address, "waiting": s.recv_queue, "backlog": s.send_queue,
-                                 "pid": s.pid} for s in listeners],
-                        listen_overflows_during_probes=overflows)
+        q = _Queues.of(ctx, listeners, local)
+        states = ctx.fact(OWNER_STATES) or {}
+        stopped = [(s, states[s.pid]) for s in listeners if s.pid and states.get(s.pid) in STOPPED_STATES]
+        if stopped:
+            sock, state = stopped[0]
+            return self._stopped(ctx, sock, state, q.full, q.queues, q.drops, q.evidence)
+        if q.timed_out and (q.full or q.overflows):
+            return self._not_accepting(ctx, q)
+        if q.full:
+            return self.warn(f"The accept queue on port {q.port} is at its limit ({q.queues}).",
+                             f"Our probe got in, but the next connections will hang: {q.who} accepts more slowly "
+                             f"than clients arrive, or not at all.{q.drops}",
+                             remediation(ctx.facts.os, q.port, q.owner_pid),
+                             cause="backlog-full", evidence=q.evidence)
+        if all(s.recv_queue is None or s.send_queue is None for s in listeners):
+            return self._not_visible(ctx, q)
+        if not any(s.pid for s in listeners) and not ctx.facts.privileged:
+            # Our probe only proves the kernel queued the handshake: a stopped owner shows the same.
+            return self.passed(f"The accept queue has room ({q.queues}); {owner_label(listeners[0])}: whether its "
+                               "process is stopped (SIGSTOP, a debugger) cannot be seen without root: run with sudo.",
+                               evidence=q.evidence)
+        return self.passed(f"The listener is accepting ({q.queues}).", evidence=q.evidence)
+
+    def _not_accepting(self, ctx: Context, q: _Queues):
+        """A probe timed out at a full queue (or while the kernel counted overflows)."""
         firewall = ctx.finding("firewall")
         # "found" only for a rule that was read; an inference from a timeout is not a rule.
         also = (" A firewall rule was also found; see the firewall check."
                 if firewall is not None and firewall.cause == "firewall" and str(firewall.status) == "fail"
                 and not firewall.evidence.get("inferred") else "")
-        drops = (f" The kernel dropped {overflows} connection attempt(s) for a full accept queue while we probed."
-                 if overflows else "")
+        detail = (f"The socket exists but {q.who} is not calling accept(): its queue is at its limit "
+                  f"({q.queues}), so the kernel ignores new connection attempts and clients hang until "
+                  f"they time out.{q.drops} The process is hung, deadlocked or overloaded.{also}")
+        if not q.full:
+            detail = (f"The probe timed out although a listener exists ({q.queues}), and the kernel counted "
+                      f"accept-queue overflows while we probed.{q.drops} Overflow counters are per network "
+                      f"namespace, so another listener could share the blame; the queue of this one "
+                      f"could not be read.{also}")
+        return self.fail("backlog-full", f"{q.who} is not accepting: the accept queue on port {q.port} is full.",
+                         detail, remediation(ctx.facts.os, q.port, q.owner_pid), evidence=q.evidence)
 
-        states = ctx.fact(OWNER_STATES) or {}
-        stopped = [(s, states[s.pid]) for s in listeners if s.pid and states.get(s.pid) in STOPPED_STATES]
-        if stopped:
-            sock, state = stopped[0]
-            return self._stopped(ctx, sock, state, full, queues, drops, evidence)
-        if timed_out and (full or overflows):
-            detail = (f"The socket exists but {who} is not calling accept(): its queue is at its limit "
-                      f"({queues}), so the kernel ignores new connection attempts and clients hang until "
-                      f"they time out.{drops} The process is hung, deadlocked or overloaded.{also}")
-            if not full:
-                detail = (f"The probe timed out although a listener exists ({queues}), and the kernel counted "
-                          f"accept-queue overflows while we probed.{drops} Overflow counters are per network "
-                          f"namespace, so another listener could share the blame; the queue of this one "
-                          f"could not be read.{also}")
-            return self.fail("backlog-full", f"{who} is not accepting: the accept queue on port {port} is full.",
-                             detail, remediation(ctx.facts.os, port, owner.pid if owner else None), evidence=evidence)
-        if full:
-            return self.warn(f"The accept queue on port {port} is at its limit ({queues}).",
-                             f"Our probe got in, but the next connections will hang: {who} accepts more slowly "
-                             f"than clients arrive, or not at all.{drops}",
-                             remediation(ctx.facts.os, port, owner.pid if owner else None),
-                             cause="backlog-full", evidence=evidence)
-        if all(s.recv_queue is None or s.send_queue is None for s in listeners):
-            if ctx.facts.os == "linux":
-                how, command = "Compare Recv-Q with Send-Q of the listening socket.", f"ss -ltn 'sport = :{port}'"
-            elif ctx.facts.os == "darwin":
-                how, command = "Compare qlen with maxqlen.", f"netstat -Lan | grep '\\.{port} '"
-            else:
-                how, command = "This OS does not show accept-queue lengths; watch whether accepts happen.", None
-            return self.skip("The listener's accept-queue length is not visible here.", how, command, evidence=evidence)
-        if not any(s.pid for s in listeners) and not ctx.facts.privileged:
-            # Our probe only proves the kernel queued the handshake: a stopped owner shows the same.
-            return self.passed(f"The accept queue has room ({queues}); the owner is hidden from this user, so "
-                               "whether its process is stopped (SIGSTOP, a debugger) cannot be seen: run with sudo.",
-                               evidence=evidence)
-        return self.passed(f"The listener is accepting ({queues}).", evidence=evidence)
+    def _not_visible(self, ctx: Context, q: _Queues):
+        if ctx.facts.os == "linux":
+            how, command = "Compare Recv-Q with Send-Q of the listening socket.", f"ss -ltn 'sport = :{q.port}'"
+        elif ctx.facts.os == "darwin":
+            how, command = "Compare qlen with maxqlen.", f"netstat -Lan | grep '\\.{q.port} '"
+        else:
+            how, command = "This OS does not show accept-queue lengths; watch whether accepts happen.", None
+        return self.skip("The listener's accept-queue length is not visible here.", how, command, evidence=q.evidence)
 
     def _stopped(self, ctx: Context, sock: Socket, state: str, full: list[Socket], queues: str, drops: str,
                  evidence: dict):
         pid = sock.pid
-        who = f"{sock.process or 'the service'} (pid {pid})"
+        who = owner_label(sock)
         queue = (f"Its accept queue is full ({queues}): new clients hang until they time out.{drops}" if full else
                  f"Its accept queue still has room ({queues}), so clients connect, then wait forever for an "
                  "answer; once the queue fills they hang at connect.")

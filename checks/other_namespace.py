@@ -61,11 +61,11 @@ class OtherNamespaceCheck(Check):
     def _other_namespace(self, ctx: Context, others: list[Socket]):
         port = ctx.target.port
         first = others[0]
-        who = _owner(first)
+        who = owner_label(first)
         where = f"container {first.container}" if first.container else f"network namespace {first.namespace}"
         title = (f"Port {port} is served by {who} in {where}, not in this network namespace.")
         bound = ", ".join(sorted({f"{hostport(s.address, s.port)}" for s in others}))
-        seen = [f"{_owner(s)} on {hostport(s.address, s.port)} in {s.namespace}"
+        seen = [f"{owner_label(s)} on {hostport(s.address, s.port)} in {s.namespace}"
                 + (f" (container {s.container})" if s.container else "") for s in others]
         detail = (
             f"Nothing listens on port {port} here, but: {'; '.join(seen)}. Each network namespace has "
@@ -111,12 +111,6 @@ class OtherNamespaceCheck(Check):
                  "ip route show default")],
             evidence={"in_container": kind, "evidence": ctx.facts.extras.get("in_container_evidence")},
         )
-
-
-def _owner(s: Socket) -> str:
-    if s.pid or s.process:
-        return owner_label(s)
-    return f"a process of user {s.user or s.uid}" if s.uid is not None else "a process"
 
 
 def _is_loopback_target(ctx: Context) -> bool:

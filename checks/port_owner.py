@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
+from dataclasses import dataclass
 
-from portdoctor.api import NOT_LISTENING, Action, Check, Context, Socket, fix, is_loopback
+from portdoctor.api import NOT_LISTENING, Action, Check, Context, Socket, fix, is_loopback, owner_label
 
 
 def _describe_owner(s: Socket) -> str:
-    parts = [s.process or "?", f"pid {s.pid}"]
-    if s.user:
-        parts.append(f"user {s.user}")
-    text = f"{parts[0]} ({', '.join(parts[1:])})"
-    if s.cmdline:
-        text += f": {s.cmdline}"
-    return text
+    """The one owner label (:func:`portdoctor.api.owner_label`) and its masked command line."""
+    return owner_label(s) + (f": {s.cmdline}" if s.cmdline else "")
 
 
 def owner_matches(sock: Socket, expected: str) -> bool:
@@ -56,6 +52,76 @@ def _plain(address: str) -> str:
     return address[7:] if address.lower().startswith("::ffff:") and "." in address else address
 
 
+@dataclass
+class _Holders:
+    """Who holds the port: the listeners here (owners seen or hidden), those in other network
+    namespaces, and the sockets on it that do not listen."""
+
+    port: int
+    listening: list[Socket]  # every listener on the port, in the snapshot's order
+    here: list[Socket]  # listeners in this network namespace: only these hold the port here
+    elsewhere: list[Socket]  # listeners in other network namespaces
+    others: list[Socket]  # not listening (TIME_WAIT, clients, a client bound to the port)
+
+    @classmethod
+    def of(cls, ctx: Context) -> _Holders:
+        proto = ctx.target.protocol
+        listening = [s for s in ctx.facts.sockets if s.listening and s.protocol == proto]
+        # The sockets that are not listening are a lazy fact: read here, by the one check
+        # that reports them, not while gathering.
+        others = [s for s in ctx.fact(NOT_LISTENING) or [] if s.protocol == proto and s.namespace is None
+                  and not _our_probe(ctx, s)]
+        return cls(ctx.target.port, listening, [s for s in listening if s.namespace is None],
+                   [s for s in listening if s.namespace is not None], others)
+
+    @property
+    def known(self) -> list[Socket]:
+        return [s for s in self.here if s.pid]
+
+    @property
+    def hidden(self) -> list[Socket]:
+        return [s for s in self.here if not s.pid]
+
+    @property
+    def owners(self) -> list[str]:
+        """Each owner here once: seen ones with their command line, then the hidden ones."""
+        return sorted({_describe_owner(s) for s in self.known}) + sorted({owner_label(s) for s in self.hidden})
+
+    @property
+    def states(self) -> Counter[str]:
+        return Counter(s.state for s in self.others)
+
+    @property
+    def evidence(self) -> dict:
+        return dict(owners=[{"pid": s.pid, "process": s.process, "user": s.user, "address": s.address,
+                             "namespace": s.namespace} for s in self.listening],
+                    other_states=dict(self.states))
+
+    @property
+    def hidden_words(self) -> str:
+        n = len(self.hidden)
+        return f" {n} listening socket(s) belong to a process this user cannot see." if n else ""
+
+    @property
+    def noted(self) -> str:
+        """The sockets that do not listen, and the listeners in other network namespaces."""
+        noted = ""
+        states = self.states
+        if states:
+            noted = (" Not listening on the port: "
+                     + ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+                     + (" (connections that ended recently: harmless)." if set(states) <= {"TIME_WAIT", "TIME-WAIT"}
+                        else "."))
+            clients = [s for s in self.others if s.state not in ("TIME_WAIT",)]
+            if clients and not self.here:
+                noted += (f" {len(clients)} socket(s) use port {self.port} as their local port without listening "
+                          "(a client bound to it, or an outgoing connection); they keep the port from being bound.")
+        if self.elsewhere:
+            noted += " In other network namespaces (they do not hold the port here): " + "; ".join(sorted(
+                {f"{_describe_owner(s)} in {s.container or s.namespace}" for s in self.elsewhere})) + "."
+        return noted
+
+
 class PortOwnerCheck(Check):
     name = "port-owner"
     title = "Is the port taken, and by whom?"
@@ -63,51 +129,22 @@ class PortOwnerCheck(Check):
 
     def run(self, ctx: Context):
         port, proto = ctx.target.port, ctx.target.protocol
-        snap = ctx.facts
         expected = ctx.options.expect
-        all_listeners = [s for s in snap.sockets if s.listening and s.protocol == proto]
-        listeners = [s for s in all_listeners if s.namespace is None]  # only these hold the port here
-        elsewhere = [s for s in all_listeners if s.namespace is not None]
-        # The sockets that are not listening (TIME_WAIT, clients, a client bound to the port)
-        # are a lazy fact: read here, by the one check that reports them, not while gathering.
-        others = [s for s in ctx.fact(NOT_LISTENING) or [] if s.protocol == proto and s.namespace is None
-                  and not _our_probe(ctx, s)]
-        states = Counter(s.state for s in others)
-        noted = ""
-        if states:
-            noted = (" Not listening on the port: "
-                     + ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
-                     + (" (connections that ended recently: harmless)." if set(states) <= {"TIME_WAIT", "TIME-WAIT"}
-                        else "."))
-            clients = [s for s in others if s.state not in ("TIME_WAIT",) and not any(
-                l.pid and l.pid == s.pid for l in listeners)]
-            if clients and not listeners:
-                noted += (f" {len(clients)} socket(s) use port {port} as their local port without listening "
-                          "(a client bound to it, or an outgoing connection); they keep the port from being bound.")
-        known = [s for s in listeners if s.pid]
-        hidden = [s for s in listeners if not s.pid]
-        owners = sorted({_describe_owner(s) for s in known})
-        evidence = dict(owners=[{"pid": s.pid, "process": s.process, "user": s.user, "address": s.address,
-                                 "namespace": s.namespace} for s in all_listeners],
-                        other_states=dict(states))
-        if elsewhere:
-            noted += " In other network namespaces (they do not hold the port here): " + "; ".join(sorted(
-                {f"{_describe_owner(s) if s.pid else 'a hidden owner'} in {s.container or s.namespace}"
-                 for s in elsewhere})) + "."
-        if not listeners:
-            here = " in this network namespace" if elsewhere else ""
-            if expected:
-                return self.passed(f"Nothing holds port {port}/{proto}{here}; {expected} is not running on it "
-                                   "(see service-running).", noted.strip(), evidence=evidence)
-            return self.passed(f"Nothing holds port {port}/{proto}{here}.", noted.strip(), evidence=evidence)
-        hidden_words = ""
-        if hidden:
-            uids = sorted({s.uid for s in hidden if s.uid is not None})
-            hidden_words = (f" {len(hidden)} listening socket(s) belong to a process this user cannot see"
-                            + (f" (uid {', '.join(map(str, uids))})" if uids else "") + ".")
-        held = f"Port {port}/{proto} is held by " + ("; ".join(owners) if owners else "a hidden owner") + "."
+        h = _Holders.of(ctx)
+        if not h.here:
+            where = " in this network namespace" if h.elsewhere else ""
+            title = f"Nothing holds port {port}/{proto}{where}" + (
+                f"; {expected} is not running on it (see service-running)." if expected else ".")
+            return self.passed(title, h.noted.strip(), evidence=h.evidence)
+        held = f"Port {port}/{proto} is held by " + "; ".join(h.owners) + "."
         if not expected:
-            return self.passed(held, (hidden_words + noted).strip(), evidence=evidence)
+            return self.passed(held, (h.hidden_words + h.noted).strip(), evidence=h.evidence)
+        return self._against_expected(ctx, h, expected, held)
+
+    def _against_expected(self, ctx: Context, h: _Holders, expected: str, held: str):
+        """--expect NAME: another program in the way, an owner that cannot be seen, or NAME itself."""
+        port, proto, snap = ctx.target.port, ctx.target.protocol, ctx.facts
+        evidence = {"expected": expected, **h.evidence}
         # Only a socket that takes the target's address holds the port for it: python on
         # 127.0.0.1:8000 leaves 127.0.0.2:8000 free for the expected program.
         local = [a for a in ctx.addresses if snap.is_local(a)]
@@ -115,27 +152,26 @@ class PortOwnerCheck(Check):
         def in_the_way(s: Socket) -> bool:
             return not local or any(snap.serves(s, a) for a in local)
 
-        strangers = [s for s in known if not owner_matches(s, expected) and in_the_way(s)]
+        strangers = [s for s in h.known if not owner_matches(s, expected) and in_the_way(s)]
         if strangers:
-            return self._port_in_use(ctx, expected, strangers, held, hidden_words + noted, evidence)
-        if hidden and any(in_the_way(s) for s in hidden):
+            return self._port_in_use(ctx, expected, strangers, held, h.hidden_words + h.noted, h.evidence)
+        if any(in_the_way(s) for s in h.hidden):
             see = ctx.how_to_see_owners(f"--expect {shlex.quote(expected)}")
             why = ("its owner is in another PID namespace (a container)" if snap.privileged
                    else "the owner is hidden from this user")
             return self.fail(
                 "unverified",
                 f"Cannot verify that {expected} owns port {port}/{proto}: {why}.",
-                f"{held}{hidden_words}{noted} An expectation that cannot be checked is not a pass.",
-                [see], evidence={"expected": expected, **evidence})
-        if not any(s.owned_by(expected) for s in known):
-            elsewhere_here = ", ".join(sorted({f"{s.address} ({f'{s.process or chr(63)}, pid {s.pid}' if s.pid else 'owner hidden'})"
-                                               for s in listeners}))
+                f"{held}{h.hidden_words}{h.noted} An expectation that cannot be checked is not a pass.",
+                [see], evidence=evidence)
+        if not any(s.owned_by(expected) for s in h.known):
+            elsewhere_here = "; ".join(sorted({f"{s.address}: {owner_label(s)}" for s in h.here}))
             return self.passed(
                 f"{expected} does not hold port {port}/{proto}; it is bound on other addresses only "
                 f"({elsewhere_here}), so {', '.join(local)} is free to bind.",
-                (hidden_words + noted).strip(), evidence={"expected": expected, **evidence})
-        return self.passed(f"Port {port}/{proto} is held by {expected}, as expected.", (held + noted).strip(),
-                           evidence=evidence)
+                (h.hidden_words + h.noted).strip(), evidence=evidence)
+        return self.passed(f"Port {port}/{proto} is held by {expected}, as expected.", (held + h.noted).strip(),
+                           evidence=h.evidence)
 
     def _port_in_use(self, ctx: Context, expected: str, strangers: list[Socket], held: str, noted: str, evidence):
         port, proto = ctx.target.port, ctx.target.protocol

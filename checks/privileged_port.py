@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shlex
 
-from portdoctor.api import UNPRIVILEGED_PORT_FLOOR, WHOAMI, Check, Context, fix, lazy_bind_candidates
+from portdoctor.api import UNPRIVILEGED_PORT_FLOOR, WHOAMI, Check, Context, fix, lazy_bind_candidates, owner_words
 
 
 def _binary(exe: str | None, expect: str | None) -> str:
@@ -78,7 +78,7 @@ class PrivilegedPortCheck(Check):
             probably = "" if c.why == "is the expected process" else "probably "
             return self.fail(
                 "privileged-port",
-                f"{c.name} (pid {c.pid}, user {c.user or c.uid}) {probably}wants port {port} but may not bind it: "
+                f"{owner_words(c.pid, c.name, c.user, c.uid)} {probably}wants port {port} but may not bind it: "
                 f"ports below {floor} need root or CAP_NET_BIND_SERVICE.",
                 f"{c.name} {c.why} ({c.cmdline}) and runs as {c.user or c.uid} without CAP_NET_BIND_SERVICE, "
                 f"so its bind() fails with EACCES (\"Permission denied\") and nothing listens on {port}.",

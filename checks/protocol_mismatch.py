@@ -8,11 +8,11 @@ does not answer an empty datagram is normal, so silence plus a bound socket pass
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Outcome, Socket, fix, hostport
+from portdoctor.api import Check, Context, Outcome, Socket, fix, hostport, owner_label
 
 
 def _owner(sockets: list[Socket]) -> str:
-    named = [f"{s.process} (pid {s.pid})" for s in sockets if s.process and s.pid]
+    named = [owner_label(s) for s in sockets if s.process and s.pid]
     where = ", ".join(sorted({f"{s.address}:{s.port}" for s in sockets}))
     return f"{named[0]} on {where}" if named else where
 

@@ -39,10 +39,6 @@ def looks_like_typo(wanted: int, other: int) -> bool:
     return False
 
 
-def _owner(sock: Socket) -> str:
-    return owner_label(sock)
-
-
 class ServiceRunningCheck(Check):
     name = "service-running"
     title = "Is the service running?"
@@ -59,7 +55,7 @@ class ServiceRunningCheck(Check):
                              command=f"portdoctor {ctx.target.display}")
         here = ctx.listeners()
         if here:
-            where = "; ".join(sorted({f"{s.address} by {_owner(s)}" for s in here}))
+            where = "; ".join(sorted({f"{s.address} by {owner_label(s)}" for s in here}))
             return self.passed(f"Port {port}/{proto} is listening: {where}.")
         # A port published through NAT (Docker without the userland proxy, CNI hostPort) has no
         # socket here: the published-ports check judges the forward and its destination.
@@ -87,69 +83,98 @@ class ServiceRunningCheck(Check):
     def _not_listening(self, ctx: Context):
         port, proto = ctx.target.port, ctx.target.protocol
         snap = ctx.facts
-        looked = [f"{proto.upper()} sockets on port {port}, IPv4 and IPv6, every address and state"]
-        source = snap.extras.get("sockets_source")
-        if source:
-            looked.append({"netlink": "read from the kernel (netlink sock_diag)",
-                           "proc": "read from /proc/net"}.get(source, f"read via {source}"))
-        scanned = len(snap.namespaces)
-        looked.append(f"this network namespace{f' and {scanned} other(s)' if scanned else ''}")
-        hidden = [f"{k}: {v}" for k, v in snap.visibility.items() if k in ("sockets", "owners", "namespaces", "netlink")]
-        if not snap.privileged and not any(k == "namespaces" for k in snap.visibility):
-            hidden.append("other network namespaces (containers) are not visible without root")
+        looked, hidden = _looked_at(ctx)
         detail = "Looked at: " + "; ".join(looked) + "."
         if hidden:
             detail += " Not visible: " + "; ".join(hidden) + "."
-        steps = []
-        typos = sorted({s.port: s for s in snap.all_listening
-                        if s.listening and s.protocol == proto and s.namespace is None
-                        and looks_like_typo(port, s.port)}.values(), key=lambda s: s.port)
         title = f"Nothing is listening on port {port}/{proto}: the service is not running, crashed, or failed to bind."
+        typos = _typos(ctx)
+        steps = []
         if typos:
-            # A guess keeps the protocol, and names the address that actually serves that port.
-            def where(s: Socket) -> str:
-                if any(snap.serves(s, a) for a in ctx.addresses):
-                    return ctx.target.host
-                if s.wildcard:
-                    return "::1" if s.family == 6 else "127.0.0.1"
-                return s.address
-
-            hints = ", ".join((f":{s.port}" if where(s) == ctx.target.host else hostport(where(s), s.port))
-                              + (f" by {_owner(s)}" if s.pid or s.process else "") for s in typos[:3])
-            title += f" Did you mean {hints}?"
-            first = typos[0]
-            host = where(first)
-            scheme = "udp://" if proto == "udp" else ""
-            steps.append(fix(f"Port {first.port} is listening and looks like a typo of {port}; check the port "
-                             "in your client's configuration.", f"portdoctor {scheme}{hostport(host, first.port)}"))
+            title += f" Did you mean {_did_you_mean(ctx, typos)}?"
+            steps.append(_typo_step(ctx, typos[0]))
         loopback = ctx.target.host_defaulted or (bool(ctx.addresses) and all(is_loopback(a) for a in ctx.addresses))
         if snap.in_container and loopback:
             # Inside a container, localhost is the container: where the service really is comes first.
             title += f" (portdoctor runs inside a {snap.in_container} container: localhost is the container.)"
             steps[:0] = [fix(text, command) for text, command in
                          inside_container_advice(snap.in_container, port, proto)]
+        evidence = {"looked_at": looked, "hidden": hidden, "did_you_mean": [s.port for s in typos]}
+        confirm = fix("Confirm nothing listens on the port:", f"ss -l{'t' if proto == 'tcp' else 'u'}np 'sport = :{port}'")
         service = ctx.finding("well-known-service")
         if service is not None and service.status is Status.FAIL and service.cause == "not-listening":
             # The usual service runs, just not here (another port, a Unix socket, a failed unit):
             # its finding says what to do; "start the service" would contradict it.
-            steps.append(fix("Confirm nothing listens on the port:",
-                             f"ss -l{'t' if proto == 'tcp' else 'u'}np 'sport = :{port}'"))
-            return self.fail("not-listening", title, f"{detail} {service.title}", steps,
-                             evidence={"looked_at": looked, "hidden": hidden, "did_you_mean": [s.port for s in typos]})
-        known = WELL_KNOWN.get(port) if proto == "tcp" else None
-        unit = ctx.options.expect or (known.units[0] if known and known.units else None) or "SERVICE"
-        init = ctx.fact(INIT_PROCESS) if ctx.facts.os == "linux" else None
-        if init == "systemd":
-            steps += [
-                fix("Start the service (for a systemd unit, by its unit name):", f"sudo systemctl start {unit}"),
-                fix("Read why it stopped or failed to bind (look for 'Address already in use', "
-                    "'Permission denied'):", f"journalctl -u {unit} -n 50 --no-pager"),
-            ]
-        else:  # a container, WSL without systemd, another init: no systemctl advice
-            steps.append(fix("Start the service the way you normally do (its own start command, "
-                             f"`docker compose up {ctx.options.expect or 'SERVICE'}`, …), and read its "
-                             "output for 'Address already in use' or 'Permission denied'.", None))
-        steps.append(fix("Confirm nothing listens on the port:",
-                         f"ss -l{'t' if proto == 'tcp' else 'u'}np 'sport = :{port}'"))
-        return self.fail("not-listening", title, detail, steps,
-                         evidence={"looked_at": looked, "hidden": hidden, "did_you_mean": [s.port for s in typos]})
+            return self.fail("not-listening", title, f"{detail} {service.title}", [*steps, confirm], evidence=evidence)
+        return self.fail("not-listening", title, detail, [*steps, *_start_steps(ctx), confirm], evidence=evidence)
+
+
+# --- what service-running says when nothing listens ------------------------------------
+
+
+def _looked_at(ctx: Context) -> tuple[list[str], list[str]]:
+    """What was looked at (sockets, how they were read, which namespaces), and what was hidden."""
+    port, proto, snap = ctx.target.port, ctx.target.protocol, ctx.facts
+    looked = [f"{proto.upper()} sockets on port {port}, IPv4 and IPv6, every address and state"]
+    source = snap.extras.get("sockets_source")
+    if source:
+        looked.append({"netlink": "read from the kernel (netlink sock_diag)",
+                       "proc": "read from /proc/net"}.get(source, f"read via {source}"))
+    scanned = len(snap.namespaces)
+    looked.append(f"this network namespace{f' and {scanned} other(s)' if scanned else ''}")
+    hidden = [f"{k}: {v}" for k, v in snap.visibility.items() if k in ("sockets", "owners", "namespaces", "netlink")]
+    if not snap.privileged and not any(k == "namespaces" for k in snap.visibility):
+        hidden.append("other network namespaces (containers) are not visible without root")
+    return looked, hidden
+
+
+def _typos(ctx: Context) -> list[Socket]:
+    """Listeners here whose port looks like a typo of the target's, one per port."""
+    port, proto = ctx.target.port, ctx.target.protocol
+    return sorted({s.port: s for s in ctx.facts.all_listening
+                   if s.listening and s.protocol == proto and s.namespace is None
+                   and looks_like_typo(port, s.port)}.values(), key=lambda s: s.port)
+
+
+def _serving_host(ctx: Context, s: Socket) -> str:
+    """The address to name for a listener: the target's host when it serves it (a guess
+    keeps what the user typed), else its own address (loopback for a wildcard)."""
+    if any(ctx.facts.serves(s, a) for a in ctx.addresses):
+        return ctx.target.host
+    if s.wildcard:
+        return "::1" if s.family == 6 else "127.0.0.1"
+    return s.address
+
+
+def _did_you_mean(ctx: Context, typos: list[Socket]) -> str:
+    """``:8080 by python3 (pid 4, user bob), 127.0.0.2:8000``: up to three, with their owners."""
+    def hint(s: Socket) -> str:
+        host = _serving_host(ctx, s)
+        where = f":{s.port}" if host == ctx.target.host else hostport(host, s.port)
+        return where + (f" by {owner_label(s)}" if s.pid or s.process else "")
+
+    return ", ".join(hint(s) for s in typos[:3])
+
+
+def _typo_step(ctx: Context, first: Socket):
+    scheme = "udp://" if ctx.target.protocol == "udp" else ""
+    return fix(f"Port {first.port} is listening and looks like a typo of {ctx.target.port}; check the port "
+               "in your client's configuration.", f"portdoctor {scheme}{hostport(_serving_host(ctx, first), first.port)}")
+
+
+def _start_steps(ctx: Context) -> list:
+    """Start the service and read why it stopped: systemd's words where systemd is PID 1."""
+    port, proto = ctx.target.port, ctx.target.protocol
+    known = WELL_KNOWN.get(port) if proto == "tcp" else None
+    unit = ctx.options.expect or (known.units[0] if known and known.units else None) or "SERVICE"
+    init = ctx.fact(INIT_PROCESS) if ctx.facts.os == "linux" else None
+    if init == "systemd":
+        return [
+            fix("Start the service (for a systemd unit, by its unit name):", f"sudo systemctl start {unit}"),
+            fix("Read why it stopped or failed to bind (look for 'Address already in use', "
+                "'Permission denied'):", f"journalctl -u {unit} -n 50 --no-pager"),
+        ]
+    # a container, WSL without systemd, another init: no systemctl advice
+    return [fix("Start the service the way you normally do (its own start command, "
+                f"`docker compose up {ctx.options.expect or 'SERVICE'}`, …), and read its "
+                "output for 'Address already in use' or 'Permission denied'.", None)]

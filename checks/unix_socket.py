@@ -20,15 +20,7 @@ from __future__ import annotations
 
 import errno
 
-from portdoctor.api import Check, Context, Outcome, UnixFacts, UnixListener, fix, may_connect, unix_socket
-
-
-def _owner(l: UnixListener) -> str:
-    if l.process and l.pid:
-        return f"{l.process}, pid {l.pid}"
-    if l.user:
-        return f"a process of user {l.user}"
-    return "owner hidden"
+from portdoctor.api import Check, Context, Outcome, UnixFacts, fix, may_connect, owner_label, unix_socket
 
 
 def _mode(facts: UnixFacts) -> str:
@@ -55,10 +47,10 @@ class UnixSocketCheck(Check):
         if probe is None:
             return self.skip("No connection attempt was made.")
         evidence = {"path": path, "file": facts.file.kind, "mode": _mode(facts),
-                    "listeners": [f"{l.path} ({_owner(l)})" for l in facts.listeners]}
+                    "listeners": [f"{l.path}: {owner_label(l)}" for l in facts.listeners]}
         if probe.outcome is Outcome.OPEN:
-            who = ", ".join(_owner(l) for l in facts.listeners) or "the owner is not visible from here"
-            return self.passed(f"{path} accepted a connection ({who}).", evidence=evidence)
+            who = "; ".join(owner_label(l) for l in facts.listeners) or "the owner is not visible from here"
+            return self.passed(f"{path} accepted a connection; listening: {who}.", evidence=evidence)
         if probe.outcome is Outcome.TIMEOUT:
             return self.fail("backlog-full", f"{path} exists and something listens, but it does not accept: "
                              "its accept queue is full.",
@@ -88,7 +80,7 @@ class UnixSocketCheck(Check):
     def _permission(self, facts: UnixFacts, path: str, evidence: dict):
         user = facts.user
         who = (user.name or f"uid {user.uid}") if user else "this user"
-        listening = ("; something listens on it (" + ", ".join(_owner(l) for l in facts.listeners) + ")"
+        listening = ("; something listens on it: " + "; ".join(owner_label(l) for l in facts.listeners)
                      if facts.listeners else "")
         if facts.blocked_dir:
             return self.fail("permission-denied", f"{who} may not enter {facts.blocked_dir}, so {path} cannot be "
@@ -143,15 +135,14 @@ class UnixSocketCheck(Check):
                              "postgresql.conf, then restart.")]
             else:
                 steps.append(fix("Or configure the service to create its socket at the path the client uses."))
-            return self.fail("wrong-interface", f"{what}; {other.path} is listening ({_owner(other)}): the "
-                             "service uses another path.", "", steps, evidence={"elsewhere": [l.path for l in facts.elsewhere], **evidence})
+            return self.fail("wrong-interface", f"{what}; {other.path} is listening, held by {owner_label(other)}: "
+                             "the service uses another path.", "", steps, evidence={"elsewhere": [l.path for l in facts.elsewhere], **evidence})
         port = facts.service_port
         tcp = [s for s in ctx.facts.sockets if s.listening and s.protocol == "tcp" and s.port == port
                and s.namespace is None] if port else []
         if port and tcp:
             s = tcp[0]
             address = s.address if not s.wildcard else ("127.0.0.1" if s.family == 4 else "::1")
-            owner = f"{s.process}, pid {s.pid}" if s.process and s.pid else "owner hidden"
             name = facts.service.name if facts.service else "The service"
             steps = [fix(f"Connect over TCP instead: host {address}, port {port}.",
                          _tcp_command(facts, address, port))]
@@ -161,7 +152,7 @@ class UnixSocketCheck(Check):
             elif facts.service and facts.service.name.startswith("MySQL"):
                 steps.append(fix("Or set socket = " + path + " under [mysqld] in my.cnf, then restart."))
             return self.fail("wrong-interface", f"{what}; {name} listens on TCP port {port} "
-                             f"({s.address}, {owner}) instead.",
+                             f"instead, on {s.address}: {owner_label(s)}.",
                              "The service is running but reachable over TCP only, not through this socket path.",
                              steps, evidence={"tcp": [f"{s.address}:{s.port}" for s in tcp], **evidence})
         return None
@@ -176,7 +167,7 @@ class UnixSocketCheck(Check):
             return alternative
         if facts.unlinked:
             l = facts.unlinked[0]
-            return self.fail("not-listening", f"{path} was deleted while {_owner(l)} still listens on it.",
+            return self.fail("not-listening", f"{path} was deleted while {owner_label(l)} still listens on it.",
                              "The kernel keeps the listener, but no new connection can find it by path "
                              "(a cleanup of /tmp or /run, or a second instance that removed the file on exit).",
                              [fix("Restart the service so that it creates the socket again.",

@@ -22,7 +22,7 @@ module (a test enforces it), so what they can do, a third-party check can do too
   environment (:func:`effective_proxy` ...), why a name did not resolve
   (:attr:`Context.resolve_kind`), the container engine (:data:`container_engine`);
 - one vocabulary: :func:`hostport`, :func:`bracketed`, :func:`is_loopback`,
-  :func:`owner_label`.
+  :func:`owner_label` (and :func:`owner_words` for an owner known by its parts).
 
 ``portdoctor.testing`` builds a :class:`Context` from fixture data for a check's tests.
 """
@@ -77,6 +77,7 @@ from portdoctor.model import (
     bracketed,
     hostport,
     owner_label,
+    owner_words,
     reachable,
 )
 from portdoctor.resolve import NO_ADDRESS, NO_SUCH_NAME, RESOLVER_FAILED
@@ -148,6 +149,7 @@ __all__ = [
     "no_proxy_match",
     "no_proxy_value",
     "owner_label",
+    "owner_words",
     "packet_for",
     "pf_rules_naming_port",
     "port_types",

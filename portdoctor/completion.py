@@ -94,11 +94,23 @@ def script(shell: str) -> str:
     return {"bash": bash_script, "zsh": zsh_script, "fish": fish_script}[shell](commands())
 
 
+def _value_completion(option: Option, table: dict[str, str], quote=lambda text: text) -> str:
+    """What completes ``option``'s value in one shell: ``table`` maps the value kind (choice,
+    file, dir, other) to the shell's words; ``{choices}`` in them is the choices, quoted."""
+    return table.get(option.value, "").format(choices=quote(" ".join(option.choices)))
+
+
 # --- bash ---------------------------------------------------------------------------
 
 
 def _sh_words(words) -> str:
     return " ".join(words)
+
+
+_BASH_VALUE = {"choice": 'COMPREPLY=($(compgen -W "{choices}" -- "$cur"))',
+               "file": 'COMPREPLY=($(compgen -f -- "$cur"))',
+               "dir": 'COMPREPLY=($(compgen -d -- "$cur"))',
+               "other": "COMPREPLY=()"}
 
 
 def bash_script(cmds: list[Command]) -> str:
@@ -130,10 +142,7 @@ def bash_script(cmds: list[Command]) -> str:
         for o in cmd.options:
             if not o.takes_value:
                 continue
-            action = {"choice": f"COMPREPLY=($(compgen -W \"{_sh_words(o.choices)}\" -- \"$cur\"))",
-                      "file": "COMPREPLY=($(compgen -f -- \"$cur\"))",
-                      "dir": "COMPREPLY=($(compgen -d -- \"$cur\"))"}.get(o.value, "COMPREPLY=()")
-            lines.append(f"                {'|'.join(o.flags)}) {action}; return ;;")
+            lines.append(f"                {'|'.join(o.flags)}) {_value_completion(o, _BASH_VALUE)}; return ;;")
         lines.append("            esac")
         lines.append("            ;;")
     lines += [
@@ -179,11 +188,13 @@ def _zword(text: str) -> str:
     return _sq(text)
 
 
+_ZSH_VALUE = {"choice": ":value:({choices})", "file": ":file:_files", "dir": ":folder:_files -/", "other": ":value: "}
+
+
 def _zsh_specs(cmd: Command) -> list[str]:
     specs = []
     for o in cmd.options:
-        action = {"choice": f":value:({' '.join(o.choices)})", "file": ":file:_files", "dir": ":folder:_files -/",
-                  "other": ":value: "}.get(o.value, "")
+        action = _value_completion(o, _ZSH_VALUE)
         for flag in o.flags:
             specs.append(f"'{'*' if o.repeatable else ''}{flag}[{_zq(o.help)}]{action}'")
     return specs
@@ -250,6 +261,10 @@ def _fq(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+_FISH_VALUE = {"choice": "-x -a {choices}", "file": "-r -F", "dir": "-x -a '(__fish_complete_directories)'",
+               "other": "-x"}
+
+
 def fish_script(cmds: list[Command]) -> str:
     main, subs = cmds[0], cmds[1:]
     names = " ".join(c.name for c in subs)
@@ -267,14 +282,8 @@ def fish_script(cmds: list[Command]) -> str:
             parts = [f"complete -c portdoctor -n {_fq(condition)}"]
             for flag in o.flags:
                 parts.append(f"-l {flag[2:]}" if flag.startswith("--") else f"-s {flag[1:]}")
-            if o.value == "choice":
-                parts.append(f"-x -a {_fq(' '.join(o.choices))}")
-            elif o.value == "file":
-                parts.append("-r -F")
-            elif o.value == "dir":
-                parts.append("-x -a '(__fish_complete_directories)'")
-            elif o.value == "other":
-                parts.append("-x")
+            if o.value:
+                parts.append(_value_completion(o, _FISH_VALUE, _fq))
             parts.append(f"-d {_fq(o.help)}")
             lines.append(" ".join(parts))
 

@@ -115,13 +115,13 @@ def compare_reports(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
     lines.append("")
     lines.append("## Listeners")
-    old_l = {_listener_key(s) for s in old.get("listeners") or []}
-    new_l = {_listener_key(s) for s in new.get("listeners") or []}
-    for key in sorted(new_l - old_l, key=str):
-        lines.append(f"- new: {_listener_text(key)}")
-    for key in sorted(old_l - new_l, key=str):
-        lines.append(f"- gone: {_listener_text(key)}")
-    if old_l == new_l:
+    old_l = {_listener_key(s): s for s in old.get("listeners") or []}
+    new_l = {_listener_key(s): s for s in new.get("listeners") or []}
+    for key in sorted(new_l.keys() - old_l.keys(), key=str):
+        lines.append(f"- new: {_listener_text(new_l[key])}")
+    for key in sorted(old_l.keys() - new_l.keys(), key=str):
+        lines.append(f"- gone: {_listener_text(old_l[key])}")
+    if old_l.keys() == new_l.keys():
         lines.append(f"- the same {len(new_l)} listener(s)" if new_l else "- none, as before")
     return lines
 
@@ -134,8 +134,8 @@ def _listener_key(s: dict[str, Any]) -> tuple:
     return (s.get("protocol"), s.get("address"), s.get("port"), s.get("pid"), s.get("process"), s.get("namespace"))
 
 
-def _listener_text(key: tuple) -> str:
-    protocol, address, port, pid, process, namespace = key
-    owner = owner_label(Socket(protocol or "tcp", 4, str(address), port or 0, "LISTEN", pid=pid, process=process))
-    where = f" in {namespace}" if namespace else ""
-    return f"{protocol} {hostport(str(address), port or 0)} {owner}{where}"
+def _listener_text(s: dict[str, Any]) -> str:
+    """``tcp 127.0.0.1:8080 nginx (pid 12, user www) in ns``: the one owner label, from a saved report."""
+    sock = Socket.from_listener_dict(s)
+    where = f" in {sock.namespace}" if sock.namespace else ""
+    return f"{sock.protocol} {hostport(sock.address, sock.port)} {owner_label(sock)}{where}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 SCHEMA_ID = "portdoctor/report/v1"
 
@@ -63,21 +63,39 @@ class ClientMessage:
         return {"client": self.client, "said": self.said, "addresses": list(self.addresses), "note": self.note}
 
 
-def owner_label(sock: Socket) -> str:
+class Owner(Protocol):
+    """What an owner label reads: a :class:`Socket`, a Unix socket's listener, a process."""
+
+    @property
+    def pid(self) -> int | None: ...
+
+    @property
+    def process(self) -> str | None: ...
+
+    @property
+    def user(self) -> str | None: ...
+
+    @property
+    def uid(self) -> int | None: ...
+
+
+def owner_label(owner: Owner) -> str:
     """Who owns a socket, in the one wording every output uses.
 
     ``python3 (pid 1301, user bob)``; ``python3 (pid 1301, uid 1000)`` when the user name
-    is unknown; for an owner this user cannot see, ``owner hidden (uid 1000)`` or
-    ``owner hidden``.
+    is unknown; for an owner this user cannot see (another user's process, without root),
+    ``owner hidden (user bob)``, ``owner hidden (uid 1000)`` or ``owner hidden``.
     """
-    if sock.pid is None and not sock.process:
-        return f"owner hidden (uid {sock.uid})" if sock.uid is not None else "owner hidden"
-    about = [f"pid {sock.pid}"] if sock.pid is not None else []
-    if sock.user:
-        about.append(f"user {sock.user}")
-    elif sock.uid is not None:
-        about.append(f"uid {sock.uid}")
-    name = sock.process or "?"
+    return owner_words(owner.pid, owner.process, owner.user, owner.uid)
+
+
+def owner_words(pid: int | None, process: str | None, user: str | None, uid: int | None) -> str:
+    """:func:`owner_label` from its parts (a process found by name, a saved report's fields)."""
+    who = f"user {user}" if user else f"uid {uid}" if uid is not None else None
+    if pid is None and not process:
+        return f"owner hidden ({who})" if who else "owner hidden"
+    about = ([f"pid {pid}"] if pid is not None else []) + ([who] if who else [])
+    name = process or "?"
     return f"{name} ({', '.join(about)})" if about else name
 
 
@@ -223,6 +241,14 @@ class Socket:
             "recv_queue": self.recv_queue,
             "send_queue": self.send_queue,
         }
+
+    @classmethod
+    def from_listener_dict(cls, d: dict[str, Any]) -> Socket:
+        """A socket from :meth:`to_listener_dict` (or evidence with some of its keys)."""
+        return cls(str(d.get("protocol") or "tcp"), int(d.get("family") or 4), str(d.get("address") or "?"),
+                   int(d.get("port") or 0), str(d.get("state") or "LISTEN"), uid=d.get("uid"), pid=d.get("pid"),
+                   process=d.get("process"), user=d.get("user"), cmdline=d.get("cmdline"),
+                   namespace=d.get("namespace"), container=d.get("container"))
 
 
 @dataclass

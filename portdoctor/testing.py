@@ -20,12 +20,16 @@ As pytest ships ``pytester``, portdoctor ships the kit its own tests use::
 - :func:`run`: run a check the way the pipeline does (bounded, cleaned, a crash becomes
   an ``error`` finding) and get its findings as a list.
 - :func:`report`: a :class:`~portdoctor.model.Report` from findings, for renderer tests.
+- :func:`free_ports`: TCP ports nothing on this machine listens on right now, for tests
+  (and benchmarks) that start real listeners or probe refused ports.
 
-Nothing here reads the machine: the snapshot holds exactly what the test gave it.
+Nothing here reads the machine (but :func:`free_ports`, which asks the kernel for unused
+ports): the snapshot holds exactly what the test gave it.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -34,7 +38,7 @@ from portdoctor.model import Finding, HostInfo, Outcome, Probe, Report, Socket, 
 from portdoctor.resolve import ResolveError
 from portdoctor.target import parse_target
 
-__all__ = ["LOOPBACK", "context", "report", "resolve_failure", "run", "sock"]
+__all__ = ["LOOPBACK", "context", "free_ports", "report", "resolve_failure", "run", "sock"]
 
 LOOPBACK = [InterfaceAddress("lo", "127.0.0.1", 4), InterfaceAddress("lo", "::1", 6)]
 
@@ -127,3 +131,16 @@ def report(
     return Report("0", "2025-01-01T00:00:00Z", HostInfo("h", "Linux", privileged), t,
                   [p.address for p in probes], probes, list(listeners), list(findings),
                   Verdict(reachable, cause, summary, check), 1.0, notes=list(notes))
+
+
+def free_ports(n: int = 1) -> list[int]:
+    """``n`` distinct TCP ports on 127.0.0.1 that nothing listens on right now (bound
+    together, so the kernel gives distinct ones, then released)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from labkit import Lab, unavailable_reason
+from portdoctor.testing import free_ports
 
 # Fixtures that mean the test uses the live kernel (a real socket, a namespace).
 _KERNEL_FIXTURES = {"lab", "free_port", "tui_lab"}
@@ -31,6 +30,4 @@ def lab() -> Lab:
 @pytest.fixture
 def free_port() -> int:
     """A TCP port nothing on this machine listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]

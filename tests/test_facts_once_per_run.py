@@ -8,7 +8,6 @@ counts the invocations of a real ``portdoctor --report`` run with five targets.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from portdoctor.facts.machine import MachineFacts
+from portdoctor.testing import free_ports
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOOLS = ("nft", "iptables-save", "ip6tables-save")
@@ -33,17 +33,6 @@ def fake_tools(folder: Path, log: Path, nft_json: Path, nft_text: Path, iptables
         script = folder / tool
         script.write_text(f'#!/bin/sh\necho "{tool} $*" >> {log}\n{body}\n')
         script.chmod(0o755)
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def run_counted(tmp_path: Path, nft_json: Path, nft_text: Path, ports: list[int]) -> tuple[dict[str, int], str]:

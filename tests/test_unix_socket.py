@@ -94,7 +94,7 @@ def test_each_connect_outcome_gives_its_cause():
     live = UnixListener(path, 9, 42, 1, 0, 128, 0, 321, "appsvc", "root")
     socket_file = PathInfo(True, "socket", 0o777, 0, 0, "root", "root", 42, 1)
     ok = _run(path, Probe(path, Outcome.OPEN, 0.1), UnixFacts(path, socket_file, listeners=[live], user=ME))
-    assert ok.status.value == "pass" and "appsvc, pid 321" in ok.title
+    assert ok.status.value == "pass" and "appsvc (pid 321, user root)" in ok.title
     stale = _run(path, Probe(path, Outcome.REFUSED, 0.1, errno.ECONNREFUSED), UnixFacts(path, socket_file, user=ME))
     assert stale.cause == "not-listening" and "stale" in stale.title
     regular = PathInfo(True, "regular file", 0o644, 0, 0, "root", "root", 43, 1)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from portdoctor.model import Report, Socket
+from portdoctor.render.common import owner_label
 from portdoctor.tui.state import NOT_RUN, RUNNING, WAITING, CheckRow
 
 # Evidence keys drawn as their own sections rather than as "key: value" lines.
@@ -71,7 +72,7 @@ def _evidence(evidence: dict[str, Any], report: Report | None) -> list[str]:
         listeners = report.listeners
     if listeners:
         lines.append("### Listeners on the port")
-        lines.extend(listener_lines(listeners))
+        lines.extend(listener_lines(listeners, report is not None and report.host.privileged))
         lines.append("")
     if evidence.get("rule"):
         lines.append("### Firewall rule")
@@ -114,36 +115,25 @@ def _evidence_item(key: str, value: Any) -> list[str]:
     return [f"- {label}: `{_short(value)}`"]
 
 
-def listener_lines(listeners: list[Any]) -> list[str]:
-    """One bullet per listener, ``tcp `127.0.0.1:62893` · pid 1301 python3 (root)``.
+def listener_lines(listeners: list[Any], privileged: bool = False) -> list[str]:
+    """One bullet per listener, ``tcp `127.0.0.1:62893` · python3 (pid 1301, user root)``.
 
     A bullet wraps at any width, where a six-column table was cut to ``pro…`` in a
     60-column detail pane.
     """
-    return [f"- {listener_line(item)}" for item in listeners]
+    return [f"- {listener_line(item, privileged)}" for item in listeners]
 
 
-def listener_line(item: Any) -> str:
+def listener_line(item: Any, privileged: bool = False) -> str:
+    """``tcp `[::1]:5432` · postgres (pid 812, user postgres)``: the owner in the words of
+    every report (:func:`portdoctor.render.common.owner_label`)."""
     s = item.to_listener_dict() if isinstance(item, Socket) else dict(item) if isinstance(item, dict) else {}
     parts: list[str] = []
-    address = s.get("address")
-    if address is not None or s.get("port") is not None:
-        host = f"[{address}]" if ":" in str(address or "") else (address or "?")
+    if s.get("address") is not None or s.get("port") is not None:
+        address = str(s.get("address") or "?")
+        host = f"[{address}]" if ":" in address else address
         parts.append(f"{_md(s.get('protocol') or 'tcp')} `{host}:{s.get('port', '?')}`")
-    if s.get("pid") is not None:
-        owner = f"pid {s['pid']}"
-        owner += f" **{_md(s['process'])}**" if s.get("process") else ""
-        owner += f" ({_md(s['user'])})" if s.get("user") else ""
-    elif s.get("process"):
-        owner = f"**{_md(s['process'])}**" + (f" ({_md(s['user'])})" if s.get("user") else "")
-    else:
-        uid = f"uid {s['uid']}, " if s.get("uid") is not None else ""
-        owner = f"owner hidden ({uid}run as root to see it)"
-    parts.append(owner)
-    if s.get("namespace"):
-        parts.append(f"in {_md(s['namespace'])}")
-    if s.get("container"):
-        parts.append(_md(s["container"]))
+    parts.append(_md(owner_label(Socket.from_listener_dict(s), privileged)))
     return " · ".join(parts)
 
 
