@@ -84,6 +84,8 @@ from portdoctor.resolve import NO_ADDRESS, NO_SUCH_NAME, RESOLVER_FAILED
 from portdoctor.target import is_loopback
 
 if TYPE_CHECKING:  # the types of lazy facts; their modules are imported when a check asks
+    from portdoctor.facts.services import ServiceProcess, Unit
+    from portdoctor.facts.services import UnixListener as ProcNetUnixListener
     from portdoctor.facts.windows_ports import PortRange
     from portdoctor.facts.wsl import WslFacts
 
@@ -222,7 +224,7 @@ OWNER_STATES: Fact[dict[int, str]] = Fact("owner_states", "portdoctor.facts.sock
 # that needs them asks.
 NOT_LISTENING: Fact[list[Socket]] = Fact("not-listening", "portdoctor.facts.sockets:gather_not_listening")
 INIT_PROCESS: Fact[str | None] = Fact("init_process", "portdoctor.facts.services:gather_init_process")
-UNIX_LISTENERS: Fact[list[Any] | None] = Fact("unix_listeners", "portdoctor.facts.services:gather_unix_listeners")
+UNIX_LISTENERS: Fact[list[ProcNetUnixListener] | None] = Fact("unix_listeners", "portdoctor.facts.services:gather_unix_listeners")
 WSL: Fact[WslFacts | None] = Fact("wsl", "portdoctor.facts.wsl:gather_wsl")
 MACOS_FIREWALL: Fact[MacosFirewall] = Fact("macos_firewall", "portdoctor.facts.macos_firewall:gather_macos_firewall")
 SELINUX_MODE: Fact[str | None] = Fact("selinux_mode", _no_snapshot("portdoctor.facts.selinux:read_selinux_mode"))
@@ -241,7 +243,7 @@ def selinux_port(port: int) -> Fact[SelinuxFacts]:
     return Fact(f"selinux:{port}", "portdoctor.facts.selinux:gather_selinux", port)
 
 
-def systemd_units(port: int, prefixes: Iterable[str] = ()) -> Fact[list[Any] | None]:
+def systemd_units(port: int, prefixes: Iterable[str] = ()) -> Fact[list[Unit] | None]:
     """systemd units that mention ``port`` or are named by ``prefixes``."""
     return Fact(f"systemd_units:{port}", "portdoctor.facts.services:gather_systemd_units", tuple(prefixes))
 
@@ -251,7 +253,7 @@ def unix_socket(path: str) -> Fact[UnixFacts]:
     return Fact("unix", _no_snapshot_args("portdoctor.facts.unixsock:gather_unix_facts", path))
 
 
-def service_processes(port: int, names: Iterable[str] = ()) -> Fact[list[Any]]:
+def service_processes(port: int, names: Iterable[str] = ()) -> Fact[list[ServiceProcess]]:
     """Running processes named ``names`` (a well-known service's daemons)."""
     return Fact(f"service_processes:{port}", "portdoctor.facts.services:gather_service_processes", tuple(names))
 

@@ -10,9 +10,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from portdoctor.masking import mask_argv
 from portdoctor.sanitize import clean_text
+
+if TYPE_CHECKING:
+    import psutil
+
+    from portdoctor.facts import Snapshot
 
 CAP_NET_BIND_SERVICE = 10
 
@@ -84,7 +90,7 @@ def bind_candidates(port: int, expect: str | None) -> list[BindCandidate]:
     return out
 
 
-def _is_client_of(proc, port: int) -> bool:
+def _is_client_of(proc: psutil.Process, port: int) -> bool:
     try:
         conns = proc.net_connections(kind="inet") if hasattr(proc, "net_connections") else proc.connections(kind="inet")
     except Exception:  # noqa: BLE001 - psutil.AccessDenied etc.: cannot tell
@@ -92,7 +98,7 @@ def _is_client_of(proc, port: int) -> bool:
     return any(c.raddr and c.raddr.port == port for c in conns)
 
 
-def lazy_bind_candidates(snapshot, port: int, expect: str | None) -> list[BindCandidate] | None:
+def lazy_bind_candidates(snapshot: Snapshot, port: int, expect: str | None) -> list[BindCandidate] | None:
     """Tests inject ``extras["bind-candidates"]``."""
     return snapshot.lazy("bind-candidates", lambda snap: bind_candidates(port, expect))
 

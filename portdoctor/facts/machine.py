@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -59,14 +58,9 @@ class MachineFacts:
 
     def interfaces(self) -> list[InterfaceAddress]:
         """The local interface addresses (one netlink dump)."""
-        from portdoctor.facts.interfaces import gather_interfaces
+        from portdoctor.facts.interfaces import read_interfaces
 
-        def read() -> list[InterfaceAddress]:
-            holder = SimpleNamespace(interfaces=[])
-            gather_interfaces(holder)
-            return list(holder.interfaces)
-
-        return self.once("interfaces", read)
+        return self.once("interfaces", read_interfaces)
 
     def namespace_groups(self) -> tuple[int | None, dict[int, list[int]]]:
         """Our network namespace's inode, and every namespace's inode -> its pids (a /proc scan)."""

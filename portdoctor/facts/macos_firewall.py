@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from portdoctor.bounded import run_command
+
+if TYPE_CHECKING:
+    from portdoctor.facts import Snapshot
 
 
 @dataclass
@@ -71,7 +75,7 @@ class MacosFirewall:
 SOCKETFILTERFW = "/usr/libexec/ApplicationFirewall/socketfilterfw"
 
 
-def gather_macos_firewall(snap) -> MacosFirewall:
+def gather_macos_firewall(snap: Snapshot) -> MacosFirewall:
     facts = MacosFirewall()
     alf = run_command([SOCKETFILTERFW, "--getglobalstate", "--getblockall", "--getstealthmode"], timeout=3.0)
     if alf.ok:

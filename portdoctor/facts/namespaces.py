@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from portdoctor.sanitize import clean_text
 
 if TYPE_CHECKING:
+    from portdoctor.facts import Snapshot
     from portdoctor.facts.machine import MachineFacts
     from portdoctor.model import Socket
 
@@ -274,7 +275,7 @@ def _enter_network_namespace(path: str) -> None:
         os.close(fd)
 
 
-def gather_namespaces(snap, machine: MachineFacts | None = None) -> None:
+def gather_namespaces(snap: Snapshot, machine: MachineFacts | None = None) -> None:
     """Scan every other network namespace for sockets on the target's port.
 
     Whether we run in a container and the namespace list (a /proc scan) are machine-wide:

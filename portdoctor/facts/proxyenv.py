@@ -12,7 +12,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from portdoctor.facts import Snapshot
 
 # Which variables apply to a scheme, in the order clients look them up.
 SCHEME_VARIABLES = {
@@ -145,6 +149,6 @@ def probe_proxy(host: str, port: int, timeout: float) -> ProxyProbe:
     return ProxyProbe(addresses[0], str(probe.outcome), probe.error)
 
 
-def lazy_proxy_probe(snapshot, host: str, port: int, timeout: float) -> ProxyProbe | None:
+def lazy_proxy_probe(snapshot: Snapshot, host: str, port: int, timeout: float) -> ProxyProbe | None:
     """The proxy probe, made once per diagnosis; tests inject ``extras["proxy-probe:HOST:PORT"]``."""
     return snapshot.lazy(f"proxy-probe:{host}:{port}", lambda snap: probe_proxy(host, port, timeout))

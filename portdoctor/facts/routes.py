@@ -13,8 +13,12 @@ import json
 import re
 import shutil
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from portdoctor.bounded import run_command
+
+if TYPE_CHECKING:
+    from portdoctor.facts import Snapshot
 
 # ``ip route get`` refuses with the errno a connect() would get; these are its words.
 _ROUTE_ERRORS = {
@@ -109,7 +113,7 @@ def route_get(address: str, os_name: str, timeout: float = 1.5) -> Route | None:
     return route
 
 
-def lazy_route(snapshot, address: str) -> Route | None:
+def lazy_route(snapshot: Snapshot, address: str) -> Route | None:
     """The route for ``address``, looked up once per diagnosis (``extras["route:ADDR"]``).
 
     Tests inject a :class:`Route` by setting ``snapshot.extras["route:ADDR"]``.

@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from portdoctor.bounded import run_command
+
+if TYPE_CHECKING:
+    from portdoctor.facts import Snapshot
 
 
 def parse_semanage_ports(text: str) -> dict[tuple[str, str], list[tuple[int, int]]]:
@@ -91,7 +95,7 @@ def read_selinux_mode() -> str | None:
     return None
 
 
-def gather_selinux(snap, port: int) -> SelinuxFacts:
+def gather_selinux(snap: Snapshot, port: int) -> SelinuxFacts:
     facts = SelinuxFacts(read_selinux_mode())
     if facts.mode is None:
         return facts

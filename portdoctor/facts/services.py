@@ -20,9 +20,13 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from portdoctor.bounded import run_command
 from portdoctor.sanitize import clean_text
+
+if TYPE_CHECKING:
+    from portdoctor.facts import Snapshot
 
 # Unix socket flag __SO_ACCEPTCON: the socket is listening.
 SO_ACCEPTCON = 0x00010000
@@ -146,13 +150,18 @@ def parse_proc_net_unix(text: str) -> list[UnixListener]:
     return out
 
 
-def gather_unix_listeners(snap) -> list[UnixListener] | None:
+def read_unix_listeners() -> list[UnixListener] | None:
     """Listening Unix sockets of this network namespace; None where /proc is absent."""
     try:
         with open("/proc/net/unix", encoding="utf-8", errors="replace") as f:
             return parse_proc_net_unix(f.read())
     except OSError:
         return None
+
+
+def gather_unix_listeners(snap: Snapshot) -> list[UnixListener] | None:
+    """The lazy fact ``UNIX_LISTENERS``: :func:`read_unix_listeners`."""
+    return read_unix_listeners()
 
 
 # --- processes ---------------------------------------------------------------------
@@ -182,7 +191,7 @@ def ports_in_command_line(cmdline: str) -> list[int]:
     return found
 
 
-def gather_service_processes(snap, names: Iterable[str] = ()) -> list[ServiceProcess]:
+def gather_service_processes(snap: Snapshot, names: Iterable[str] = ()) -> list[ServiceProcess]:
     """Processes whose name is one of ``names`` (all well-known ones by default).
 
     Bounded: at most :data:`MAX_PROCESSES` processes and :data:`PROCESS_SCAN_SECONDS`.
@@ -210,19 +219,19 @@ def gather_service_processes(snap, names: Iterable[str] = ()) -> list[ServicePro
             conns = psutil.Process(sp.pid).net_connections(kind="tcp")
         except Exception:  # noqa: BLE001 - another user's process without root, or gone
             continue
-        sp.listening = sorted({_endpoint(c.laddr) for c in conns if c.status == psutil.CONN_LISTEN})
+        sp.listening = sorted({_endpoint(c.laddr.ip, c.laddr.port) for c in conns
+                               if c.status == psutil.CONN_LISTEN and c.laddr})
     return found
 
 
-def _endpoint(laddr) -> str:
-    ip, port = laddr[0], laddr[1]
+def _endpoint(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 # --- systemd -----------------------------------------------------------------------
 
 
-def gather_init_process(snap) -> str | None:
+def gather_init_process(snap: Snapshot) -> str | None:
     """The name of PID 1 ("systemd", "init", "tini", ...); None where it cannot be read."""
     try:
         with open("/proc/1/comm", encoding="utf-8", errors="replace") as f:
@@ -306,7 +315,7 @@ def parse_unit_list(text: str) -> list[str]:
     return names
 
 
-def gather_systemd_units(snap, prefixes: Iterable[str] = ()) -> list[Unit] | None:
+def gather_systemd_units(snap: Snapshot, prefixes: Iterable[str] = ()) -> list[Unit] | None:
     """Units named like the service (``prefixes``) plus every failed unit, with their state.
 
     None when systemd is not PID 1 or systemctl does not answer. Bounded: two

@@ -21,9 +21,13 @@ import socket
 import struct
 import sys
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from portdoctor.model import Socket
 from portdoctor.sanitize import clean_text
+
+if TYPE_CHECKING:
+    from portdoctor.facts import Snapshot
 
 CMDLINE_READ_LIMIT = 256 * 1024  # bytes of /proc/PID/cmdline read
 CMDLINE_KEEP = 4096  # characters of a command line kept in a report
@@ -58,7 +62,7 @@ def is_privileged() -> bool:
 # --- gathering ----------------------------------------------------------------------
 
 
-def gather_sockets(snap) -> None:
+def gather_sockets(snap: Snapshot) -> None:
     """Fill ``snap.sockets`` (the target's port) and ``snap.all_listening`` (any port)."""
     if not os.path.isdir("/proc/self/fd"):
         _gather_with_psutil(snap)
@@ -84,7 +88,7 @@ def gather_sockets(snap) -> None:
     resolve_owners(snap.sockets, snap)
 
 
-def gather_not_listening(snap) -> list[Socket]:
+def gather_not_listening(snap: Snapshot) -> list[Socket]:
     """TCP sockets on the port that are not listening (TIME_WAIT, a client bound to it,
     accepted connections), with their owners where met: the ``NOT_LISTENING`` fact of
     :mod:`portdoctor.api`, read on first use. UDP sockets, and every state where netlink was not used, are in
@@ -101,7 +105,7 @@ def gather_not_listening(snap) -> list[Socket]:
     return already + found
 
 
-def _sockets_by_netlink(port: int, nl=None, listening_only: bool = False, *, tcp_states: int | None = None,
+def _sockets_by_netlink(port: int, nl: socket.socket | None = None, listening_only: bool = False, *, tcp_states: int | None = None,
                         protocols: tuple[str, ...] = ("tcp", "udp")) -> list[Socket]:
     """Sockets on ``port``; ``listening_only`` asks for TCP LISTEN alone, which spares the
     kernel a walk of the machine-wide established-connections table (``tcp_states``: any
@@ -133,7 +137,7 @@ def _sockets_by_netlink(port: int, nl=None, listening_only: bool = False, *, tcp
     return out
 
 
-def _all_listening_by_netlink(nl=None) -> list[Socket]:
+def _all_listening_by_netlink(nl: socket.socket | None = None) -> list[Socket]:
     from portdoctor.facts import netlink
 
     out = []
@@ -201,10 +205,10 @@ def _state_name(number: int) -> str:
     return TCP_STATES.get(number, str(number))
 
 
-def read_proc_net(proc_net: str = "/proc/net", **filters) -> list[Socket]:
+def read_proc_net(proc_net: str = "/proc/net", *, port: int | None = None, listening_only: bool = False) -> list[Socket]:
     """Sockets from the /proc/net files of one namespace (missing files are skipped).
 
-    ``filters`` go to :func:`parse_proc_net`: ``port=N`` or ``listening_only=True``.
+    ``port`` and ``listening_only`` filter as in :func:`parse_proc_net`.
     """
     out = []
     for protocol, family, name in PROC_NET_FILES:
@@ -213,7 +217,7 @@ def read_proc_net(proc_net: str = "/proc/net", **filters) -> list[Socket]:
                 text = f.read()
         except OSError:
             continue
-        out.extend(parse_proc_net(text, protocol, family, **filters))
+        out.extend(parse_proc_net(text, protocol, family, port=port, listening_only=listening_only))
     return out
 
 
@@ -312,7 +316,7 @@ def process_state(pid: int) -> str | None:
     return after[0] if after else None
 
 
-def gather_owner_states(snap) -> dict[int, str]:
+def gather_owner_states(snap: Snapshot) -> dict[int, str]:
     """pid -> scheduler state of every listener owner on the port (for :meth:`Snapshot.lazy`)."""
     states: dict[int, str] = {}
     for s in snap.sockets:
@@ -334,7 +338,7 @@ def user_name(uid: int | None) -> str | None:
         return str(uid)
 
 
-def resolve_owners(sockets: list[Socket], snap, pids: Iterable[int] | None = None, *,
+def resolve_owners(sockets: list[Socket], snap: Snapshot, pids: Iterable[int] | None = None, *,
                    optional_only: bool = False) -> None:
     """Fill pid/process/cmdline/user of ``sockets`` in place.
 
@@ -375,7 +379,7 @@ def resolve_owners(sockets: list[Socket], snap, pids: Iterable[int] | None = Non
 # --- other operating systems --------------------------------------------------------
 
 
-def _gather_with_psutil(snap) -> None:
+def _gather_with_psutil(snap: Snapshot) -> None:
     """macOS / Windows: psutil sees what the OS lets this user see."""
     import psutil  # deferred: only needed where /proc is missing
 

@@ -32,7 +32,7 @@ import struct
 from dataclasses import dataclass, field
 
 from portdoctor.facts import netlink
-from portdoctor.facts.services import WELL_KNOWN, KnownService, gather_unix_listeners
+from portdoctor.facts.services import WELL_KNOWN, KnownService, read_unix_listeners
 from portdoctor.sanitize import clean_text
 
 UDIAG_SHOW_NAME, UDIAG_SHOW_VFS, UDIAG_SHOW_RQLEN, UDIAG_SHOW_UID = 0x01, 0x02, 0x10, 0x40
@@ -268,7 +268,7 @@ def listening_unix_sockets() -> tuple[list[UnixListener], str]:
         return parse_unix_diag(chunks), "inode"
     except OSError:
         pass
-    found = gather_unix_listeners(None)
+    found = read_unix_listeners()
     if found is None:
         raise OSError("neither sock_diag nor /proc/net/unix can be read")
     return [UnixListener(clean_text(u.path), u.inode) for u in found if u.kind == "stream"], "path"

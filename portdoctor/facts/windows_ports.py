@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from portdoctor.bounded import run_command
+
+if TYPE_CHECKING:
+    from portdoctor.facts import Snapshot
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ def parse_excluded_port_ranges(text: str) -> list[PortRange]:
     return ranges
 
 
-def gather_excluded_ranges(snap, protocol: str = "tcp") -> list[PortRange] | None:
+def gather_excluded_ranges(snap: Snapshot, protocol: str = "tcp") -> list[PortRange] | None:
     result = run_command(["netsh", "int", "ipv4", "show", "excludedportrange", f"protocol={protocol}"], timeout=3.0)
     if not result.ok:
         snap.visibility["excluded_ports"] = result.error or f"netsh exited with {result.returncode}"

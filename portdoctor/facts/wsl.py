@@ -11,6 +11,10 @@ import configparser
 import glob
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from portdoctor.facts import Snapshot
 
 
 def wsl_version(osrelease: str) -> int | None:
@@ -49,7 +53,7 @@ class WslFacts:
     wslconfig: str | None = None  # the path that was read
 
 
-def gather_wsl(snap) -> WslFacts | None:
+def gather_wsl(snap: Snapshot) -> WslFacts | None:
     """WSL version and networking mode; None when the kernel release cannot be read."""
     try:
         with open("/proc/sys/kernel/osrelease", encoding="utf-8") as f:

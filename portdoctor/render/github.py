@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TextIO
 
 from portdoctor.model import Report, Status
 from portdoctor.render.common import report_label
@@ -39,7 +40,7 @@ TRUNCATION_NOTE = ("\n\n> **Note:** portdoctor cut this summary to stay under Gi
                    "step-summary limit; the full report is in the job log.\n")
 
 
-def active(environ=os.environ) -> bool:
+def active(environ: Mapping[str, str] = os.environ) -> bool:
     return environ.get("GITHUB_ACTIONS", "").lower() == "true"
 
 
@@ -141,7 +142,7 @@ def defuse(text: str, fmt: str = "text") -> str:
     return "".join(parts)
 
 
-def stdout_goes_to_runner(stream) -> bool:
+def stdout_goes_to_runner(stream: TextIO) -> bool:
     """Could the runner read what we write to ``stream``? Not when it is a regular file
     (``> report.json``): that file must stay a clean document."""
     import stat

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from portdoctor.model import Report
 from portdoctor.render.common import printable, report_label
 
 
-def active(environ=os.environ) -> bool:
+def active(environ: Mapping[str, str] = os.environ) -> bool:
     return environ.get("GITLAB_CI", "").lower() == "true"
 
 

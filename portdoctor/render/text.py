@@ -61,7 +61,7 @@ def _wrap(text: str, first: str, rest: str) -> list[str]:
     return lines
 
 
-def _verdict_finding(r: Report):
+def _verdict_finding(r: Report) -> Finding | None:
     """The finding the verdict's words come from (its title is the verdict's summary)."""
     return next((f for f in r.findings if f.check == r.verdict.check and f.cause == r.verdict.cause
                  and f.title == r.verdict.summary), None)
