@@ -14,11 +14,15 @@ from __future__ import annotations
 import base64
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import zipfile
 
 ENVELOPE = "portdoctor/remote/v1"
 
 
-def main(spec_text: str, nonce: str, archive) -> int:
+def main(spec_text: str, nonce: str, archive: zipfile.ZipFile) -> int:
     from portdoctor import __version__
     from portdoctor.api import Options
     from portdoctor.bounded import parallel_map

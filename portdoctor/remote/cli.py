@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from portdoctor.exitcodes import UsageError
 
+if TYPE_CHECKING:
+    import argparse
 
-def check_remote_args(args) -> None:
+    from portdoctor.model import Report, Target
+    from portdoctor.remote.destination import Destination
+
+
+def check_remote_args(args: argparse.Namespace) -> None:
     """Usage errors first: bad destinations, unreadable lists or config, options that do not combine."""
     if args.ssh and args.from_hosts:
         raise UsageError("--ssh and --from do not combine: --ssh adds the server side to a diagnosis from here, "
@@ -22,7 +30,7 @@ def check_remote_args(args) -> None:
     args.from_destinations = _destinations(args.from_hosts)
 
 
-def _destinations(specs: list[str]):
+def _destinations(specs: list[str]) -> list[Destination]:
     from portdoctor.remote.destination import MAX_HOSTS, read_destinations
 
     out = []
@@ -34,7 +42,8 @@ def _destinations(specs: list[str]):
     return out
 
 
-def diagnose_remote(targets, args, diagnose_all) -> list:
+def diagnose_remote(targets: list[Target], args: argparse.Namespace,
+                    diagnose_all: Callable[[list[Target], argparse.Namespace], list[Report]]) -> list[Report]:
     from portdoctor.remote.combine import run_from, run_ssh
     from portdoctor.remote.transport import SshOptions
 

@@ -99,9 +99,9 @@ def read_destinations(spec: str) -> list[Destination]:
     return unique
 
 
-def _in_file(text: str, path: Path | str, number: int, **kw) -> Destination:
+def _in_file(text: str, path: Path | str, number: int, port: int | None = None) -> Destination:
     try:
-        return parse_destination(text, **kw)
+        return parse_destination(text, port=port)
     except UsageError as exc:
         raise UsageError(f"{path}:{number}: {exc}") from None
 

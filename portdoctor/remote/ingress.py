@@ -12,15 +12,16 @@ command that removes it; rules it cannot evaluate make it a warning, never a gue
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
-from portdoctor.api import Check, Context, fix
+from portdoctor.api import Check, Context, Finding, fix
 from portdoctor.facts.firewall import Packet, evaluate
 
 INGRESS_HOOKS = ("prerouting", "input")
 
 
-def client_address(environ=os.environ) -> str | None:
+def client_address(environ: Mapping[str, str] = os.environ) -> str | None:
     """The SSH client's address as this server sees it (``SSH_CONNECTION``: client port server port)."""
     parts = environ.get("SSH_CONNECTION", "").split()
     return parts[0] if len(parts) == 4 else None
@@ -38,7 +39,7 @@ class ClientIngressCheck(Check):
         address = ctx.addresses[0] if ctx.addresses else None
         return address is not None and ctx.facts.is_local(address) and ctx.facts.interface_of(address) not in (None, "lo")
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         address = ctx.addresses[0]
         port, proto = ctx.target.port, ctx.target.protocol
         facts = ctx.facts.firewall

@@ -14,12 +14,18 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from portdoctor.api import Context, Options
 from portdoctor.facts import InterfaceAddress, Snapshot
 from portdoctor.model import HostInfo, Report, Socket, Target
 from portdoctor.remote.receive import clean
+
+if TYPE_CHECKING:
+    from portdoctor.facts.rules import FirewallFacts
+    from portdoctor.plugins import LoadedCheck
 
 REDUCED_NOTE = ("reduced facts: no python3 (3.10+) on this host, so portdoctor read `ss`, `ip addr`, "
                 "`nft`/`iptables-save` output instead; process details, other namespaces, services and "
@@ -69,11 +75,11 @@ def parse_addresses(text: str) -> list[InterfaceAddress]:
     return out
 
 
-def _firewall(sections: dict[str, str]):
+def _firewall(sections: dict[str, str]) -> FirewallFacts:
     from portdoctor.bounded import CommandResult
     from portdoctor.facts.firewall import build_facts
 
-    def result(name: str, argv: list[str], ok) -> CommandResult:
+    def result(name: str, argv: list[str], ok: Callable[[str], bool]) -> CommandResult:
         text = sections.get(name, "")
         good = ok(text.strip())
         return CommandResult(argv, 0 if good else 1, text if good else "", "" if good else clean(text, 300),
@@ -87,7 +93,7 @@ def _firewall(sections: dict[str, str]):
     })
 
 
-def _checks(client: str | None):
+def _checks(client: str | None) -> list[LoadedCheck]:
     from portdoctor.checks.firewall import FirewallCheck
     from portdoctor.checks.protocol_mismatch import ProtocolMismatchCheck
     from portdoctor.checks.service_running import ServiceRunningCheck

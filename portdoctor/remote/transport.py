@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from typing import IO
 
 from portdoctor.remote.destination import Destination
 
@@ -71,6 +72,7 @@ def run_over_ssh(dest: Destination, options: SshOptions, command: str, stdin: by
     except OSError as exc:
         return SshResult(None, b"", "", 0.0, error=f"cannot start ssh: {exc.strerror or exc}")
 
+    assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None  # all three are PIPEs
     out = _CappedReader(proc.stdout, MAX_STDOUT)
     err = _CappedReader(proc.stderr, MAX_STDERR)
     writer = threading.Thread(target=_feed, args=(proc.stdin, stdin), name="portdoctor-ssh-stdin", daemon=True)
@@ -108,7 +110,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def _feed(pipe, data: bytes) -> None:
+def _feed(pipe: IO[bytes], data: bytes) -> None:
     try:
         view = memoryview(data)
         while view:
@@ -125,7 +127,7 @@ def _feed(pipe, data: bytes) -> None:
 class _CappedReader:
     """Reads a pipe in a thread, keeping at most ``cap`` bytes (then flags overflow)."""
 
-    def __init__(self, pipe, cap: int):
+    def __init__(self, pipe: IO[bytes], cap: int) -> None:
         self._chunks: list[bytes] = []
         self._size = 0
         self.cap = cap
@@ -133,7 +135,7 @@ class _CappedReader:
         self._thread = threading.Thread(target=self._run, args=(pipe,), name="portdoctor-ssh-read", daemon=True)
         self._thread.start()
 
-    def _run(self, pipe) -> None:
+    def _run(self, pipe: IO[bytes]) -> None:
         try:
             while True:
                 chunk = pipe.read1(65536) if hasattr(pipe, "read1") else pipe.read(65536)
