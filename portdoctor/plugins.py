@@ -10,8 +10,9 @@ error the same way (one line on stderr, a note in the report).
 
 Trust, as OpenSSH's StrictModes: when portdoctor runs as root (or under sudo, with
 ``SUDO_UID`` set), a drop-in folder (and each folder above it) and each file are loaded
-only if owned by root or the real user and not writable by group or others (a sticky
-root-owned parent such as ``/tmp`` is accepted: nobody else can rename what is in it).
+only if owned by root or the real user and not writable by group or others. As in
+OpenSSH, a sticky world-writable parent such as ``/tmp`` is refused too: keep plugins in a
+folder whose every parent only root and the user can write.
 Anything else is skipped with a :class:`PluginError` naming why. Files are opened with
 ``O_NOFOLLOW``, checked with ``fstat`` on the open descriptor, and the bytes read from
 that descriptor are the ones executed. Entry points are never read from the current
@@ -407,10 +408,9 @@ def _untrusted_folder(folder: Path, owners: set[int]) -> str | None:
             pst = os.stat(parent)
         except OSError as exc:
             return f"{parent} cannot be checked: {exc.strerror or exc}"
-        sticky_root = pst.st_mode & stat.S_ISVTX and pst.st_uid == 0
         if pst.st_uid not in owners:
             return f"{parent} is owned by uid {pst.st_uid}"
-        if pst.st_mode & 0o022 and not sticky_root:
+        if pst.st_mode & 0o022:  # a sticky /tmp included, as OpenSSH's StrictModes
             return f"{parent} is writable by group or others (mode {stat.S_IMODE(pst.st_mode):o})"
     return None
 

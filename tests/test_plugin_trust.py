@@ -65,6 +65,28 @@ def test_a_world_writable_checks_folder_is_skipped_with_one_line(private, free_p
 
 
 @root_only
+def test_a_checks_folder_below_a_sticky_world_writable_folder_is_skipped(private, free_port):
+    # /tmp's shape (root-owned, 1777) in a private folder: OpenSSH's StrictModes refuses a
+    # path through it, and so does portdoctor as root.
+    sticky = private / "sticky"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    folder = sticky / "checks"
+    plant(folder, private / "marker")
+    os.chmod(folder, 0o755)
+    r = run(["--report", "--format", "json", "--checks-dir", str(folder), f"127.0.0.1:{free_port}"])
+    assert r.returncode == 1, r.stderr
+    assert not (private / "marker").exists(), "a plugin below a sticky world-writable folder was executed as root"
+    skipped = [line for line in r.stderr.splitlines() if "skipped" in line]
+    assert len(skipped) == 1 and f"{sticky} is writable by group or others (mode 1777)" in skipped[0], r.stderr
+    assert any("mode 1777" in n for n in json.loads(r.stdout)["notes"])
+    # The same folder once the parent is no longer world-writable: loaded.
+    os.chmod(sticky, 0o755)
+    run(["--report", "--checks-dir", str(folder), f"127.0.0.1:{free_port}"])
+    assert (private / "marker").exists()
+
+
+@root_only
 def test_a_file_of_another_user_is_skipped_but_the_sudo_user_is_trusted(private, free_port):
     folder = private / "checks"
     path = plant(folder, private / "marker")
