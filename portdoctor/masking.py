@@ -179,33 +179,68 @@ def _closing_quote(text: str, start: int) -> int:
         i += 1
 
 
-def _mask_url_credentials(word: str, *, keep_lone_user: bool) -> str:
-    """The userinfo of the URL in ``word`` masked: ``scheme://user:***@host``.
+def userinfo_end(word: str) -> int:
+    """The index of the ``@`` that ends the userinfo of the URL in ``word``, or -1.
 
     The userinfo ends at the LAST ``@`` of the authority (so a password may hold ``@``).
-    When the authority (up to the first ``/``, ``?`` or ``#``) has no ``@`` but a later
-    ``@`` follows and what comes after the authority's ``:`` is not a port number, the
-    password holds one of ``/ ? #``: it is masked up to that last ``@``.
+    When the authority (up to the first ``/``, ``?`` or ``#``) has no ``@`` but one
+    follows and the authority reads ``user:password``, the password holds one of
+    ``/ ? #`` (typed raw): it ends at the last ``@`` of the first ``/ ? #``-separated
+    part that holds one (``u:pa/ss@host/x@y``: the host is ``host``). When that password
+    is digits (``user:12345/x@host``), it reads as a port as well; it is taken as a
+    password unless the ``@`` begins the path (``host:4873/@scope/pkg``), follows
+    a query's ``=`` (``host:8080/?email=a@b``), or the name before the digits cannot be a user
+    (``127.0.0.1:8080/a@b``, ``localhost:8080/a@b``): ``host:80/path@x`` is masked, as
+    nothing in the text tells it from ``user:80/pass@host``. An IPv6 literal (``[::1]:80/a@b``) and an image
+    reference pinned by digest (``nginx:1.25@sha256:…``) have no userinfo.
     """
     scheme_end = word.find("://")
     start = scheme_end + 3 if scheme_end >= 0 else 0
     last_at = word.rfind("@")
-    if last_at < start:
-        return word
+    if last_at < start or word.startswith("[", start):
+        return -1
+    if scheme_end < 0 and word.startswith(("sha256:", "sha512:"), last_at + 1):
+        return -1  # an image reference pinned by digest: nginx:1.25@sha256:…
+    end = _delimiter(word, start)
+    if last_at < end:  # the ordinary case: the @ is inside the authority
+        return last_at
+    at = word.rfind("@", start, end)
+    if at >= 0:
+        return at
+    user, colon, after = word[start:end].partition(":")
+    if not colon:
+        return -1  # host/path@x: the @ is in the path
+    first_at = word.find("@", end)
+    query = word.find("?", end, first_at)
+    begins_path = first_at == end + 1 and word[end] == "/"
+    in_query_value = query >= 0 and "=" in word[query:first_at]
+    if after.isdigit() and (begins_path or in_query_value or _only_a_host(user)):
+        return -1  # host:port/@scope, host:port/?email=a@b, 127.0.0.1:80/a@b: the @ is in the path
+    return word.rfind("@", first_at, _delimiter(word, first_at))
+
+
+def _only_a_host(name: str) -> bool:
+    """Is ``name`` something no one uses as a user name (an IPv4 address, ``localhost``)?"""
+    return name.lower() == "localhost" or (name.count(".") == 3 and name.replace(".", "").isdigit())
+
+
+def _delimiter(word: str, start: int) -> int:
+    """Where the URL part starting at ``start`` ends: the first ``/``, ``?`` or ``#`` (or the end)."""
     end = len(word)
     for sep in "/?#":
-        k = word.find(sep, start)
-        if 0 <= k < end:
+        k = word.find(sep, start, end)
+        if k >= 0:
             end = k
-    if last_at < end:  # the ordinary case: the @ is inside the authority
-        at = last_at
-    else:
-        at = word.rfind("@", start, end)
-        if at < 0:
-            user, colon, after = word[start:end].partition(":")
-            if not colon or (after.isdigit() and len(after) <= 5):
-                return word  # host:port/path@x: the @ is in the path
-            at = last_at  # user:pa/ss@host: a password holding a delimiter
+    return end
+
+
+def _mask_url_credentials(word: str, *, keep_lone_user: bool) -> str:
+    """The userinfo of the URL in ``word`` masked: ``scheme://user:***@host`` (see :func:`userinfo_end`)."""
+    at = userinfo_end(word)
+    if at < 0:
+        return word
+    scheme_end = word.find("://")
+    start = scheme_end + 3 if scheme_end >= 0 else 0
     user, colon, _password = word[start:at].partition(":")
     if colon:
         return f"{word[:start]}{user}:{MASK}{word[at:]}"

@@ -14,7 +14,7 @@ import re
 from typing import Literal, overload
 
 from portdoctor.exitcodes import UsageError
-from portdoctor.masking import mask_url
+from portdoctor.masking import mask_url, userinfo_end
 from portdoctor.model import Target
 
 # The scheme's default port, for URL targets that omit one.
@@ -123,6 +123,12 @@ def parse_target(text: str) -> Target:
         # The authority ends at the first /, ?, # or, as WHATWG URL parsers (browsers, Node)
         # read http://a\@b/, a backslash: that names host a, never b.
         authority = re.split(r"[/?#\\]", rest, maxsplit=1)[0]
+        at = userinfo_end(text)
+        if at > len(text) - len(rest) + len(authority) and ":" in text[len(text) - len(rest):at]:
+            # user:pa/ss@host: every client reads host "user" and port "pa" (or a digits-only
+            # password as the port); what was meant is a password, which stays masked.
+            raise UsageError(f"bad target {shown!r}: the password holds '/', '?' or '#'; percent-encode "
+                             "them (%2F, %3F, %23), or clients read the text before them as host:port")
         if "@" in authority:
             authority = authority.rsplit("@", 1)[1]
         host, port = _split_host_port(authority, shown, allow_missing_port=True)
@@ -213,11 +219,12 @@ def _split_host_port(authority: str, shown: str, *, allow_missing_port: bool) ->
 
 
 def _port(text: str, shown: str) -> int:
+    hidden = text not in shown  # never quote what masking hid
     if not text.isascii() or not text.isdigit():
-        raise UsageError(f"bad target {shown!r}: the port {_shortened(text)!r} is not a number")
+        raise UsageError(f"bad target {shown!r}: the port{'' if hidden else f' {_shortened(text)!r}'} is not a number")
     port = int(text)
     if not 1 <= port <= 65535:
-        raise UsageError(f"bad target {shown!r}: port {port} is out of range (1-65535)")
+        raise UsageError(f"bad target {shown!r}: port{'' if hidden else f' {port}'} is out of range (1-65535)")
     return port
 
 

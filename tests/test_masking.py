@@ -68,7 +68,12 @@ def test_mask_url_masks_the_password_and_secret_parameters(url, masked):
     "https://ghp_user@github.com/x/y",
     "http://localhost:8080/health#top",
     "http://localhost/search?q=password&sort=token",  # sensitive words as values stay
-    "http://host:80/path@foo",  # an @ in the path is not userinfo
+    "http://127.0.0.1:80/path@foo",  # an @ in the path is not userinfo: an address is no user name
+    "http://localhost:8080/react@18/umd",
+    "http://host:4873/@babel/core",  # an @ that begins a path segment
+    "http://host:8080/?email=a@b.example",  # an @ after the query's =
+    "http://[::1]:8080/a@b",  # an IPv6 literal holds no userinfo (the @ in the path masked all of it)
+    "https://user:pw@host/x@y".replace("pw", "***"),  # the host stays: the userinfo ends at its first part's @
     "db:5432",
     "",
 ])

@@ -39,6 +39,41 @@ def test_json_in_one_line_and_ordinary_json_kept():
     assert mask_command_line('app {"port": "5432"}') == 'app {"port": "5432"}'
 
 
+@pytest.mark.parametrize("text", [
+    "https://user:12345/x@db/", "https://user:123456/x@db/", "redis://:12/34@cache:6379",
+    "http://u:1234#x@h/", "http://u:1234?x@h/", "user:1234/x@db", "mysql://app:2024/1@db/app",
+])
+def test_a_digits_only_password_before_a_delimiter_is_not_read_as_a_port(text):
+    secret = text.split(":", 2)[-1].split("@")[0] if "://" in text else text.split(":")[1].split("@")[0]
+    for shown in (mask_url(text), mask_urls_in(f"bad {text}"), mask_command_line(f"app {text}"),
+                  " ".join(mask_argv(["app", text]))):
+        assert secret not in shown and "***@" in shown, shown
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("http://u:pa/ss@host/path@x", "http://u:***@host/path@x"),  # masked up to the LAST @: the host was lost
+    ("http://u:pa/s@s@host/", "http://u:***@host/"),
+    ("http://[::1]:8080/a@b", "http://[::1]:8080/a@b"),  # was http://[:***@b
+])
+def test_an_at_later_in_the_path_does_not_mask_the_host(text, masked):
+    assert mask_url(text) == masked
+    assert mask_command_line(f"curl {text}") == f"curl {masked}"
+
+
+def test_an_image_pinned_by_digest_is_no_url():
+    assert mask_command_line("docker run nginx:1.25@sha256:0123abcd") == "docker run nginx:1.25@sha256:0123abcd"
+
+
+@pytest.mark.parametrize("target", ["https://user:12345/x@127.0.0.1/", "https://user:123456/x@127.0.0.1/",
+                                    "https://u:Qxyz/y@127.0.0.1/"])
+def test_a_target_whose_password_reads_as_a_port_is_refused_without_quoting_it(target):
+    r = subprocess.run([sys.executable, "-m", "portdoctor", "--report", "--", target],
+                       capture_output=True, text=True, timeout=60)
+    secret = target.split(":")[2].split("@")[0]
+    assert r.returncode == 2 and "percent-encode" in r.stderr, r.stderr
+    assert secret not in r.stderr + r.stdout and secret.split("/")[0] not in r.stderr, r.stderr
+
+
 def test_a_url_password_with_at_in_an_error_message():
     assert SECRET not in mask_urls_in(f"bad port in 'postgres://u:p@{SECRET}@db:99999/x'")
     assert SECRET not in mask_url(f"postgres://u:x/{SECRET}@db:5432/app")
@@ -60,10 +95,16 @@ def test_a_198_kb_command_line_is_masked_quickly_and_correctly():
 
 # --- the property: no generated secret survives --------------------------------------
 
-# A secret starts with a letter (``u:123/x@db`` is host ``u``, port 123 to every client)
-# and may hold the URL delimiters / # ? @ that the old patterns let through.
-secrets_ = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ0123456789_-.~!$+/#?@%",
-                   min_size=6, max_size=24).map(lambda s: "Q" + s)
+# A secret may hold the URL delimiters / # ? @ that the old patterns let through. One that
+# starts with digits followed by / ? or # is what a URL reads as a port
+# (``user:12345/x@db``) and was left unmasked; no @ follows its first / at once
+# (``host:4873/@scope`` is a path) and it holds no = (``host:80/?email=a@b`` is a query).
+_SAFE = "abcdefghijklmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ0123456789_-.~!$+%"
+secrets_ = st.one_of(
+    st.text(alphabet=_SAFE + "/#?@", min_size=6, max_size=24).map(lambda s: "Q" + s),
+    st.tuples(st.text(alphabet="0123456789", min_size=1, max_size=8), st.sampled_from("/?#"),
+              st.sampled_from("QxZ9"), st.text(alphabet=_SAFE + "/?#@", max_size=16)).map("".join),
+)
 
 FORMS = [
     lambda s: ["app", f"--password={s}"],
@@ -77,6 +118,9 @@ FORMS = [
     lambda s: ["curl", "-H", f"X-Api-Token: {s}"],
     lambda s: ["curl", "-d", json.dumps({"password": s})],
     lambda s: ["psql", f"postgres://user:{s}@db:5432/app"],
+    lambda s: ["redis-cli", "-u", f"redis://:{s}@cache"],
+    lambda s: ["app", f"user:{s}@db.example"],
+    lambda s: ["curl", f"https://user:{s}@api.example/v1/users/a@b.example"],
     lambda s: ["curl", f"https://h/x?api_key={s}&a=1"],
     lambda s: ["curl", f"https://h/cb#access_token={s}"],
 ]
