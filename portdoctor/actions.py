@@ -95,6 +95,37 @@ def _holds_socket(pid: int, inode: int) -> bool | None:
     return False
 
 
+def pidfd_supported() -> bool:
+    """Can this system name a process by a pidfd (Linux 5.3+) and signal through it?"""
+    if not (hasattr(os, "pidfd_open") and hasattr(signal, "pidfd_send_signal")):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return False
+    return True
+
+
+def how_it_stops(action: Action) -> str:
+    """What :func:`stop_process` will do, in words, as the confirmation says it."""
+    checks = "checks it is still the process diagnosed (start time, name, the socket)"
+    if pidfd_supported():
+        return (f"This opens pid {action.pid} as a pidfd, {checks}, then sends {action.signal} through the "
+                "pidfd (pidfd_send_signal); no shell.")
+    return f"This {checks}, then calls os.kill({action.pid}, signal.{action.signal}); no shell."
+
+
+def not_offered(report: Report, kind: str = STOP_PROCESS) -> str | None:
+    """Why the report's failing findings offer no action of ``kind`` although one was attached
+    (PID 1 of a PID namespace: what to stop instead), or None."""
+    for finding in report.findings:
+        if finding.status in (Status.FAIL, Status.WARN):
+            for action in finding.actions:
+                if action.kind == kind and action.pid != os.getpid() and is_namespace_init(action.pid):
+                    return NAMESPACE_INIT.format(pid=action.pid, process=action.process).removeprefix("Did nothing: ")
+    return None
+
+
 def stop_process(action: Action, wait: float = 3.0) -> str:
     """Carry out a ``stop-process`` action; return what happened, in words.
 

@@ -97,6 +97,7 @@ def test_expect_with_another_owner_x_stops_it_and_the_diagnosis_reruns(tui_lab):
 
     assert seen["dialog"] is True
     assert f"SIGTERM to pid {pid} (fakeredis" in seen["dialog_text"] and "'nginx'" in seen["dialog_text"]
+    assert f"opens pid {pid} as a pidfd" in seen["dialog_how"] and "os.kill" not in seen["dialog_how"], seen
     assert seen["alive_before_confirm"] is True  # x alone stops nothing: only the confirmation does
     assert seen["holder_returncode"] == -15, seen  # the real process died of SIGTERM
     assert seen["status"] == f"Sent SIGTERM to pid {pid} (fakeredis); it exited.", seen["status"]
@@ -105,3 +106,27 @@ def test_expect_with_another_owner_x_stops_it_and_the_diagnosis_reruns(tui_lab):
     assert second["cause"] == "not-listening" and second["outcomes"] == ["refused"], second
     assert second["banner"].startswith("✘ not-listening"), second["banner"]
     assert seen["exit_code"] == 1
+
+
+def test_a_pid_reused_between_diagnosis_and_confirmation_is_not_signalled(tui_lab):
+    seen = run_scenario("stop_after_pid_reuse")
+    pid = seen["holder_pid"]
+    assert seen["dialog"] is True and f"SIGTERM to pid {pid} (fakeredis" in seen["dialog_text"], seen
+    assert seen["reused"] is True, "the lab could not hand the pid to a new process"
+    assert seen["status"].startswith(f"Did nothing: pid {pid} is not the process the diagnosis saw"), seen["status"]
+    assert "reused" in seen["status"] and seen["alive_after_confirm"] is True, seen
+
+
+def test_a_socket_opened_again_between_diagnosis_and_confirmation_is_not_signalled(tui_lab):
+    seen = run_scenario("stop_after_a_new_socket")
+    assert seen["dialog"] is True and seen["rebound"] is True, seen
+    assert "no longer holds the socket" in seen["status"] and seen["alive_after_confirm"] is True, seen
+
+
+def test_pid_1_of_a_namespace_is_never_offered_and_the_container_is_named(tui_lab):
+    seen = run_scenario("namespace_init_holds_the_port")
+    pid = seen["holder_pid"]
+    assert seen["first"]["cause"] == "port-in-use", seen["first"]
+    assert seen["dialog"] is False and seen["alive"] is True, seen
+    assert f"pid {pid} (fakeredis) is PID 1 of its PID namespace" in seen["status"], seen["status"]
+    assert "stop the container" in seen["status"] and "systemd unit" in seen["status"], seen["status"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -161,6 +162,7 @@ def scenario_fix_port_in_use(port: int, seen: dict, procs: list):
         await pilot.press("x")
         seen["dialog"] = isinstance(app.screen, ConfirmStopScreen)
         seen["dialog_text"] = str(app.screen.query_one("#confirm-what").render()) if seen["dialog"] else ""
+        seen["dialog_how"] = str(app.screen.query_one("#confirm-how").render()) if seen["dialog"] else ""
         seen["alive_before_confirm"] = holder.poll() is None
         await pilot.click("#stop")
         await finished_runs(pilot, 2, timeout=15)
@@ -175,10 +177,114 @@ def scenario_fix_port_in_use(port: int, seen: dict, procs: list):
     return ["--expect", "nginx", f"127.0.0.1:{port}"], [], [("0.0.0.0", "fakeredis")], script
 
 
+async def confirm_and_read_status(pilot, seen: dict) -> None:
+    """Click Stop in the open confirmation; wait (bounded) for the result line and the rerun."""
+    await pilot.click("#stop")
+    await until(pilot, lambda: "pid" in pilot.app.view.status_text and "Stopping" not in pilot.app.view.status_text,
+                "the stop action's result", timeout=15)
+    seen["status"] = pilot.app.view.status_text
+    await finished_runs(pilot, 2, timeout=15)
+
+
+async def open_stop_dialog(pilot, seen: dict) -> None:
+    from portdoctor.tui.screens import ConfirmStopScreen
+
+    await finished_runs(pilot, 1, timeout=15)
+    seen["first"] = verdict_of(pilot.app)
+    await pilot.press("x")
+    seen["dialog"] = isinstance(pilot.app.screen, ConfirmStopScreen)
+    if seen["dialog"]:
+        seen["dialog_text"] = str(pilot.app.screen.query_one("#confirm-what").render())
+        seen["dialog_how"] = str(pilot.app.screen.query_one("#confirm-how").render())
+
+
+def scenario_stop_after_pid_reuse(port: int, seen: dict, procs: list):
+    """Between the diagnosis and the confirmation the holder exits and a new process gets
+    its pid (ns_last_pid of the lab's own PID namespace): the confirmation must refuse."""
+    async def script(pilot):
+        first = procs[0]
+        seen["holder_pid"] = first.pid
+        await open_stop_dialog(pilot, seen)
+        first.kill()
+        first.wait(5)
+        for _ in range(50):  # other tasks (the wizard's threads) may take the pid first: retry
+            with open("/proc/sys/kernel/ns_last_pid", "w") as fh:
+                fh.write(str(first.pid - 1))
+            second = start_listener("0.0.0.0", port, "fakeredis")
+            if second.pid == first.pid:
+                break
+            second.kill()
+            second.wait(5)
+        procs.append(second)
+        seen["reused"] = second.pid == first.pid
+        await confirm_and_read_status(pilot, seen)
+        seen["alive_after_confirm"] = second.poll() is None
+        await pilot.press("q")
+
+    return ["--expect", "nginx", f"127.0.0.1:{port}"], [], [("0.0.0.0", "fakeredis")], script
+
+
+REBINDING = ("import ctypes, signal, socket, sys, time\n"
+             "ctypes.CDLL(None).prctl(15, b'fakeredis', 0, 0, 0)\n"
+             "def listen():\n"
+             "    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+             "    s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen(); return s\n"
+             "held = [listen()]\n"
+             "def rebind(*_):\n"
+             "    held[0].close(); held[0] = listen(); print('rebound', flush=True)\n"
+             "signal.signal(signal.SIGUSR1, rebind)\n"
+             "print('ready', flush=True)\n"
+             "while True: time.sleep(1)\n")
+
+
+def scenario_stop_after_a_new_socket(port: int, seen: dict, procs: list):
+    """Same pid, same start time, but the listening socket was closed and opened again
+    (another inode) after the diagnosis: the confirmation must refuse."""
+    holder = subprocess.Popen([sys.executable, "-c", REBINDING, str(port)], stdout=subprocess.PIPE, text=True)
+    procs.append(holder)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+
+    async def script(pilot):
+        seen["holder_pid"] = holder.pid
+        await open_stop_dialog(pilot, seen)
+        holder.send_signal(signal.SIGUSR1)
+        seen["rebound"] = holder.stdout.readline().strip() == "rebound"
+        await confirm_and_read_status(pilot, seen)
+        seen["alive_after_confirm"] = holder.poll() is None
+        await pilot.press("q")
+
+    return ["--expect", "nginx", f"127.0.0.1:{port}"], [], [], script
+
+
+def scenario_namespace_init_holds_the_port(port: int, seen: dict, procs: list):
+    """The holder is PID 1 of its own PID namespace (a container's init): x offers no stop
+    and says to stop the container or unit instead."""
+    from labkit.inside import listener_argv
+
+    spec = {"address": "0.0.0.0", "port": port, "protocol": "tcp", "name": "fakeredis"}
+    outer = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "--", *listener_argv(spec)],
+                             stdout=subprocess.PIPE, text=True)
+    procs.append(outer)
+    assert outer.stdout is not None and outer.stdout.readline().strip() == "ready"
+
+    async def script(pilot):
+        with open(f"/proc/{outer.pid}/task/{outer.pid}/children") as fh:
+            seen["holder_pid"] = int(fh.read().split()[0])
+        await open_stop_dialog(pilot, seen)
+        seen["status"] = pilot.app.view.status_text
+        seen["alive"] = os.path.exists(f"/proc/{seen['holder_pid']}")
+        await pilot.press("q")
+
+    return ["--expect", "nginx", f"127.0.0.1:{port}"], [], [], script
+
+
 SCENARIOS = {
     "refused_then_listening": scenario_refused_then_listening,
     "firewall_drop": scenario_firewall_drop,
     "fix_port_in_use": scenario_fix_port_in_use,
+    "stop_after_pid_reuse": scenario_stop_after_pid_reuse,
+    "stop_after_a_new_socket": scenario_stop_after_a_new_socket,
+    "namespace_init_holds_the_port": scenario_namespace_init_holds_the_port,
 }
 
 

@@ -16,7 +16,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from portdoctor.actions import offered
+from portdoctor.actions import not_offered, offered
 from portdoctor.model import Target
 from portdoctor.tui.engine import Engine
 from portdoctor.tui.widgets import TargetView
@@ -210,6 +210,10 @@ class WizardApp(App[int]):
         report = view.run.report
         actions = offered(report) if report is not None else []
         if not actions:
+            withheld = not_offered(report) if report is not None else None
+            if withheld:
+                view.say(f"No safe fix to offer: {withheld}")
+                return
             why = ("the diagnosis is still running" if report is None else
                    "a fix is offered only when --expect names the owner and another process holds the port")
             view.say(f"No safe fix to offer: {why}.")

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
+from portdoctor.actions import how_it_stops
 from portdoctor.history import SavedReport, compare_reports, load_report_dict, saved_reports
 from portdoctor.model import Action, Report, Target
 from portdoctor.tui.literal import literal
@@ -205,8 +206,8 @@ class ConfirmStopScreen(ModalScreen[bool]):
         with Vertical(id="confirm", classes="dialog"):
             yield Label("[b]Stop the process holding the port?[/b]")
             yield Static(literal(a.describe()), id="confirm-what")
-            yield Static(f"This calls os.kill({a.pid}, signal.{a.signal}); no shell. "
-                         "The diagnosis runs again afterwards.", classes="muted")
+            yield Static(literal(how_it_stops(a)) + " The diagnosis runs again afterwards.", id="confirm-how",
+                         classes="muted")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button(f"Stop pid {a.pid}", id="stop", variant="error")
