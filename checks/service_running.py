@@ -53,6 +53,10 @@ class ServiceRunningCheck(Check):
             return self.skip(f"{ctx.target.host} is not this machine; its services cannot be seen from here.",
                              how="Run portdoctor on that host to see what listens there.",
                              command=f"portdoctor {ctx.target.display}")
+        if "sockets" in snap.unread and not ctx.reachable:  # no socket list: "nothing listens" would be a guess
+            return self.skip(f"The sockets on port {port}/{proto} were not read: {snap.visibility['sockets']}.",
+                             how="Run again; if it repeats, look for a hung mount under /proc (FUSE, lxcfs).",
+                             command=f"ss -l{'t' if proto == 'tcp' else 'u'}np 'sport = :{port}'")
         here = ctx.listeners()
         if here:
             where = "; ".join(sorted({f"{s.address} by {owner_label(s)}" for s in here}))

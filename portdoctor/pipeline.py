@@ -20,7 +20,7 @@ from portdoctor.api import Context, Options
 from portdoctor.bounded import Background, Overrun, call_untrusted, capped_timeout
 from portdoctor.causes import CAUSES, rank
 from portdoctor.commands import tidy as tidy_commands
-from portdoctor.facts import Snapshot, gather, gather_during
+from portdoctor.facts import Snapshot, gather, gather_during, within
 from portdoctor.facts.machine import MachineFacts
 from portdoctor.model import Finding, HostInfo, Outcome, Probe, Report, Status, Target, Verdict
 from portdoctor.plugins import LoadedCheck, PluginError
@@ -148,7 +148,8 @@ def diagnose(
                 continue
         else:
             try:
-                if not call_untrusted(partial(check.applies, ctx), min(capped_timeout(check.timeout), APPLIES_SECONDS),
+                seconds = min(capped_timeout(check.timeout), APPLIES_SECONDS)
+                if not call_untrusted(partial(within, time.monotonic() + seconds, partial(check.applies, ctx)), seconds,
                                       name=f"{check.name}.applies()"):
                     continue
             except Exception as exc:  # noqa: BLE001 - Overrun and Aborted included
@@ -163,6 +164,8 @@ def diagnose(
         ctx.findings.extend(findings)
         emit(CheckFinished(target, findings))
 
+    # What the lazy facts the checks asked for could not see (or not within the deadline).
+    notes += [f"{source}: {why}" for source, why in list(snapshot.visibility.items()) if f"{source}: {why}" not in notes]
     # Commands as the user will paste them: IPv6 brackets quoted, no sudo when already root.
     tidy_commands(ctx.findings, as_root=hasattr(os, "geteuid") and os.geteuid() == 0)
     verdict = decide_verdict(ctx)
@@ -218,7 +221,9 @@ def run_check(loaded: LoadedCheck, ctx: Context) -> list[Finding]:
     start = time.perf_counter()
     try:
         # Generators are materialised inside the deadline, and at most MAX_FINDINGS items.
-        findings = _valid(call_untrusted(lambda: _materialise(check.run(ctx)), check.timeout,
+        # A lazy fact the check reads ends before the check's own deadline (facts.within).
+        deadline = time.monotonic() + capped_timeout(check.timeout)
+        findings = _valid(call_untrusted(lambda: within(deadline, lambda: _materialise(check.run(ctx))), check.timeout,
                                          name=f"check {check.name}"), check.name)
     except Overrun as exc:
         findings = [_error_finding(check.name, check.title, f"{exc}; the check was abandoned.")]

@@ -6,6 +6,13 @@ every target (rules, interfaces, the namespace list) comes from the run's
 per-port view, and :func:`gather_during` reads it while the probes run. Tests build
 snapshots from fixture data. Each source records why it could not see something in
 ``Snapshot.visibility`` so that checks can ``skip`` honestly instead of guessing.
+
+Bounded by the clock: reading the machine for one target ends within
+:data:`FACTS_SECONDS` (a source still reading then, say a ``/proc`` file behind a hung
+FUSE or lxcfs mount, is abandoned: it and the sources after it are named in
+``visibility`` and ``unread``); a lazy fact ends within the deadline of the check that
+asked for it, less :data:`LAZY_MARGIN` so that the check can still skip (and within
+:data:`LAZY_FACT_SECONDS` outside a check). What was not read is a note, never a cause.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from portdoctor.model import Socket
@@ -26,6 +33,27 @@ if TYPE_CHECKING:  # the types only: these modules are imported when their facts
     from portdoctor.facts.rules import DnatRule, FirewallFacts
 
 T = TypeVar("T")
+
+FACTS_SECONDS = 8.0  # reading the machine for one target (the eager sources together)
+LAZY_FACT_SECONDS = 8.0  # one lazy fact asked for outside a check's deadline
+LAZY_MARGIN = 0.5  # of a check's deadline, kept for the check to skip when a lazy fact is not read
+
+_check_deadline = threading.local()
+
+
+def within(deadline: float, fn: Callable[[], T]) -> T:
+    """``fn()``, with every lazy fact it reads bounded by ``deadline`` (``time.monotonic()``)."""
+    previous = getattr(_check_deadline, "at", None)
+    _check_deadline.at = deadline
+    try:
+        return fn()
+    finally:
+        _check_deadline.at = previous
+
+
+def _lazy_budget() -> float:
+    at = getattr(_check_deadline, "at", None)
+    return LAZY_FACT_SECONDS if at is None else max(0.0, at - time.monotonic() - LAZY_MARGIN)
 
 
 def os_kind() -> str:
@@ -77,8 +105,11 @@ class Snapshot:
     timings_ms: dict[str, float] = field(default_factory=dict)
     # Facts contributed by optional gatherers, keyed by name.
     extras: dict[str, Any] = field(default_factory=dict)
+    # The sources and lazy facts not read because their deadline passed (see visibility).
+    unread: list[str] = field(default_factory=list)
 
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _reading: dict[str, _Reading] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def listening(self) -> list[Socket]:
@@ -145,22 +176,58 @@ class Snapshot:
 
         Costly sources (systemd, the process table) go through here so that a healthy
         target does not pay for them. Tests inject fixture data by setting
-        ``extras[name]`` before the check runs.
+        ``extras[name]`` before the check runs. The gatherer runs in a thread of its own,
+        bounded by the asking check's deadline (see :func:`within`): past it the fact is
+        ``None``, named in ``visibility`` and ``unread``, and a late answer is dropped.
         """
         with self._lock:
-            if name not in self.extras:
-                start = time.perf_counter()
-                try:
-                    self.extras[name] = gatherer(self)
-                except Exception as exc:  # noqa: BLE001 - reported as missing visibility
-                    self.extras[name] = None
-                    self.visibility[name] = f"could not be read: {type(exc).__name__}: {exc}"
-                self.timings_ms[name] = (time.perf_counter() - start) * 1000
-            return self.extras[name]
+            if name in self.extras:
+                return self.extras[name]
+            reading = self._reading.get(name)
+            if reading is None:
+                reading = self._reading[name] = _Reading(self, name, gatherer)
+        return reading.wait(_lazy_budget())
 
 
-def gather(port: int, protocol: str = "tcp", machine: MachineFacts | None = None) -> Snapshot:
-    """Read the machine for this port. Never raises for missing visibility.
+class _Reading:
+    """One lazy fact being gathered, in a daemon thread; every check asking for it waits here."""
+
+    def __init__(self, snapshot: Snapshot, name: str, gatherer: Callable[[Snapshot], Any]) -> None:
+        self.snapshot, self.name, self.gatherer = snapshot, name, gatherer
+        self.started = time.perf_counter()
+        self.done = threading.Event()
+        threading.Thread(target=self._run, name=f"portdoctor-fact-{name}", daemon=True).start()
+
+    def _run(self) -> None:
+        why = None
+        try:
+            value = self.gatherer(self.snapshot)
+        except Exception as exc:  # noqa: BLE001 - reported as missing visibility
+            value, why = None, f"could not be read: {type(exc).__name__}: {exc}"
+        snap = self.snapshot
+        with snap._lock:
+            if self.name not in snap.extras:  # else given up on: a late answer is dropped
+                snap.extras[self.name] = value
+                if why:
+                    snap.visibility[self.name] = why
+                snap.timings_ms[self.name] = (time.perf_counter() - self.started) * 1000
+        self.done.set()
+
+    def wait(self, seconds: float) -> Any:
+        snap = self.snapshot
+        if not self.done.wait(seconds):
+            with snap._lock:
+                if self.name not in snap.extras:
+                    snap.extras[self.name] = None
+                    snap.unread.append(self.name)
+                    snap.visibility[self.name] = (f"not read: still reading after {time.perf_counter() - self.started:.1f} s, "
+                                                  "past the deadline of the check that asked for it")
+        return snap.extras[self.name]
+
+
+def gather(port: int, protocol: str = "tcp", machine: MachineFacts | None = None,
+           seconds: float = FACTS_SECONDS) -> Snapshot:
+    """Read the machine for this port, within ``seconds``. Never raises for missing visibility.
 
     ``machine`` holds what is the same for every target of a run (rules, interfaces, the
     namespace list), read once and shared; without it, a fresh reading is made.
@@ -171,20 +238,65 @@ def gather(port: int, protocol: str = "tcp", machine: MachineFacts | None = None
     machine = machine if machine is not None else MachineFacts()
     snap = Snapshot(port=port, protocol=protocol, environ=dict(os.environ))
     snap.privileged = sockets.is_privileged()
-    for name, fn in (
-        ("sockets", lambda: sockets.gather_sockets(snap)),
-        ("namespaces", lambda: namespaces.gather_namespaces(snap, machine)),
-        ("interfaces", lambda: snap.interfaces.extend(machine.interfaces())),
-        ("firewall", lambda: firewall.gather_firewall(snap, machine.ruleset())),
-        ("nat", lambda: nat.gather_dnat(snap)),  # reads the firewall facts: keep it after them
-    ):
-        start = time.perf_counter()
-        try:
-            fn()
-        except Exception as exc:  # noqa: BLE001 - a fact source must not break the diagnosis
-            snap.visibility[name] = f"could not be read: {type(exc).__name__}: {exc}"
-        snap.timings_ms[name] = (time.perf_counter() - start) * 1000
-    return snap
+    sources: list[tuple[str, Callable[[Snapshot], Any]]] = [
+        ("sockets", sockets.gather_sockets),
+        ("namespaces", lambda s: namespaces.gather_namespaces(s, machine)),
+        ("interfaces", lambda s: s.interfaces.extend(machine.interfaces())),
+        ("firewall", lambda s: firewall.gather_firewall(s, machine.ruleset())),
+        ("nat", nat.gather_dnat),  # reads the firewall facts: keep it after them
+    ]
+    return _read_sources(snap, sources, seconds)
+
+
+def _read_sources(snap: Snapshot, sources: list[tuple[str, Callable[[Snapshot], Any]]], seconds: float) -> Snapshot:
+    """Run the sources in order, in a daemon thread, until ``seconds`` have passed.
+
+    Each source works on a copy of the snapshot that is adopted once it finishes, so an
+    abandoned source never changes what the checks read. Past the deadline, the source
+    still running and those after it are named in ``visibility`` and ``unread``.
+    """
+    state = {"snapshot": snap, "done": 0, "abandoned": False}
+    guard = threading.Lock()
+    finished = threading.Event()
+
+    def read_all() -> None:
+        current = snap
+        for name, fn in sources:
+            work = _copy(current)
+            start = time.perf_counter()
+            try:
+                fn(work)
+            except Exception as exc:  # noqa: BLE001 - a fact source must not break the diagnosis
+                work.visibility[name] = f"could not be read: {type(exc).__name__}: {exc}"
+            work.timings_ms[name] = (time.perf_counter() - start) * 1000
+            with guard:
+                if state["abandoned"]:
+                    return
+                state["snapshot"], state["done"] = work, int(state["done"]) + 1  # type: ignore[call-overload]
+            current = work
+        finished.set()
+
+    threading.Thread(target=read_all, name="portdoctor-facts", daemon=True).start()
+    if finished.wait(seconds):
+        return state["snapshot"]  # type: ignore[return-value]
+    with guard:
+        state["abandoned"] = True
+        result: Snapshot = state["snapshot"]  # type: ignore[assignment]
+        done = int(state["done"])  # type: ignore[call-overload]
+    for i, (name, _fn) in enumerate(sources[done:]):
+        result.unread.append(name)
+        result.visibility[name] = (f"not read: still reading it when the {seconds:g} s deadline for reading this "
+                                   "machine passed (a hung /proc or FUSE read?)" if i == 0 else
+                                   f"not read: the {seconds:g} s deadline for reading this machine had passed")
+    return result
+
+
+def _copy(snap: Snapshot) -> Snapshot:
+    """A copy whose lists and dicts are its own (the objects in them are shared)."""
+    return replace(snap, sockets=list(snap.sockets), interfaces=list(snap.interfaces),
+                   all_listening=list(snap.all_listening), namespaces=list(snap.namespaces),
+                   dnat=list(snap.dnat), visibility=dict(snap.visibility), timings_ms=dict(snap.timings_ms),
+                   extras=dict(snap.extras), unread=list(snap.unread), _lock=threading.Lock(), _reading={})
 
 
 def gather_during(probing: Callable[[], T], port: int, protocol: str,
