@@ -174,3 +174,113 @@ def test_no_generated_secret_reaches_any_format_stderr_or_a_saved_report(secret,
     finally:
         proc.kill()
         proc.wait()
+
+
+# --- the wizard: its screens, the detail pane of every check, and the reports it saves ---
+
+SHOWN_FORMS = [i for i in range(len(FORMS)) if i not in PROGRAM_FORMS]
+
+
+def _screen_texts(app, screenshot: bool = True) -> list[str]:
+    """What the wizard shows right now: every Static/Label, the detail pane's Markdown, the
+    check list, and (``screenshot``) the screen as exported, markup stripped."""
+    import html
+    import re
+
+    from textual.widgets import Markdown, OptionList, Static
+
+    texts = []
+    for widget in app.screen.query("*"):
+        if isinstance(widget, Static):
+            texts.append(str(widget.render()))
+        elif isinstance(widget, Markdown):
+            texts.append(widget.source)
+        elif isinstance(widget, OptionList):
+            texts += [str(widget.get_option_at_index(i).prompt) for i in range(widget.option_count)]
+    if screenshot:
+        texts.append(html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " "))
+    return texts
+
+
+@pytest.mark.tui
+@pytest.mark.skipif(sys.platform != "linux", reason="needs /proc")
+@settings(max_examples=4, deadline=None, phases=[Phase.generate],  # each example is one wizard session
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(batch=st.lists(st.tuples(secrets_, st.sampled_from(SHOWN_FORMS)), min_size=6, max_size=6),
+       proxy_secret=secrets_, url_secret=secrets_)
+def test_no_generated_secret_reaches_the_wizard_or_a_report_it_saves(batch, proxy_secret, url_secret, tmp_path_factory):
+    """A real listener whose command line holds six generated secrets, a proxy variable and
+    the TARGET's URL holding two more; the wizard (real engine, Textual's pilot) shows every
+    check's detail pane and saves the report in each format: no secret anywhere."""
+    pytest.importorskip("textual")
+    import asyncio
+    import os
+    import socket
+    import time
+    from urllib.parse import quote
+
+    from portdoctor.api import Options
+    from portdoctor.target import parse_target
+    from portdoctor.tui.app import WizardApp
+    from portdoctor.tui.engine import Engine
+    from portdoctor.tui.screens import SaveScreen
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = [word for secret, form in batch for word in FORMS[form](secret)[1:]]
+    secrets = [secret for secret, _ in batch] + [quote(proxy_secret, safe=""), quote(url_secret, safe="")]
+    folder = tmp_path_factory.mktemp("wizard-save")
+    proc = subprocess.Popen([sys.executable, "-c", LISTENER, str(port), *argv], stdout=subprocess.PIPE, text=True)
+    saved_env = {k: os.environ.get(k) for k in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY")}
+    os.environ["http_proxy"] = f"http://u:{quote(proxy_secret, safe='')}@127.0.0.1:9"
+    for k in ("HTTP_PROXY", "no_proxy", "NO_PROXY"):
+        os.environ.pop(k, None)
+    shown: list[str] = []
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        target = parse_target(f"http://app:{quote(url_secret, safe='')}@127.0.0.1:{port}/")
+        app = WizardApp([target], Engine(options=Options(timeout=1.0, expect="nginx")), reports_folder=folder)
+
+        async def until(pilot, condition, timeout=30.0):
+            deadline = time.monotonic() + timeout
+            while not condition():
+                assert time.monotonic() < deadline, "the wizard did not get there"
+                await pilot.pause(0.02)
+
+        async def script(pilot):
+            await until(pilot, lambda: app.view.run.finished)
+            await pilot.app.workers.wait_for_complete()
+            pipeline = app.view.query_one("#pipeline")
+            for i in range(pipeline.option_count):  # every check's detail pane
+                pipeline.highlighted = i
+                await pilot.pause()
+                shown.extend(_screen_texts(app, screenshot=i < 3))
+            for fmt in ("json", "markdown", "text"):
+                await pilot.press("s")
+                assert isinstance(app.screen, SaveScreen)
+                shown.extend(_screen_texts(app))
+                await pilot.click(f"#save-{fmt}")
+                await pilot.pause()
+            shown.extend(_screen_texts(app))
+            await pilot.press("q")
+
+        async def main():
+            async with app.run_test(size=(200, 60)) as pilot:
+                await script(pilot)
+
+        asyncio.run(main())
+    finally:
+        proc.kill()
+        proc.wait()
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    files = [p.read_text() for p in folder.rglob("*") if p.is_file()]
+    assert len(files) == 3, files
+    everything = "\n".join(shown + files)
+    assert str(port) in everything and "port-owner" in everything
+    leaked = [s for s in secrets if s in everything]
+    assert not leaked, leaked

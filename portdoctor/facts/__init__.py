@@ -177,8 +177,9 @@ class Snapshot:
         Costly sources (systemd, the process table) go through here so that a healthy
         target does not pay for them. Tests inject fixture data by setting
         ``extras[name]`` before the check runs. The gatherer runs in a thread of its own,
-        bounded by the asking check's deadline (see :func:`within`): past it the fact is
-        ``None``, named in ``visibility`` and ``unread``, and a late answer is dropped.
+        bounded by the asking check's deadline (see :func:`within`): past it that check
+        gets ``None`` and the fact is named in ``visibility`` and ``unread`` (until it
+        arrives, for the checks that ask later).
         """
         with self._lock:
             if name in self.extras:
@@ -206,23 +207,29 @@ class _Reading:
             value, why = None, f"could not be read: {type(exc).__name__}: {exc}"
         snap = self.snapshot
         with snap._lock:
-            if self.name not in snap.extras:  # else given up on: a late answer is dropped
-                snap.extras[self.name] = value
-                if why:
-                    snap.visibility[self.name] = why
-                snap.timings_ms[self.name] = (time.perf_counter() - self.started) * 1000
+            snap.extras[self.name] = value  # for the checks that ask from now on
+            if why:
+                snap.visibility[self.name] = why
+            elif self.name in snap.unread:  # late, but here: no longer missing
+                snap.unread.remove(self.name)
+                snap.visibility.pop(self.name, None)
+            snap.timings_ms[self.name] = (time.perf_counter() - self.started) * 1000
         self.done.set()
 
     def wait(self, seconds: float) -> Any:
+        """The fact, or None when it is not there within ``seconds`` (this caller's budget:
+        a check with more time left, asking later, may still get it)."""
         snap = self.snapshot
-        if not self.done.wait(seconds):
-            with snap._lock:
-                if self.name not in snap.extras:
-                    snap.extras[self.name] = None
-                    snap.unread.append(self.name)
-                    snap.visibility[self.name] = (f"not read: still reading after {time.perf_counter() - self.started:.1f} s, "
-                                                  "past the deadline of the check that asked for it")
-        return snap.extras[self.name]
+        if self.done.wait(seconds):
+            return snap.extras[self.name]
+        with snap._lock:
+            if self.name in snap.extras:
+                return snap.extras[self.name]
+            if self.name not in snap.unread:
+                snap.unread.append(self.name)
+                snap.visibility[self.name] = (f"not read: still reading after {time.perf_counter() - self.started:.1f} s, "
+                                              "past the deadline of the check that asked for it")
+        return None
 
 
 def gather(port: int, protocol: str = "tcp", machine: MachineFacts | None = None,
