@@ -38,32 +38,40 @@ class ProtocolMismatchCheck(Check):
         return any(ctx.facts.is_local(a) for a in ctx.addresses)
 
     def run(self, ctx: Context):
-        port, host = ctx.target.port, ctx.target.host
         tcp = ctx.listeners(protocol="tcp", own_namespace=False)
         udp = ctx.listeners(protocol="udp", own_namespace=False)
-        answered = all(p.outcome is Outcome.OPEN for p in ctx.probes) and ctx.probes
+        answered = bool(ctx.probes) and all(p.outcome is Outcome.OPEN for p in ctx.probes)
         if ctx.target.protocol == "tcp":
-            if tcp:
-                return self.passed(f"A TCP socket listens on port {port}.")
-            if not udp:
-                return self.passed(f"Nothing is bound to port {port} for either protocol.")
-            if answered:
-                return self.passed(f"Port {port} answered over TCP.")
-            return self.fail(
-                "protocol-mismatch",
-                f"Port {port} is bound for UDP only ({_owner(udp)}{_in_ns(udp)}); nothing listens for TCP.",
-                "A TCP connection to a port that only a UDP socket holds is refused: the two protocols have "
-                "separate port spaces. Either the client should speak UDP (DNS, WireGuard, QUIC/HTTP3, syslog, "
-                "statsd), or the service was configured for UDP by mistake.",
-                [
-                    fix("Test the port over UDP instead.", f"portdoctor udp://{hostport(host, port)}"),
-                    _see_both_protocols(ctx.facts.os, port),
-                    fix("If the service should speak TCP, fix its listen setting (e.g. `udp` → `tcp` in its "
-                        "config, or a `-p PORT:PORT/udp` Docker mapping that should be `/tcp`).", None),
-                ],
-                evidence={"udp_sockets": [s.to_listener_dict() for s in udp]},
-            )
-        # udp:// target
+            return self._tcp_target(ctx, tcp, udp, answered)
+        return self._udp_target(ctx, tcp, udp, answered)
+
+    def _tcp_target(self, ctx: Context, tcp: list[Socket], udp: list[Socket], answered: bool):
+        """A TCP client: refused because only a UDP socket holds the port?"""
+        port, host = ctx.target.port, ctx.target.host
+        if tcp:
+            return self.passed(f"A TCP socket listens on port {port}.")
+        if not udp:
+            return self.passed(f"Nothing is bound to port {port} for either protocol.")
+        if answered:
+            return self.passed(f"Port {port} answered over TCP.")
+        return self.fail(
+            "protocol-mismatch",
+            f"Port {port} is bound for UDP only ({_owner(udp)}{_in_ns(udp)}); nothing listens for TCP.",
+            "A TCP connection to a port that only a UDP socket holds is refused: the two protocols have "
+            "separate port spaces. Either the client should speak UDP (DNS, WireGuard, QUIC/HTTP3, syslog, "
+            "statsd), or the service was configured for UDP by mistake.",
+            [
+                fix("Test the port over UDP instead.", f"portdoctor udp://{hostport(host, port)}"),
+                _see_both_protocols(ctx.facts.os, port),
+                fix("If the service should speak TCP, fix its listen setting (e.g. `udp` → `tcp` in its "
+                    "config, or a `-p PORT:PORT/udp` Docker mapping that should be `/tcp`).", None),
+            ],
+            evidence={"udp_sockets": [s.to_listener_dict() for s in udp]},
+        )
+
+    def _udp_target(self, ctx: Context, tcp: list[Socket], udp: list[Socket], answered: bool):
+        """A udp:// target: a bound UDP socket (silence is normal), or a TCP-only port?"""
+        port, host = ctx.target.port, ctx.target.host
         if udp:
             if answered:
                 return self.passed(f"A UDP socket is bound to port {port} and replied.")

@@ -282,7 +282,7 @@ def gather_namespaces(snap: Snapshot, machine: MachineFacts | None = None) -> No
     ``machine`` reads them once per run.
     """
     from portdoctor.facts.machine import MachineFacts
-    from portdoctor.facts.sockets import read_proc_net_port, resolve_owners
+    from portdoctor.facts.sockets import resolve_owners
 
     machine = machine if machine is not None else MachineFacts()
     snap.in_container, why = machine.once("container_evidence", container_evidence)
@@ -292,29 +292,12 @@ def gather_namespaces(snap: Snapshot, machine: MachineFacts | None = None) -> No
         return
     if not snap.privileged:
         snap.visibility["namespaces"] = NOT_ROOT
-    own, groups = machine.namespace_groups()
-    groups = dict(groups)  # the machine's grouping is shared by every target: extend a copy
-    if not snap.privileged:
-        import time
-
-        seen = {pid for pids in groups.values() for pid in pids}
-        others = [int(e.name) for e in os.scandir("/proc") if e.name.isdigit() and int(e.name) not in seen]
-        own_key, hidden = group_by_proc_net(others, time.monotonic() + HIDDEN_SCAN_SECONDS)
-        for key, pids in hidden.items():
-            if key != own_key:
-                groups.setdefault(-key, pids)  # a negative key: not a namespace inode, never equal to ours
+    own, groups = _namespace_groups(snap, machine)
     netns_names = None
     for inode, pids in sorted(groups.items()):
         if inode == own:
             continue
-        try:
-            sockets = listeners_in_namespace(pids[0], snap.port)
-        except OSError:
-            sockets = []
-            for pid in pids:  # the first pid whose /proc/PID/net is readable
-                sockets = [s for s in read_proc_net_port(snap.port, f"/proc/{pid}/net") if s.listening]
-                if sockets or os.path.exists(f"/proc/{pid}/net/tcp"):
-                    break
+        sockets = _listeners_of(pids, snap.port)
         ns = NetworkNamespace(inode, pids)
         snap.namespaces.append(ns)
         if not sockets:
@@ -322,21 +305,62 @@ def gather_namespaces(snap: Snapshot, machine: MachineFacts | None = None) -> No
         # Labels cost a few reads; only namespaces with a socket on the port pay them.
         if netns_names is None:
             netns_names = _netns_names()
-        ns.name = clean_text(netns_names.get(inode))
-        for pid in pids:
-            cgroup = _read(f"/proc/{pid}/cgroup")
-            ns.container = container_from_cgroup(cgroup or "")
-            if ns.container:
-                break
-        comm = (_read(f"/proc/{pids[0]}/comm") or "?").strip()
-        if inode < 0:  # found through /proc/PID/net without root: the namespace's inode is hidden
-            ns.inode = 0
-            ns.label = clean_text(f"net:[hidden] (pid {pids[0]} {comm})")
-        else:
-            ns.label = clean_text(f"netns:{ns.name}" if ns.name else f"net:[{inode}] (pid {pids[0]} {comm})")
-        ns.container = clean_text(ns.container)
+        _label(ns, netns_names)
         for s in sockets:
             s.namespace = ns.label
             s.container = ns.container
         resolve_owners(sockets, snap, pids=pids)
         snap.sockets.extend(sockets)
+
+
+def _namespace_groups(snap, machine: MachineFacts) -> tuple[int | None, dict[int, list[int]]]:
+    """Our namespace's inode, and every namespace's processes. Without root the processes
+    whose namespace link is unreadable are grouped by their /proc/PID/net (negative keys)."""
+    import time
+
+    own, groups = machine.namespace_groups()
+    groups = dict(groups)  # the machine's grouping is shared by every target: extend a copy
+    if snap.privileged:
+        return own, groups
+    seen = {pid for pids in groups.values() for pid in pids}
+    others = [int(e.name) for e in os.scandir("/proc") if e.name.isdigit() and int(e.name) not in seen]
+    own_key, hidden = group_by_proc_net(others, time.monotonic() + HIDDEN_SCAN_SECONDS)
+    for key, pids in hidden.items():
+        if key != own_key:
+            groups.setdefault(-key, pids)  # a negative key: not a namespace inode, never equal to ours
+    return own, groups
+
+
+def _listeners_of(pids: list[int], port: int) -> list[Socket]:
+    """The listeners on ``port`` in the namespace of ``pids``: through netlink from inside it,
+    else from the first readable /proc/PID/net."""
+    from portdoctor.facts.sockets import read_proc_net_port
+
+    try:
+        return listeners_in_namespace(pids[0], port)
+    except OSError:
+        sockets: list[Socket] = []
+        for pid in pids:  # the first pid whose /proc/PID/net is readable
+            sockets = [s for s in read_proc_net_port(port, f"/proc/{pid}/net") if s.listening]
+            if sockets or os.path.exists(f"/proc/{pid}/net/tcp"):
+                break
+        return sockets
+
+
+def _label(ns: NetworkNamespace, netns_names: dict[int, str]) -> None:
+    """Name a namespace: ``netns:NAME`` (ip netns), ``net:[INODE] (pid P comm)``, or
+    ``net:[hidden] (pid P comm)`` without root; and the container it belongs to, if any."""
+    inode, pids = ns.inode, ns.pids
+    ns.name = clean_text(netns_names.get(inode))
+    for pid in pids:
+        cgroup = _read(f"/proc/{pid}/cgroup")
+        ns.container = container_from_cgroup(cgroup or "")
+        if ns.container:
+            break
+    comm = (_read(f"/proc/{pids[0]}/comm") or "?").strip()
+    if inode < 0:  # found through /proc/PID/net without root: the namespace's inode is hidden
+        ns.inode = 0
+        ns.label = clean_text(f"net:[hidden] (pid {pids[0]} {comm})")
+    else:
+        ns.label = clean_text(f"netns:{ns.name}" if ns.name else f"net:[{inode}] (pid {pids[0]} {comm})")
+    ns.container = clean_text(ns.container)
