@@ -313,7 +313,7 @@ def gather_namespaces(snap: Snapshot, machine: MachineFacts | None = None) -> No
         snap.sockets.extend(sockets)
 
 
-def _namespace_groups(snap, machine: MachineFacts) -> tuple[int | None, dict[int, list[int]]]:
+def _namespace_groups(snap: Snapshot, machine: MachineFacts) -> tuple[int | None, dict[int, list[int]]]:
     """Our namespace's inode, and every namespace's processes. Without root the processes
     whose namespace link is unreadable are grouped by their /proc/PID/net (negative keys)."""
     import time
