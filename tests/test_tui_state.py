@@ -126,3 +126,14 @@ class TestDetailText:
         text = detail_markdown(run.rows["dns"], None, lambda cause: f"PAGE {cause}")
         assert "1. `::1`" in text and "2. `127.0.0.1`" in text
         assert "tcp dport 8080 drop" in text and "PAGE wrong-interface" in text
+
+
+def test_a_check_in_error_keeps_the_exit_code_off_0_but_not_watch_mode():
+    """Reachable with a plugin that could not run: the screen says reachable (watch mode
+    stops), the wizard's exit code is 1, as --report's."""
+    run = DiagnosisRun(TARGET)
+    run.report = build_report([Finding("plugin", Status.ERROR, "plugin: the check failed to run")],
+                              cause="ok", reachable=True)
+    assert run.ok and not run.clean
+    run.report = build_report([Finding("plugin", Status.PASS, "fine")], cause="ok", reachable=True)
+    assert run.ok and run.clean

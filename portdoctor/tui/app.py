@@ -117,7 +117,7 @@ class WizardApp(App[int]):
 
     def result_code(self) -> int:
         """0 if the last diagnosis of every target was reachable and nothing failed, else 1."""
-        return 0 if all(v.run.ok for v in self.views) else 1
+        return 0 if all(v.run.clean for v in self.views) else 1
 
     # --- keys ------------------------------------------------------------------------
     def action_rerun(self) -> None:

@@ -71,7 +71,13 @@ class DiagnosisRun:
 
     @property
     def ok(self) -> bool:
-        return self.report is not None and not self.report.failed and not self.report.unverified
+        return self.report is not None and not self.report.failed
+
+    @property
+    def clean(self) -> bool:
+        """Reachable and every check ran (what exit code 0 means); ``ok`` alone is what the
+        screen and watch mode go by: a plugin in ``error`` does not keep watch mode going."""
+        return self.ok and self.report is not None and not self.report.unverified
 
     def apply(self, event: Event) -> str | None:
         """Fold one pipeline event in; return the name of the check row it changed."""
