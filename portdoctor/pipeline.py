@@ -203,14 +203,15 @@ def _unix_facts(target: Target, options: Options, gather_facts: Callable[[int, s
     ``.s.PGSQL.5432`` belongs to PostgreSQL, whose TCP port is 5432: the snapshot holds
     the sockets on that port, so the check can say "it listens on TCP instead".
     """
-    from portdoctor.facts.unixsock import gather_unix_facts, service_of
+    from portdoctor.facts.unixsock import service_of
     from portdoctor.probe import probe_unix
 
     path = target.path or ""
     _service, port, _pattern = service_of(path)
     probing = Background(lambda: probe_unix(path, options.timeout), "probe")
     snapshot = gather_facts(port, "tcp") if port else Snapshot(port=0, protocol="unix")
-    snapshot.extras["unix"] = gather_unix_facts(path)
+    # The path's own facts are the lazy fact ``unix`` the unix-socket check asks for,
+    # bounded by that check's deadline (a path or a /proc file that never answers).
     probe = probing.result()
     return [], None, [probe], snapshot
 

@@ -54,6 +54,25 @@ def test_a_hung_lazy_fact_is_a_note_and_the_checks_still_decide(lab):
     assert all(f["status"] != "error" for f in doc["findings"]), [f for f in doc["findings"] if f["status"] == "error"]
 
 
+UNIX_LISTEN = ("import socket, time; s = socket.socket(socket.AF_UNIX); s.bind('/mnt/app.sock'); s.listen(); "
+               "time.sleep(120)")
+HUNG_UNIX_OWNER = "sh -c " + shlex.quote(
+    f"python3 -c {shlex.quote(UNIX_LISTEN)} >/dev/null 2>&1 & P=$!; "
+    "for i in $(seq 100); do [ -S /mnt/app.sock ] && break; sleep 0.05; done; "
+    + hang_proc_file("/proc/$P/cmdline"))
+
+
+@pytest.mark.lab
+def test_a_unix_socket_whose_owner_cannot_be_read_ends_in_a_verdict(lab):
+    setup = ["mount -t tmpfs -o mode=755 none /mnt", HUNG_UNIX_OWNER]
+    r = lab.run(["unix:///mnt/app.sock"], setup=setup, timeout=45)
+    assert r.returncode != -9, f"the run did not end: {r.stderr}"
+    doc = r.json
+    assert r.returncode == 0 and doc["verdict"]["cause"] == "ok", (doc["verdict"], r.setup_log)
+    assert any(n.startswith("unix: not read: still reading after") for n in doc["notes"]), doc["notes"]
+    assert r.finding("unix-socket")["status"] == "skip", r.finding("unix-socket")
+
+
 # --- the mechanism, on a gatherer that waits for an event -------------------------------
 
 
