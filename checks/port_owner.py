@@ -176,8 +176,7 @@ class PortOwnerCheck(Check):
     def _port_in_use(self, ctx: Context, expected: str, strangers: list[Socket], held: str, noted: str, evidence):
         port, proto = ctx.target.port, ctx.target.protocol
         first = strangers[0]
-        who = f"{first.process or 'another program'} (pid {first.pid}" + (f", user {first.user}" if first.user else "") + ")"
-        title = f"Port {port}/{proto} is held by {who}, not by {expected}."
+        title = f"Port {port}/{proto} is held by {owner_label(first)}, not by {expected}."
         steps = [
             fix("See what that process is before stopping it:", f"ps -o pid,user,lstart,args -p {first.pid}"),
             fix("Stop it, if it should not be there:", f"kill {first.pid}"),

@@ -83,3 +83,9 @@ def test_reports_the_wizard_and_history_use_the_same_label():
     old = {"verdict": {}, "findings": [], "listeners": []}
     new = {"verdict": {}, "findings": [], "listeners": [s.to_listener_dict()]}
     assert f"- new: tcp 127.0.0.1:8080 {HIDDEN}" in compare_reports(old, new)
+
+
+def test_port_in_use_names_the_stranger_in_the_one_wording():
+    stranger = sock("0.0.0.0", 8080, pid=77, process="py", uid=1000)
+    f = PortOwnerCheck().run(context("127.0.0.1:8080", "open", sockets=[stranger], expect="nginx"))
+    assert f.cause == "port-in-use" and f.title == "Port 8080/tcp is held by py (pid 77, uid 1000), not by nginx."
