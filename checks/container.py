@@ -7,8 +7,11 @@ invisible from the host. This check asks the engine (``portdoctor.facts.engine``
 follows the port into the container's network namespace, and probes the container's
 own address (the backend) rather than trusting docker-proxy's accept:
 
-- published, container exited / restarting / dead → ``not-listening`` with its state,
-  exit code and ``docker start`` / ``docker logs``;
+- published, container exited / dead → ``not-listening`` with its state, exit code and
+  ``docker start`` / ``docker logs``;
+- published, container in a restart loop (restarting, or running for seconds after a
+  restart: ``Container.restart_loop``) → ``not-listening`` with ``docker logs`` first; its
+  evidence ``restart_loop`` puts it ahead of whatever the host side showed at that instant;
 - published, app inside bound to 127.0.0.1 / ::1 → ``wrong-interface``;
 - published to container port 80 while the app listens on 8000 → ``not-listening`` with
   the right ``-p`` / compose ``ports:`` line;
@@ -38,6 +41,19 @@ DEV_SERVERS = ("Most dev servers bind 127.0.0.1 by default: uvicorn/flask/vite/n
 def _serves_from_outside(sock: Socket) -> bool:
     """Would a connection to the container's own address reach this socket?"""
     return not is_loopback(sock.address)
+
+
+def _loop_words(c, loop: dict) -> str:
+    """How a report names a restart loop: ``restarting in a loop (4 restarts, exit code 1)``, or for
+    the moment between two crashes ``restarting in a loop (3 restarts; this run started 1 s ago)``."""
+    parts = [f"{c.restart_count} restart" + ("s" if c.restart_count != 1 else "")]
+    if loop.get("exit_code") is not None:
+        parts[0] += f", exit code {loop['exit_code']}"
+    if "up_seconds" in loop:
+        parts.append(f"this run started {loop['up_seconds']:.0f} s ago")
+    if loop.get("health") == "starting":
+        parts.append("its health check has not passed since")
+    return f"restarting in a loop ({'; '.join(parts)})"
 
 
 def _compose_ports_line(host_port: int, container_port: int, protocol: str) -> str:
@@ -139,6 +155,20 @@ class ContainerCheck(Check):
         if backend is not None:
             evidence["backend"] = {"address": hostport(backend.address, binding.container_port),
                                    "outcome": str(backend.outcome)}
+        inside = container_engine.listeners_inside(c, ctx.facts.privileged)
+        if inside is not None:
+            evidence["inside"] = [hostport(s.address, s.port) for s in inside if s.protocol == proto]
+        on_port = [s for s in inside or [] if s.port == binding.container_port and s.protocol == proto]
+        reachable_inside = [s for s in on_port if _serves_from_outside(s)]
+        backend_ok = backend is None or backend.outcome is Outcome.OPEN
+        serving = (bool(reachable_inside) and backend_ok) or (inside is None and backend is not None
+                                                               and backend.outcome is Outcome.OPEN)
+        loop = c.restart_loop()
+        if loop and not serving:
+            # Caught between two crashes of a restart loop: running for a moment, serving nothing.
+            # Whatever the host side shows at this instant (a proxy half started, a rule not yet
+            # written, the app not yet bound) comes and goes with each restart.
+            return self._stopped(ctx, c, mapping, evidence, loop=loop)
         missing = self._missing_forward(ctx)
         if missing:
             return self.fail(
@@ -155,15 +185,16 @@ class ContainerCheck(Check):
                  fix("If a firewall manager (firewalld, ufw, a script) flushes the nat table, restart Docker "
                      "after it.", "sudo systemctl restart docker")],
                 evidence=evidence)
-        inside = container_engine.listeners_inside(c, ctx.facts.privileged)
-        if inside is not None:
-            evidence["inside"] = [hostport(s.address, s.port) for s in inside if s.protocol == proto]
-        on_port = [s for s in inside or [] if s.port == binding.container_port and s.protocol == proto]
-        reachable_inside = [s for s in on_port if _serves_from_outside(s)]
-        backend_ok = backend is None or backend.outcome is Outcome.OPEN
-        if c.restart_count >= 2 and not backend_ok and not on_port:
-            # Caught between two crashes of a restart loop: running for a moment, serving nothing.
-            return self._stopped(ctx, c, mapping, evidence, crash_loop=True)
+        if loop:
+            evidence["restart_loop"] = loop
+            return self.warn(
+                f"Port {port} is published by container {c.label} ({mapping}) and answers now, but the engine "
+                f"restarted the container {c.restart_count} times"
+                + (f", the last {loop['up_seconds']:.0f} s ago" if "up_seconds" in loop else "")
+                + ": it may be in a restart loop.",
+                "The engine restarted it by its restart policy; a container that keeps crashing serves only "
+                "between two crashes.",
+                [fix("Read why it restarted.", f"{tool} logs --tail 50 {shlex.quote(c.name)}")], evidence=evidence)
         if reachable_inside and backend_ok:
             return self.passed(f"Port {port} is published by container {c.label} ({mapping}), and the app "
                                f"inside listens on {hostport(reachable_inside[0].address, binding.container_port)}"
@@ -248,19 +279,26 @@ class ContainerCheck(Check):
                 return probe.address
         return None
 
-    def _stopped(self, ctx: Context, c, mapping: str, evidence: dict, crash_loop: bool = False):
+    def _stopped(self, ctx: Context, c, mapping: str, evidence: dict, loop: dict | None = None):
         port, tool, name = ctx.target.port, c.engine, shlex.quote(c.name)
+        loop = loop or c.restart_loop()
         code = (f", exit code {c.exit_code}" if c.exit_code is not None and c.state not in ("created", "running", "paused")
                 else "")
         state = {"created": "created but never started"}.get(c.state, c.state) + code
-        if crash_loop or c.state == "restarting":
-            state = f"restarting in a loop ({c.restart_count} restarts{code})"
+        if loop:
+            state = _loop_words(c, loop)
+            evidence["restart_loop"] = loop
         detail = (f"Port {port} is published by container {c.label} ({mapping}), but the container is {state}"
                   f" ({c.status or c.state}). A stopped container keeps its port mapping in the engine, but no "
                   "socket or forwarding rule exists until it runs again.")
+        if loop and c.running:
+            detail = (f"Port {port} is published by container {c.label} ({mapping}). The engine shows it running "
+                      f"({c.status or c.state}), but it is {state}: the app exits and the engine starts it again. "
+                      "Between two crashes the host side comes and goes (the proxy, the forwarding rule, the app's "
+                      "socket), so whatever else this report saw at this instant follows from the loop.")
         if c.error:
             detail += f" The engine says: {c.error}."
-        if crash_loop or c.state == "restarting":
+        if loop:
             steps = [fix(f"The container keeps crashing (restarted {c.restart_count} times); read why.",
                          f"{tool} logs --tail 50 {name}"),
                      fix("Fix the cause, then start it again.", f"{tool} restart {name}")]
@@ -300,6 +338,13 @@ class ContainerCheck(Check):
     def _not_published(self, ctx: Context, c, container_port: int, sock: Socket | None = None):
         port, proto, tool = ctx.target.port, ctx.target.protocol, c.engine
         evidence = dict(container=c.to_dict())
+        loop = c.restart_loop() if c.state == "restarting" else None
+        if loop:
+            evidence["restart_loop"] = loop
+            return self.fail("not-listening", f"Container {c.label} is {_loop_words(c, loop)}.", c.status,
+                             [fix("The container keeps crashing; read why.", f"{tool} logs --tail 50 {shlex.quote(c.name)}"),
+                              fix("Fix the cause, then start it again.", f"{tool} restart {shlex.quote(c.name)}")],
+                             evidence=evidence)
         if not c.running:
             return self.fail("not-listening", f"Container {c.label} is {c.state}"
                              + (f" (exit code {c.exit_code})" if c.exit_code is not None else "") + ".",

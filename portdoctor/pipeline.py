@@ -317,7 +317,10 @@ def decide_verdict(ctx: Context) -> Verdict:
         # No check failed, yet the connection did: a warning with a cause is the next-best lead.
         failed = [(f.cause, f) for f in ctx.findings if f.status is Status.WARN and f.cause]
     if failed:
-        ranked = sorted(failed, key=lambda caused: rank(caused[0]))  # stable: ties keep pipeline order
+        # Stable sort: ties keep pipeline order. A restart loop comes first whatever its cause's rank:
+        # the owner of the port comes and goes, so what the host side showed at this instant (a
+        # proxy half started, a forwarding rule not yet written) follows from it.
+        ranked = sorted(failed, key=lambda caused: (not _restart_loop(caused[1]), rank(caused[0])))
         best_cause, best = ranked[0]
         also: list[tuple[str, str]] = []
         for cause, f in ranked[1:]:
@@ -343,6 +346,11 @@ def decide_verdict(ctx: Context) -> Verdict:
                        "ICMP error came back (UDP has no handshake; the service did not reply to an empty datagram).")
     outcomes = ", ".join(f"{p.address} {p.outcome}" for p in ctx.probes) or "no probe"
     return Verdict(False, "unknown", f"The connection fails ({outcomes}) and no check explains why.")
+
+
+def _restart_loop(finding: Finding) -> bool:
+    """Does this failed finding say the port's owner is in a restart loop (evidence ``restart_loop``)?"""
+    return finding.status is Status.FAIL and bool(finding.evidence.get("restart_loop"))
 
 
 def _udp_bound_and_silent(ctx: Context) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from portdoctor.checks.container import ContainerCheck
@@ -86,3 +89,94 @@ def test_hostile_names_reach_the_finding_cleaned():
     item = {"Id": "b" * 64, "Names": ["/evil\x1b[2J\n::error::x"], "State": "exited", "Labels": {}}
     c = engine.container_from_list(item, "docker")
     assert "\x1b" not in c.name and "\n" not in c.name
+
+
+# --- a restart loop, at every instant the diagnosis can land on (recorded Engine API answers) ---
+
+RECORDED = json.loads((Path(__file__).parent / "fixtures" / "engine" / "docker-20.10-restart-loop.json").read_text())
+
+
+def recorded(instant: str, monkeypatch, seconds_after_start: float | None = None) -> engine.Container:
+    """The container as the engine described it at ``instant``, read as the engine client reads
+    it, with the clock at the recording (or ``seconds_after_start`` after its StartedAt)."""
+    answer = RECORDED[instant]
+    c = engine.container_from_list(answer["list"], "docker")
+    engine.apply_inspect(c, answer["inspect"])
+    now = answer["recorded_at"] if seconds_after_start is None else c.started_at + seconds_after_start
+    monkeypatch.setattr(engine, "wall_clock", lambda: now)
+    return c
+
+
+def refused_backend(monkeypatch):
+    from portdoctor.model import Outcome
+
+    monkeypatch.setattr(engine, "probe_backend", lambda *a: type("P", (), {"outcome": Outcome.REFUSED})())
+
+
+def crashy_context(c, **kw):
+    # The race as the lab caught it: docker-proxy half there ([::] only), 127.0.0.1 refused.
+    ctx = context("127.0.0.1:8084", "refused", sockets=[sock("::", 8084, pid=40, process="docker-proxy", v6only=True)],
+                  **kw)
+    return with_view(ctx, engine.EngineView("/var/run/docker.sock", containers=[c]))
+
+
+def test_restarting_instant_is_a_restart_loop_with_its_logs_first(monkeypatch):
+    c = recorded("restarting", monkeypatch)
+    assert c.state == "restarting" and c.restart_count == 2 and c.exit_code == 2
+    assert c.restart_loop() == {"restarts": 2, "state": "restarting", "exit_code": 2}
+    f = check.run(crashy_context(c))
+    assert f.status is Status.FAIL and f.cause == "not-listening"
+    assert "crashy" in f.title and "restarting in a loop (2 restarts, exit code 2)" in f.title
+    assert f.remediation[0].command == "docker logs --tail 50 crashy"
+    assert f.evidence["restart_loop"]["restarts"] == 2
+
+
+def test_running_one_second_after_a_restart_is_a_restart_loop_not_the_bound_address(monkeypatch):
+    c = recorded("running_between_crashes", monkeypatch, seconds_after_start=1.0)
+    assert c.running and c.restart_count == 2 and c.pid
+    loop = c.restart_loop()
+    assert loop is not None and loop["up_seconds"] == 1.0 and loop["previous_run_ended_seconds_before"] >= 0
+    refused_backend(monkeypatch)
+    f = check.run(crashy_context(c))
+    assert f.status is Status.FAIL and f.cause == "not-listening"
+    assert "crashy" in f.title and "restarting in a loop (2 restarts; this run started 1 s ago)" in f.title
+    assert f.remediation[0].command == "docker logs --tail 50 crashy"
+
+
+def test_a_long_ago_crash_then_minutes_of_steady_running_is_not_a_loop(monkeypatch):
+    c = recorded("recovered_after_one_crash", monkeypatch, seconds_after_start=300.0)
+    assert c.running and c.restart_count == 1
+    assert c.restart_loop() is None
+    refused_backend(monkeypatch)
+    f = check.run(crashy_context(c))
+    assert "restart" not in f.title and "restart_loop" not in f.evidence
+
+
+def test_the_same_recovered_container_seconds_after_its_restart_is_hedged(monkeypatch):
+    c = recorded("recovered_after_one_crash", monkeypatch)  # recorded 4.5 s after StartedAt
+    assert c.restart_loop()["up_seconds"] < engine.STEADY_AFTER
+
+
+def test_a_health_check_still_starting_without_restarts_is_not_a_loop(monkeypatch):
+    c = recorded("health_starting_never_restarted", monkeypatch)
+    assert c.health == "starting" and c.restart_count == 0
+    assert c.restart_loop() is None
+    c.restart_count = 3  # restarted, and not yet healthy since: not proven steady whatever the uptime
+    monkeypatch.setattr(engine, "wall_clock", lambda: c.started_at + 600)
+    assert c.restart_loop()["health"] == "starting"
+
+
+def test_the_verdict_leads_with_the_restart_loop_whatever_the_host_side_showed(monkeypatch):
+    """The lab's race: at that instant only docker-proxy's [::] socket existed (V6ONLY), so the
+    wrong-interface check fails too; the restart loop is the headline."""
+    from portdoctor.checks.wrong_interface import WrongInterfaceCheck
+    from portdoctor.pipeline import decide_verdict
+
+    c = recorded("running_between_crashes", monkeypatch, seconds_after_start=1.0)
+    refused_backend(monkeypatch)
+    ctx = crashy_context(c)
+    ctx.findings.extend([check.run(ctx), WrongInterfaceCheck().run(ctx)])
+    assert ctx.findings[1].cause == "wrong-interface"  # the host side, at that instant
+    verdict = decide_verdict(ctx)
+    assert verdict.check == "container" and verdict.cause == "not-listening"
+    assert verdict.first_step.command == "docker logs --tail 50 crashy"

@@ -29,6 +29,7 @@ import os
 import re
 import socket
 import time
+from calendar import timegm
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,10 @@ MAX_RESPONSE = 16 * 1024 * 1024  # bytes; a larger answer is cut (and fails to p
 MAX_INSPECT = 200  # containers inspected one by one; the rest keep the list's view
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
+# A container that has run this long since its last start is steady: Docker resets its
+# restart back-off (100 ms, 200 ms, ... 1 min) once a container ran 10 s.
+STEADY_AFTER = 10.0  # seconds
+wall_clock = time.time  # the engine's times are wall-clock times (tests replay recordings with their own)
 
 
 
@@ -79,7 +84,10 @@ class Container:
     exit_code: int | None = None
     error: str = ""  # State.Error: why it could not start
     pid: int | None = None  # the main process, as seen from the engine's PID namespace
-    restart_count: int = 0
+    restart_count: int = 0  # restarts made by the restart policy (not by `docker restart`)
+    started_at: float | None = None  # State.StartedAt as a Unix time: when the current (or last) run began
+    finished_at: float | None = None  # State.FinishedAt: when the previous run ended
+    health: str = ""  # State.Health.Status: "starting" | "healthy" | "unhealthy" | "" (no health check)
     published: list[PortBinding] = field(default_factory=list)  # with host_port set
     exposed: list[PortBinding] = field(default_factory=list)  # ExposedPorts (no host side)
     networks: dict[str, str] = field(default_factory=dict)  # network name -> IP address
@@ -103,6 +111,32 @@ class Container:
     def addresses(self) -> list[str]:
         return [ip for ip in self.networks.values() if ip]
 
+    def restart_loop(self, now: float | None = None) -> dict[str, Any] | None:
+        """The engine's evidence that this container is not running steadily, or None.
+
+        A restart loop shows as a different state at each instant: ``restarting`` while
+        the engine waits out its back-off, then ``running`` for a moment before the app
+        exits again. So besides ``State.Restarting`` this weighs the restart count with
+        how recently the current run started (less than :data:`STEADY_AFTER` seconds) and
+        the health check (``starting``: not proven since the restart). A container that
+        restarted long ago and has run steadily since is not a loop.
+        """
+        if self.state == "restarting":
+            return {"restarts": self.restart_count, "state": self.state, "exit_code": self.exit_code}
+        if not self.running or self.restart_count <= 0:
+            return None
+        up = None if self.started_at is None else max(0.0, (wall_clock() if now is None else now) - self.started_at)
+        if (up is None or up >= STEADY_AFTER) and self.health != "starting":
+            return None
+        found: dict[str, Any] = {"restarts": self.restart_count, "state": self.state}
+        if up is not None:
+            found["up_seconds"] = round(up, 1)
+        if self.finished_at is not None and self.started_at is not None and self.started_at >= self.finished_at:
+            found["previous_run_ended_seconds_before"] = round(self.started_at - self.finished_at, 1)
+        if self.health:
+            found["health"] = self.health
+        return found
+
     def publishes(self, port: int, protocol: str) -> list[PortBinding]:
         return [b for b in self.published if b.host_port == port and b.protocol == protocol]
 
@@ -110,6 +144,7 @@ class Container:
         return {
             "id": self.id[:12], "name": self.name, "image": self.image, "state": self.state,
             "status": self.status, "exit_code": self.exit_code, "pid": self.pid,
+            "restart_count": self.restart_count, "health": self.health or None,
             "published": [b.to_dict() for b in self.published],
             "networks": dict(self.networks), "compose_project": self.compose_project,
             "compose_service": self.compose_service, "engine": self.engine,
@@ -197,6 +232,19 @@ class EngineClient:
         self.deadline = deadline
 
     def get(self, url: str) -> Any:
+        """``GET url`` and its JSON body."""
+        return json.loads(self.request(url)[1].decode("utf-8", "replace"))
+
+    def ping(self) -> dict[str, str]:
+        """``GET /_ping``: the engine's identity from its headers (``Server``, ``Libpod-Api-Version``).
+
+        Not ``/version``: Podman answers that one by running its helper programs to read
+        their versions (a second, far more under load), which alone could spend the
+        whole conversation's deadline."""
+        return self.request("/_ping")[0]
+
+    def request(self, url: str) -> tuple[dict[str, str], bytes]:
+        """``GET url``: the headers (lower-case names) and body of a 200 answer, else EngineError."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("the engine did not answer in time")
@@ -220,7 +268,7 @@ class EngineClient:
         return _parse_response(b"".join(chunks), url)
 
 
-def _parse_response(raw: bytes, url: str) -> Any:
+def _parse_response(raw: bytes, url: str) -> tuple[dict[str, str], bytes]:
     head, sep, body = raw.partition(b"\r\n\r\n")
     if not sep:
         raise EngineError(f"no HTTP answer to {url}")
@@ -233,7 +281,7 @@ def _parse_response(raw: bytes, url: str) -> Any:
     if status != 200:
         message = body[:200].decode("utf-8", "replace")
         raise EngineError(f"{url}: HTTP {status} {clean(message)}")
-    return json.loads(body.decode("utf-8", "replace"))
+    return headers, body
 
 
 def _dechunk(body: bytes) -> bytes:
@@ -262,6 +310,24 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+_ENGINE_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
+
+
+def engine_time(value: Any) -> float | None:
+    """``2026-11-29T19:05:54.005746608Z`` (RFC 3339, nanoseconds) as a Unix time; None for
+    the engine's "never" (year 1) or anything unreadable."""
+    m = _ENGINE_TIME.match(str(value or ""))
+    if not m or int(m.group(1)) < 1970:
+        return None
+    seconds = timegm(tuple(int(m.group(i)) for i in range(1, 7)) + (0, 0, 0))
+    fraction = float("0." + m.group(7)) if m.group(7) else 0.0
+    zone = m.group(8)
+    if zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    return seconds + fraction
 
 
 def container_from_list(item: Mapping[str, Any], engine: str) -> Container:
@@ -300,6 +366,11 @@ def apply_inspect(c: Container, data: Mapping[str, Any]) -> None:
         c.error = clean(state.get("Error", ""))
         if state.get("Restarting"):
             c.state = "restarting"
+        c.started_at = engine_time(state.get("StartedAt"))
+        c.finished_at = engine_time(state.get("FinishedAt"))
+        health = state.get("Health")
+        if isinstance(health, dict):
+            c.health = clean(health.get("Status", ""), 20).lower()
     c.restart_count = _int(data.get("RestartCount")) or 0
     host_config = data.get("HostConfig") or {}
     c.network_mode = clean(host_config.get("NetworkMode", c.network_mode), 64)
@@ -350,16 +421,18 @@ def read_engine(environ: Mapping[str, str] | None = None, timeout: float = DEFAU
     for path in paths:
         client = EngineClient(path, deadline)
         try:
-            version = client.get("/version")
+            identity = client.ping()
         except (OSError, EngineError, ValueError) as exc:
             if failed is None:
                 error, hint, command = _not_readable(path, exc) if isinstance(exc, OSError) else (
                     f"the container engine at {path} gave an unreadable answer ({clean(exc)})", None, None)
                 failed = EngineView(path, error=error, hint=hint, command=command)
             continue
-        engine = "podman" if any("podman" in str((c or {}).get("Name", "")).lower()
-                                 for c in (version.get("Components") or [])) else "docker"
-        view = EngineView(path, engine, clean(version.get("Version", ""), 40))
+        server = identity.get("server", "")  # "Docker/20.10.24+dfsg1 (linux)", "Libpod/4.3.1 (linux)"
+        podman = "libpod-api-version" in identity or server.lower().startswith("libpod/")
+        engine = "podman" if podman else "docker"
+        version = identity.get("libpod-api-version") or server.partition("/")[2].split(" ")[0]
+        view = EngineView(path, engine, clean(version, 40))
         try:
             listing = client.get("/containers/json?all=1")
             view.containers = [container_from_list(item, engine) for item in listing if isinstance(item, dict)]
