@@ -12,7 +12,7 @@ answer (``ctx.facts.serves(sock, address)``): the firewall and backlog checks as
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Outcome, Socket, fix, hostport, owner_label
+from portdoctor.api import Check, Context, Outcome, Socket, clients_that_fail_on, fix, hostport, owner_label
 
 
 def _family(address: str) -> int:
@@ -85,12 +85,7 @@ class WrongInterfaceCheck(Check):
         port = ctx.target.port
         first = ctx.probes[0].address
         missing_addrs = [p.address for p in missing]
-        if any(_family(a) == 4 for a in missing_addrs):
-            who = ("Java (it prefers IPv4 addresses by default), and any client forced to IPv4 "
-                   "(curl -4, --host 127.0.0.1, a config that names 127.0.0.1)")
-        else:
-            who = ("clients forced to IPv6 (curl -6, Java with -Djava.net.preferIPv6Addresses=true, "
-                   "a config that names ::1)")
+        who = clients_that_fail_on(missing_addrs)
         return self.warn(
             f"{ctx.target.host} resolves to {', '.join(ctx.addresses)}; the service answers on {first} (first in "
             f"resolver order), but {', '.join(missing_addrs)} is refused: {who} will fail.",

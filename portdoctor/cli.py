@@ -337,7 +337,7 @@ def diagnose_all(targets, args):
 
 
 def _run_wait(targets, args, fmt: str) -> int:
-    from portdoctor.wait import Progress, wait_until_up
+    from portdoctor.wait import Progress, failing_lines, wait_until_up
 
     progress = Progress(sys.stderr)
     result = wait_until_up(targets, args.wait, args.timeout, progress)
@@ -346,6 +346,8 @@ def _run_wait(targets, args, fmt: str) -> int:
             what = targets[0].display if len(targets) == 1 else f"all {len(targets)} targets"
             progress.finish(f"portdoctor: {what} {'is' if len(targets) == 1 else 'are'} up "
                             f"after {result.elapsed:.1f} s")
+        for line in failing_lines(result):  # the clients the resolver-order rule leaves out
+            progress.finish(line)
         # A report only when one was asked for; otherwise '--wait 30 db:5432 && run-tests' stays quiet.
         if args.output is not None or args.format is not None or args.save or args.expect:
             return _run_report(targets, args, fmt)

@@ -171,6 +171,16 @@ def reachable(probes: list[Probe]) -> bool:
     return bool(probes) and probes[0].outcome is Outcome.OPEN
 
 
+def clients_that_fail_on(failing: list[str]) -> str:
+    """Who still fails when the first address accepts but ``failing`` (later addresses) do not:
+    the clients that pick that family instead of following the resolver order."""
+    if any(":" not in a for a in failing):
+        return ("Java (it prefers IPv4 addresses by default), and any client forced to IPv4 "
+                "(curl -4, --host 127.0.0.1, a config that names 127.0.0.1)")
+    return ("clients forced to IPv6 (curl -6, Java with -Djava.net.preferIPv6Addresses=true, "
+            "a config that names ::1)")
+
+
 @dataclass
 class Socket:
     """A socket bound to the target's port, as seen on this machine.

@@ -18,14 +18,27 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from portdoctor.bounded import parallel_map
-from portdoctor.model import Outcome, Target, reachable
+from portdoctor.model import Outcome, Target, clients_that_fail_on, reachable
 from portdoctor.probe import probe_all
 from portdoctor.resolve import resolve
+from portdoctor.sanitize import clean_text
 
 FIRST_INTERVAL = 0.1
 MAX_INTERVAL = 1.0
 BACKOFF = 1.5
 UP = "up"
+
+
+class Up(str):
+    """``"up"`` (equal to :data:`UP`), carrying the later addresses that still fail: reachable
+    by the resolver-order rule, yet the clients that try those addresses do not connect."""
+
+    failing: tuple[tuple[str, str], ...]  # (address, outcome), in resolver order
+
+    def __new__(cls, failing: tuple[tuple[str, str], ...] = ()) -> Up:
+        up = super().__new__(cls, UP)
+        up.failing = tuple(failing)
+        return up
 
 
 @dataclass
@@ -35,15 +48,19 @@ class WaitResult:
     states: dict[str, str] = field(default_factory=dict)  # target display -> last state
     up_after: dict[str, float] = field(default_factory=dict)  # target display -> seconds
 
+    def failing_addresses(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """Targets that are up but whose later addresses still fail: {display: ((address, outcome), ...)}."""
+        return {k: v.failing for k, v in self.states.items() if isinstance(v, Up) and v.failing}
+
 
 def attempt(target: Target, timeout: float) -> str:
-    """One bounded attempt: ``"up"``, or a short word for what is still wrong."""
+    """One bounded attempt: ``"up"`` (an :class:`Up`), or a short word for what is still wrong."""
     addresses, error = resolve(target.host, target.port, target.protocol, timeout=max(timeout, 0.1))
     if error:
         return "does not resolve yet"
     probes = probe_all(addresses, target.port, target.protocol, timeout)
     if reachable(probes):
-        return UP
+        return Up(tuple((p.address, str(p.outcome)) for p in probes[1:] if p.outcome is not Outcome.OPEN))
     outcomes = []
     for p in probes:
         if p.outcome is not Outcome.OPEN and str(p.outcome) not in outcomes:
@@ -84,6 +101,18 @@ class Progress:
             self.stream.write("\r\x1b[K")
         self.stream.write(message + "\n")
         self.stream.flush()
+
+
+def failing_lines(result: WaitResult) -> list[str]:
+    """One warning line per address that still fails on a target that is up (cleaned, bounded):
+    ``--wait`` succeeds by the resolver-order rule, and says which clients it leaves out."""
+    lines = []
+    for display, failing in result.failing_addresses().items():
+        who = clients_that_fail_on([address for address, _ in failing])
+        for address, outcome in failing:
+            lines.append(clean_text(f"portdoctor: warning: {display} is up on its first address, but {address} is "
+                                    f"{outcome}: {who} will fail.", limit=400))
+    return lines
 
 
 def wait_until_up(

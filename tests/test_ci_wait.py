@@ -143,3 +143,22 @@ def listening_port_free():
         s.bind(("127.0.0.1", 0))
         s.listen(8)
         yield s.getsockname()[1]
+
+
+def test_up_by_the_first_address_names_the_clients_that_fail_on_the_others():
+    """--wait succeeds by the resolver-order rule; each later address that still fails is one
+    warning line (cleaned: a resolver's answer is machine text)."""
+    from portdoctor.wait import Up, failing_lines
+
+    clock = FakeClock()
+    targets = [parse_target("localhost:8000"), parse_target("db:5432")]
+    answers = {"localhost:8000": Up((("127.0.0.1", "refused"),)), "db:5432": Up()}
+    result = wait_until_up(targets, 30, 2.0, clock=clock, sleep=clock.sleep, try_once=lambda t, _: answers[t.display])
+    assert result.ready and result.states["localhost:8000"] == "up"
+    (line,) = failing_lines(result)
+    assert line.startswith("portdoctor: warning: localhost:8000 is up on its first address, but 127.0.0.1 is refused")
+    assert "Java" in line
+    hostile = wait_until_up([parse_target("localhost:8000")], 30, 2.0, clock=clock, sleep=clock.sleep,
+                            try_once=lambda t, _: Up((("::2\x1b]52;c;eA==\x07", "refused"),)))
+    (line,) = failing_lines(hostile)
+    assert "\x1b" not in line and "\x07" not in line and "forced to IPv6" in line

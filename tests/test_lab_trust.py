@@ -114,11 +114,16 @@ def test_localhost_resolving_to_v6_first_served_on_v6_only_is_reachable(lab):
     assert f["status"] == "warn" and "Java" in f["title"]
 
 
-def test_wait_uses_the_same_reachability(lab):
-    r = lab.run(["--wait", "5", "localhost:8000"], json_report=False, hosts=V6_FIRST,
+@AS_ROOT_AND_NOBODY
+def test_wait_uses_the_same_reachability(lab, user):
+    r = lab.run(["--wait", "5", "localhost:8000"], json_report=False, hosts=V6_FIRST, user=user,
                 listeners=[Listener("::1", 8000, name="python3")])
     assert r.returncode == 0, r.stderr
     assert "is up after" in r.stderr
+    # Up by the resolver-order rule; the clients that try 127.0.0.1 are named, one line per address.
+    warnings = [line for line in r.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1, r.stderr
+    assert "localhost:8000" in warnings[0] and "127.0.0.1 is refused" in warnings[0] and "Java" in warnings[0]
 
 
 def test_localhost_whose_first_address_refuses_is_wrong_interface(lab):
