@@ -240,7 +240,11 @@ def test_a_not_listening_report_is_short_and_says_each_step_once(lab):
     assert r.returncode == 1
     assert len(lines) <= 22, r.stdout
     assert all(len(line) <= 80 for line in lines if not line.lstrip().startswith("$ ")), r.stdout
-    assert len([line for line in lines if line.startswith("  PASS")]) == 1  # one tally line
+    assert len([line for line in lines if line.startswith("  PASS")]) == 1  # one tally
+    start = next(i for i, line in enumerate(lines) if line.startswith("  PASS"))
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" " * 8))
+    assert end - start <= 2 and lines[start].startswith("  PASS  "), lines[start:end]  # at most two lines
+    assert " checks: " in lines[start]  # how many passed, then their names
     assert lines[-1].strip().startswith("(") and any(line.startswith("Verdict  NOT-LISTENING") for line in lines)
     steps = [line.strip() for line in lines if line.lstrip().startswith("$ ")]
     assert len(steps) == len(set(steps)), steps  # no remediation twice

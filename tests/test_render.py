@@ -62,6 +62,39 @@ def test_short_text_shows_what_did_not_pass_once_and_a_tally_of_what_did():
     assert short.rstrip().splitlines()[-1].strip().startswith("(")
 
 
+def test_the_pass_tally_stays_within_two_lines_and_verbose_lists_every_check():
+    """A machine with an engine, Unix sockets and plugins passes many checks: the tally says
+    how many and names them until the width, then "+N more"; -v shows each one."""
+    from portdoctor.model import Finding, Status
+
+    report = make_report()
+    names = ["resolution", "proxy", "service-running", "protocol-mismatch", "other-namespace", "port-owner",
+             "firewall", "backlog", "container", "published-ports", "privileged-port", "selinux",
+             "well-known-service", "client-message", "unix-socket", "acme-corp-vpn-split-tunnel"]
+    report.findings = [f for f in report.findings if f.status is not Status.PASS]
+    report.findings += [Finding(n, Status.PASS, f"{n} is fine.") for n in names]
+    short, full = render_text([report]), render_text([report], verbose=True)
+    lines = short.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("  PASS"))
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" " * 8))
+    tally = lines[start:end]
+    assert len(tally) == 2 and all(len(line) <= 80 for line in tally), tally
+    assert tally[0].startswith(f"  PASS  {len(names)} checks: resolution, proxy,")
+    more = re.search(r", \+(\d+) more \(-v\)$", tally[1])
+    assert more, tally
+    shown = [n.strip(",") for n in " ".join(tally).split(": ", 1)[1].rsplit(", +", 1)[0].split()]
+    assert shown == names[:len(shown)] and len(shown) + int(more.group(1)) == len(names)
+    for n in names:  # -v: every check on its own line
+        assert re.search(rf"^  PASS  {re.escape(n)}\s", full, re.M), n
+
+
+def test_a_short_pass_tally_names_every_check_on_one_line():
+    from portdoctor.render.text import pass_tally
+
+    assert pass_tally(["resolution", "proxy", "resolution"]) == ["  PASS  2 checks: resolution, proxy"]
+    assert pass_tally(["x" * 300]) == ["  PASS  1 check (-v lists them)"]
+
+
 def test_text_colour_only_when_asked_and_plain_ansi():
     coloured = render_text([make_report()], color=True)
     assert "\x1b[1;31mWRONG-INTERFACE\x1b[0m" in coloured

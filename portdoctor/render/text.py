@@ -61,6 +61,22 @@ def _wrap(text: str, first: str, rest: str) -> list[str]:
     return lines
 
 
+TALLY_LINES = 2  # the short report's PASS line: at most this many lines at WIDTH
+
+
+def pass_tally(checks: list[str]) -> list[str]:
+    """The short report's tally of the checks that passed, in at most :data:`TALLY_LINES` lines:
+    how many, and their names until the width, then ``+N more`` (``-v`` lists every check)."""
+    names = list(dict.fromkeys(checks))
+    head = f"{len(names)} check{'s' if len(names) != 1 else ''}: "
+    for keep in range(len(names), 0, -1):
+        more = f", +{len(names) - keep} more (-v)" if keep < len(names) else ""
+        lines = _wrap(head + ", ".join(printable(n) for n in names[:keep]) + more, f"  {'PASS':<5} ", " " * 8)
+        if len(lines) <= TALLY_LINES:
+            return lines
+    return [f"  {'PASS':<5} {head.rstrip(': ')} (-v lists them)"]  # names too long to show any
+
+
 def _verdict_finding(r: Report) -> Finding | None:
     """The finding the verdict's words come from (its title is the verdict's summary)."""
     return next((f for f in r.findings if f.check == r.verdict.check and f.cause == r.verdict.cause
@@ -140,8 +156,7 @@ def _checks(r: Report, paint: _Painter, verbose: bool) -> list[str]:
     if not verbose:
         passed = [f.check for f in r.findings if f.status is Status.PASS]
         if passed:
-            out.extend(paint(line, "dim") for line in _wrap(
-                f"{', '.join(dict.fromkeys(passed))}", f"  {'PASS':<5} ", " " * 8))
+            out.extend(paint(line, "dim") for line in pass_tally(passed))
     return out
 
 
