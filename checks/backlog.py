@@ -17,7 +17,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from portdoctor.api import OWNER_STATES, STOPPED_STATES, Check, Context, Outcome, Socket, fix, owner_label
+from portdoctor.api import (
+    OWNER_STATES,
+    STOPPED_STATES,
+    Check,
+    Context,
+    Outcome,
+    Socket,
+    StoppedProcess,
+    fix,
+    owner_label,
+    stopped_processes,
+)
 
 
 def at_limit(sock: Socket) -> bool:
@@ -138,10 +149,36 @@ class BacklogCheck(Check):
             return self._not_visible(ctx, q)
         if not any(s.pid for s in listeners) and not ctx.facts.privileged:
             # Our probe only proves the kernel queued the handshake: a stopped owner shows the same.
+            candidates = [c for uid in sorted({s.uid for s in listeners if s.uid is not None})
+                          for c in stopped_processes(uid, q.port)]
+            if candidates:
+                return self._stopped_candidate(ctx, listeners, candidates, q)
             return self.passed(f"The accept queue has room ({q.queues}); {owner_label(listeners[0])}: whether its "
                                "process is stopped (SIGSTOP, a debugger) cannot be seen without root: run with sudo.",
                                evidence=q.evidence)
         return self.passed(f"The listener is accepting ({q.queues}).", evidence=q.evidence)
+
+    def _stopped_candidate(self, ctx: Context, listeners: list[Socket], candidates: list[StoppedProcess], q: _Queues):
+        """Without root: the owner is hidden, and a process of the socket's user is stopped.
+        A candidate, not a proof: hedged, with how to see for sure."""
+        port, best = q.port, candidates[0]
+        names = f"; its command line names port {port}" if best.names_port else ""
+        who = f"{best.process or 'a process'} (pid {best.pid}{names})"
+        others = f", and {len(candidates) - 1} more stopped process(es) of that user" if len(candidates) > 1 else ""
+        see = ctx.how_to_see_owners()
+        steps = [fix(f"{see.text} That shows the socket's owner, and whether it is that process.", see.command),
+                 fix("If it is, resume it:", f"sudo kill -CONT {best.pid}")]
+        evidence = {"stopped_candidates": [{"pid": c.pid, "process": c.process, "state": c.state,
+                                            "names_port": c.names_port} for c in candidates[:10]], **q.evidence}
+        return self.warn(
+            f"Port {port}: {owner_label(listeners[0])}, and a process of that user is "
+            f"{STOPPED_STATES.get(best.state, 'stopped')}: {who}{others}. If it holds the port, nothing accepts "
+            "connections.",
+            f"The accept queue has room ({q.queues}), so the probe connected: the kernel completes the TCP "
+            "handshake for a listening socket whether or not its process runs. Without root the socket cannot "
+            "be tied to a process (another user's /proc/PID/fd is not readable); a stopped process of the same "
+            "user is a candidate, not a proof.",
+            steps, cause="backlog-full", evidence=evidence)
 
     def _not_accepting(self, ctx: Context, q: _Queues):
         """A probe timed out at a full queue (or while the kernel counted overflows)."""

@@ -62,7 +62,7 @@ from portdoctor.facts.rules import (
 )
 from portdoctor.facts.selinux import SelinuxFacts, port_types
 from portdoctor.facts.services import WELL_KNOWN, KnownService, names_port
-from portdoctor.facts.sockets import STOPPED_STATES
+from portdoctor.facts.sockets import STOPPED_STATES, StoppedProcess, stopped_processes
 from portdoctor.facts.unixsock import UnixFacts, UnixListener, may_connect
 from portdoctor.model import (
     Action,
@@ -132,6 +132,7 @@ __all__ = [
     "Snapshot",
     "Socket",
     "Status",
+    "StoppedProcess",
     "Target",
     "UnixFacts",
     "UnixListener",
@@ -160,6 +161,7 @@ __all__ = [
     "probe_signature",
     "selinux_port",
     "service_processes",
+    "stopped_processes",
     "systemd_units",
     "unix_socket",
 ]

@@ -173,6 +173,10 @@ def diagnose(
     if broken and verdict.cause == "ok":
         notes.append(f"exit code 1: {', '.join(broken)} could not run, so what "
                      f"{'it checks' if len(broken) == 1 else 'they check'} is unverified")
+    if _acceptance_unverified(ctx, verdict):
+        notes.append("acceptance: the kernel completed the connection, as it does for any listening socket; "
+                     "whether the application accepts it was not verified, because the socket's owner is hidden "
+                     "from this user (a stopped or hung process looks the same): run with sudo to see it")
     report = Report(
         tool_version=__version__,
         created=created,
@@ -346,6 +350,16 @@ def decide_verdict(ctx: Context) -> Verdict:
                        "ICMP error came back (UDP has no handshake; the service did not reply to an empty datagram).")
     outcomes = ", ".join(f"{p.address} {p.outcome}" for p in ctx.probes) or "no probe"
     return Verdict(False, "unknown", f"The connection fails ({outcomes}) and no check explains why.")
+
+
+def _acceptance_unverified(ctx: Context, verdict: Verdict) -> bool:
+    """An ``ok`` over TCP whose accepting listener's owner is hidden (no root): only the
+    kernel's side of the connection was seen, never the application's."""
+    if verdict.cause != "ok" or ctx.target.protocol != "tcp" or ctx.facts.privileged or not ctx.probes:
+        return False
+    first = ctx.probes[0].address
+    serving = [s for s in ctx.listeners() if s.state == "LISTEN" and ctx.facts.serves(s, first)]
+    return bool(serving) and all(s.pid is None for s in serving)
 
 
 def _restart_loop(finding: Finding) -> bool:

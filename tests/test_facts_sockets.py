@@ -213,3 +213,32 @@ def test_is_privileged_is_false_for_nobody(lab):
          "import portdoctor.facts.sockets as s; print(s.is_privileged())"],
         capture_output=True, text=True, timeout=30)
     assert (child.returncode, child.stdout.strip()) == (0, "False"), child.stderr
+
+
+def test_stopped_processes_of_a_user_are_found_from_world_readable_proc_files():
+    """The candidates a hidden owner may be (no root): state T from /proc/PID/stat, the uid
+    from /proc/PID/status; a command line naming the port as a whole number comes first."""
+    import signal
+    import subprocess
+
+    from portdoctor.facts.sockets import stopped_processes
+
+    plain = subprocess.Popen(["sleep", "60"])
+    naming = subprocess.Popen(["sleep", "7999"])
+    try:
+        for p in (plain, naming):
+            p.send_signal(signal.SIGSTOP)
+        for _ in range(100):
+            found = {c.pid: c for c in stopped_processes(os.getuid(), 7999)}
+            if plain.pid in found and naming.pid in found:
+                break
+        assert found[naming.pid].names_port and found[naming.pid].state == "T"
+        assert not found[plain.pid].names_port and found[plain.pid].process == "sleep"
+        ordered = [c.pid for c in stopped_processes(os.getuid(), 7999)]
+        assert ordered.index(naming.pid) < ordered.index(plain.pid)
+        assert not any(c.names_port for c in stopped_processes(os.getuid(), 799) if c.pid == naming.pid)
+        assert naming.pid not in {c.pid for c in stopped_processes(os.getuid() + 12345, 7999)}
+    finally:
+        for p in (plain, naming):
+            p.kill()
+            p.wait()

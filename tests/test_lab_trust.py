@@ -100,6 +100,34 @@ def test_a_stopped_listener_is_never_accepting(lab, user, full):
     assert "accepting (" not in r.stdout
 
 
+def test_without_root_a_stopped_owner_of_another_user_is_a_hedged_warning_with_sudo(lab):
+    """The owner (root's python3, SIGSTOPped) is hidden from nobody; the kernel completes the
+    handshake into its queue. Its state and uid are world-readable: a candidate, not a proof."""
+    r = lab.run(["--timeout", "1", "127.0.0.1:8000"], user="nobody",
+                listeners=[Listener("127.0.0.1", 8000, name="python3", stop=True)])
+    assert r.json["listeners"][0]["pid"] is None  # hidden: the socket cannot be tied to a process
+    f = r.finding("backlog")
+    assert f["status"] == "warn" and f["cause"] == "backlog-full", f
+    assert "hidden" in f["title"] and "python3 (pid " in f["title"] and "stopped" in f["title"]
+    assert "names port 8000" in f["title"]  # its command line names the port
+    (candidate,) = f["evidence"]["stopped_candidates"]
+    assert candidate["process"] == "python3" and candidate["state"] == "T"
+    assert f["remediation"][0]["command"] == "sudo portdoctor --report 127.0.0.1:8000"
+    assert f["remediation"][1]["command"] == f"sudo kill -CONT {candidate['pid']}"
+    # Reachable by the kernel's answer, so the verdict stays ok; the report says what it did not see.
+    assert r.cause == "ok" and r.returncode == 0
+    assert any(n.startswith("acceptance: ") and "not verified" in n for n in r.json["notes"]), r.json["notes"]
+
+
+def test_without_root_a_running_hidden_owner_is_ok_with_acceptance_not_verified(lab):
+    r = lab.run(["127.0.0.1:8000"], user="nobody", listeners=[Listener("127.0.0.1", 8000, name="python3")])
+    assert r.returncode == 0 and r.cause == "ok"
+    assert r.finding("backlog")["status"] == "pass"
+    assert any(n.startswith("acceptance: ") and "not verified" in n for n in r.json["notes"]), r.json["notes"]
+    root = lab.run(["127.0.0.1:8000"], listeners=[Listener("127.0.0.1", 8000, name="python3")])
+    assert root.cause == "ok" and not any(n.startswith("acceptance: ") for n in root.json["notes"])
+
+
 # --- 5. reachable: the first address in resolver order accepts -----------------------
 
 V6_FIRST = "::1 localhost\n127.0.0.1 localhost\n"

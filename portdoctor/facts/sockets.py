@@ -21,6 +21,7 @@ import socket
 import struct
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from portdoctor.model import Socket
@@ -314,6 +315,65 @@ def process_state(pid: int) -> str | None:
         return None
     after = text.rpartition(")")[2].split()
     return after[0] if after else None
+
+
+STOPPED_SCAN_SECONDS = 0.5  # the /proc walk for stopped processes of one uid
+STOPPED_SCAN_MAX = 64  # candidates kept
+
+
+@dataclass
+class StoppedProcess:
+    """A stopped process of a given user: a candidate owner for a socket whose owner is hidden."""
+
+    pid: int
+    state: str  # "T" | "t"
+    process: str | None  # name (cleaned)
+    cmdline: str | None  # masked and cleaned
+    names_port: bool  # its command line names the port (as a whole number)
+
+
+def stopped_processes(uid: int, port: int | None = None, budget: float = STOPPED_SCAN_SECONDS) -> list[StoppedProcess]:
+    """The stopped processes (state T/t) of ``uid`` that this user can see, without root.
+
+    Without root a socket of another user cannot be tied to its process (/proc/PID/fd is
+    not readable), but every process's /proc/PID/stat (its state) and /proc/PID/status
+    (its uids) are: a stopped process of the socket's user is a *candidate* owner, never a
+    proof. Those whose command line names ``port`` come first. Bounded by ``budget``
+    seconds and :data:`STOPPED_SCAN_MAX` candidates.
+    """
+    import re
+    import time
+
+    deadline = time.monotonic() + budget
+    found: list[StoppedProcess] = []
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return found
+    own = os.getpid()
+    for pid in pids:
+        if time.monotonic() > deadline or len(found) >= STOPPED_SCAN_MAX:
+            break
+        state = process_state(pid) if pid != own else None
+        if state not in STOPPED_STATES or uid not in (_uids(pid) or ()):
+            continue
+        name, cmdline = process_details(pid)
+        names_port = port is not None and re.search(rf"(?<!\d){port}(?!\d)", cmdline or "") is not None
+        found.append(StoppedProcess(pid, state or "T", name, cmdline, names_port))
+    found.sort(key=lambda p: not p.names_port)
+    return found
+
+
+def _uids(pid: int) -> tuple[int, ...] | None:
+    """The real, effective, saved and filesystem uids of a pid (/proc/PID/status, world-readable)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return tuple(int(v) for v in line.split()[1:5])
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def gather_owner_states(snap: Snapshot) -> dict[int, str]:
