@@ -49,6 +49,8 @@ def scenarios(kind: str) -> list[dict]:
         # crashy's restart back-off (0.1 s, 0.2 s, 0.4 s, ...) runs while the others start.
         dict(name="crashy", args="--restart always -p 8084:80", command="sh -c 'exit 2'"),
         dict(name="norule", args="-p 8085:80", wait_listen=":80"),
+        # A loop with a long running moment: up 3 s (docker-proxy accepting, nothing inside), then exit 2.
+        dict(name="slowcrash", args="--restart always -p 8086:80", command="sh -c 'sleep 3; exit 2'"),
     ]
     return [
         *(docker_only if kind == "docker" else []),
@@ -198,6 +200,24 @@ def test_published_container_in_a_restart_loop_says_so_and_reads_its_logs_first(
     assert r.json["verdict"]["check"] == "container"
     assert "crashy" in f["title"] and "restarting" in f["title"]
     assert f["remediation"][0]["command"] == f"{engine.engine} logs --tail 50 crashy"
+
+
+def test_a_restart_loop_diagnosed_while_the_container_runs_is_still_the_loop(engine):
+    """The instant that read as wrong-interface: the engine shows the container running (and
+    docker-proxy accepts), seconds after its last crash, before the app exits again. Waits for
+    that state (bounded), then diagnoses at once."""
+    docker_only(engine, "restart policies are proven on Docker")
+    state = engine.cli + " inspect -f '{{.State.Running}} {{.State.Restarting}} {{.RestartCount}}' slowcrash"
+    engine.sh(f'for i in $(seq 150); do case "$({state})" in "true false 0") ;; "true false "*) exit 0;; esac; '
+              "sleep 0.1; done; exit 1")
+    r = engine.portdoctor(["127.0.0.1:8086"])
+    assert r.returncode == 1, r.stdout
+    assert r.cause == "not-listening" and r.json["verdict"]["check"] == "container", r.json["verdict"]
+    f = r.finding("container")
+    assert "slowcrash" in f["title"] and "restarting in a loop" in f["title"]
+    assert f["remediation"][0]["command"] == f"{engine.engine} logs --tail 50 slowcrash"
+    if f["evidence"]["container"]["state"] == "running":  # landed in the running moment (the usual case)
+        assert "this run started" in f["title"] and f["evidence"]["restart_loop"]["up_seconds"] < 10
 
 
 def test_dnat_mode_without_its_rule_is_not_served_by_dockerds_reservation(engine):
