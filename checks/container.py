@@ -304,6 +304,12 @@ class ContainerCheck(Check):
                      fix("Fix the cause, then start it again.", f"{tool} restart {name}")]
         elif c.state == "paused":
             steps = [fix("Unpause the container.", f"{tool} unpause {name}")]
+        elif c.restart_count > 0 and c.state in ("exited", "dead"):
+            # Its restart policy gave up (on-failure:N): starting it again only repeats the crash.
+            state += f", after {c.restart_count} restart" + ("s" if c.restart_count != 1 else "")
+            steps = [fix(f"It crashed again after each of {c.restart_count} restarts; read why.",
+                         f"{tool} logs --tail 50 {name}"),
+                     fix("Fix the cause, then start it.", f"{tool} start {name}")]
         else:
             steps = [fix("Start the container.", f"{tool} start {name}"),
                      fix("Read why it stopped.", f"{tool} logs --tail 50 {name}")]

@@ -64,11 +64,21 @@ def test_an_unreadable_engine_is_a_skip_with_the_hint_never_a_cause():
     ("restarting", 1, "restarting in a loop (4 restarts, exit code 1)", "docker logs --tail 50 web"),
 ])
 def test_a_published_container_that_is_not_running(state, code, title_part, first):
-    view = engine.EngineView("/run/docker.sock", containers=[published(state=state, exit_code=code, restart_count=4)])
+    restarts = 4 if state == "restarting" else 0
+    view = engine.EngineView("/run/docker.sock", containers=[published(state=state, exit_code=code,
+                                                                       restart_count=restarts)])
     f = check.run(with_view(context("127.0.0.1:8083"), view))
     assert f.status is Status.FAIL and f.cause == "not-listening"
     assert "web" in f.title and title_part in f.title
     assert f.remediation[0].command == first
+
+
+def test_a_container_whose_restart_policy_gave_up_reads_its_logs_before_starting_it_again():
+    """--restart on-failure:3, crashed after each restart: `docker start` alone only repeats the crash."""
+    view = engine.EngineView("/run/docker.sock", containers=[published(state="exited", exit_code=2, restart_count=3)])
+    f = check.run(with_view(context("127.0.0.1:8083"), view))
+    assert f.cause == "not-listening" and "exited, exit code 2, after 3 restarts" in f.title
+    assert [s.command for s in f.remediation[:2]] == ["docker logs --tail 50 web", "docker start web"]
 
 
 def test_compose_service_is_named_and_started_with_compose():
@@ -108,9 +118,10 @@ def recorded(instant: str, monkeypatch, seconds_after_start: float | None = None
 
 
 def refused_backend(monkeypatch):
-    from portdoctor.model import Outcome
+    """Nothing answers on the container's own address (the app is not up between two crashes)."""
+    from portdoctor.model import Outcome, Probe
 
-    monkeypatch.setattr(engine, "probe_backend", lambda *a: type("P", (), {"outcome": Outcome.REFUSED})())
+    monkeypatch.setattr(engine, "probe_backend", lambda address, *a: Probe(address, Outcome.REFUSED, 0.1))
 
 
 def crashy_context(c, **kw):
