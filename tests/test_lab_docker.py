@@ -51,6 +51,8 @@ def scenarios(kind: str) -> list[dict]:
         dict(name="norule", args="-p 8085:80", wait_listen=":80"),
         # A loop with a long running moment: up 3 s (docker-proxy accepting, nothing inside), then exit 2.
         dict(name="slowcrash", args="--restart always -p 8086:80", command="sh -c 'sleep 3; exit 2'"),
+        # A restart policy that gives up: crashes, restarted twice, then stays exited.
+        dict(name="gaveup", args="--restart on-failure:2 -p 8087:80", command="sh -c 'exit 2'"),
     ]
     return [
         *(docker_only if kind == "docker" else []),
@@ -218,6 +220,18 @@ def test_a_restart_loop_diagnosed_while_the_container_runs_is_still_the_loop(eng
     assert f["remediation"][0]["command"] == f"{engine.engine} logs --tail 50 slowcrash"
     if f["evidence"]["container"]["state"] == "running":  # landed in the running moment (the usual case)
         assert "this run started" in f["title"] and f["evidence"]["restart_loop"]["up_seconds"] < 10
+
+
+def test_a_container_whose_restart_policy_gave_up_reads_its_logs_before_starting_it(engine):
+    docker_only(engine, "restart policies are proven on Docker")
+    state = engine.cli + " inspect -f '{{.State.Status}} {{.RestartCount}}' gaveup"
+    engine.sh(f'for i in $(seq 100); do [ "$({state})" = "exited 2" ] && exit 0; sleep 0.1; done; exit 1')
+    r = engine.portdoctor(["127.0.0.1:8087"])
+    assert r.returncode == 1, r.stdout
+    assert r.cause == "not-listening" and r.json["verdict"]["check"] == "container"
+    f = r.finding("container")
+    assert "gaveup" in f["title"] and "exited, exit code 2, after 2 restarts" in f["title"]
+    assert [s["command"] for s in f["remediation"][:2]] == ["docker logs --tail 50 gaveup", "docker start gaveup"]
 
 
 def test_dnat_mode_without_its_rule_is_not_served_by_dockerds_reservation(engine):
