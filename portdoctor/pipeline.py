@@ -174,6 +174,7 @@ def diagnose(
         notes.append(f"exit code 1: {', '.join(broken)} could not run, so what "
                      f"{'it checks' if len(broken) == 1 else 'they check'} is unverified")
     if _acceptance_unverified(ctx, verdict):
+        verdict.summary += " Only the kernel's side was seen: the owner is hidden from this user (see the notes)."
         notes.append("acceptance: the kernel completed the connection, as it does for any listening socket; "
                      "whether the application accepts it was not verified, because the socket's owner is hidden "
                      "from this user (a stopped or hung process looks the same): run with sudo to see it")

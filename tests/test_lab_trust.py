@@ -108,7 +108,7 @@ def test_without_root_a_stopped_owner_of_another_user_is_a_hedged_warning_with_s
     assert r.json["listeners"][0]["pid"] is None  # hidden: the socket cannot be tied to a process
     f = r.finding("backlog")
     assert f["status"] == "warn" and f["cause"] == "backlog-full", f
-    assert "hidden" in f["title"] and "python3 (pid " in f["title"] and "stopped" in f["title"]
+    assert "hidden" in f["title"] and "is stopped (SIGSTOP or Ctrl-Z): python3 (pid " in f["title"]
     assert "names port 8000" in f["title"]  # its command line names the port
     (candidate,) = f["evidence"]["stopped_candidates"]
     assert candidate["process"] == "python3" and candidate["state"] == "T"
@@ -116,6 +116,7 @@ def test_without_root_a_stopped_owner_of_another_user_is_a_hedged_warning_with_s
     assert f["remediation"][1]["command"] == f"sudo kill -CONT {candidate['pid']}"
     # Reachable by the kernel's answer, so the verdict stays ok; the report says what it did not see.
     assert r.cause == "ok" and r.returncode == 0
+    assert "Only the kernel's side was seen" in r.json["verdict"]["summary"]
     assert any(n.startswith("acceptance: ") and "not verified" in n for n in r.json["notes"]), r.json["notes"]
 
 
@@ -126,6 +127,7 @@ def test_without_root_a_running_hidden_owner_is_ok_with_acceptance_not_verified(
     assert any(n.startswith("acceptance: ") and "not verified" in n for n in r.json["notes"]), r.json["notes"]
     root = lab.run(["127.0.0.1:8000"], listeners=[Listener("127.0.0.1", 8000, name="python3")])
     assert root.cause == "ok" and not any(n.startswith("acceptance: ") for n in root.json["notes"])
+    assert "kernel's side" not in root.json["verdict"]["summary"]
 
 
 # --- 5. reachable: the first address in resolver order accepts -----------------------
