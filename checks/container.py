@@ -26,8 +26,12 @@ Nothing is asked when no engine socket exists; an unreadable socket is a ``skip`
 from __future__ import annotations
 
 import shlex
+from typing import TYPE_CHECKING
 
-from portdoctor.api import Check, Context, Outcome, Probe, Socket, container_engine, fix, hostport, is_loopback
+from portdoctor.api import Check, Context, Outcome, Probe, Socket, fix, hostport, is_loopback
+
+if TYPE_CHECKING:
+    from portdoctor.api import container_engine
 
 # Processes that hold a published port on the host on behalf of a container.
 PUBLISHERS = {"docker-proxy", "dockerd", "rootlessport", "rootlesskit", "slirp4netns", "conmon", "podman",
@@ -71,6 +75,8 @@ class ContainerCheck(Check):
     timeout = 10.0  # the engine (2 s) and one backend probe
 
     def applies(self, ctx: Context) -> bool:
+        from portdoctor.api import container_engine
+
         if ctx.target.container:
             return True
         if not any(ctx.facts.is_local(a) for a in ctx.addresses):
@@ -78,6 +84,8 @@ class ContainerCheck(Check):
         return bool(container_engine.engine_sockets(ctx.environ))  # a few stat calls; nothing else
 
     def run(self, ctx: Context):
+        from portdoctor.api import container_engine
+
         port, proto = ctx.target.port, ctx.target.protocol
         here = ctx.listeners()
         owners = {s.process for s in here if s.process}
@@ -108,6 +116,8 @@ class ContainerCheck(Check):
 
     def _container_target(self, ctx: Context, view, c):
         """container:NAME[:PORT]: the engine's view, the published path, inside the namespace."""
+        from portdoctor.api import container_engine
+
         port, proto = ctx.target.port, ctx.target.protocol
         inner = ctx.target.container_port or port
         binding = next((b for b in c.published if b.host_port == port and b.container_port == inner
@@ -140,6 +150,8 @@ class ContainerCheck(Check):
 
     def _published(self, ctx: Context, view: container_engine.EngineView, c: container_engine.Container,
                    binding: container_engine.PortBinding):
+        from portdoctor.api import container_engine
+
         port, proto = ctx.target.port, ctx.target.protocol
         tool = c.engine
         evidence = dict(container=c.to_dict(), engine=view.socket)
@@ -321,6 +333,8 @@ class ContainerCheck(Check):
 
     # --- not published: a listener inside a container --------------------------------
     def _listener_inside(self, ctx: Context, view, here: list[Socket]):
+        from portdoctor.api import container_engine
+
         port, proto = ctx.target.port, ctx.target.protocol
         if here and not (ctx.facts.dnat or {s.process for s in here} & PUBLISHERS):
             return self.passed(f"No container publishes port {port}; it is served on this machine.")

@@ -10,22 +10,12 @@ the check skips with how to look.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from portdoctor.api import (
-    Check,
-    Context,
-    Decision,
-    FirewallFacts,
-    FirewallRule,
-    Outcome,
-    Probe,
-    evaluate,
-    fix,
-    hostport,
-    packet_for,
-    probe_signature,
-)
+from portdoctor.api import Check, Context, Outcome, Probe, fix, hostport
+
+if TYPE_CHECKING:
+    from portdoctor.api import Decision, FirewallFacts, FirewallRule
 
 _FILTER_OUTCOMES = (Outcome.REFUSED, Outcome.TIMEOUT, Outcome.ERROR, Outcome.UNREACHABLE)
 EPERM = 1
@@ -54,6 +44,8 @@ class FirewallCheck(Check):
 
     def _local(self, ctx: Context, facts: FirewallFacts | None, readable: bool):
         """The finding for this machine's own connection attempts."""
+        from portdoctor.api import evaluate, packet_for
+
         failed = ctx.failed_probes
         if not failed:
             return self.passed("Connected on every address; no rule blocks it.")
@@ -119,6 +111,8 @@ class FirewallCheck(Check):
 
     # --- a rule was found ------------------------------------------------------------
     def _blocked(self, ctx: Context, facts: FirewallFacts, blocked: list[tuple[Probe, Decision]]):
+        from portdoctor.api import packet_for, probe_signature
+
         port, proto = ctx.target.port, ctx.target.protocol
         probe, decision = blocked[0]
         expected = probe_signature(decision)
@@ -151,6 +145,8 @@ class FirewallCheck(Check):
         return self.fail("firewall", title, detail, steps, evidence={"inferred": False, "hook": decision.hook, "verdict": decision.verdict, "probe_outcome": seen, "expected_outcomes": list(expected), **evidence})
 
     def _maybe(self, ctx: Context, facts: FirewallFacts, maybe: list[tuple[Probe, Decision]]):
+        from portdoctor.api import Decision, probe_signature
+
         port, proto = ctx.target.port, ctx.target.protocol
         probe, decision = maybe[0]
         hook, rule = decision.maybe[0]
@@ -171,6 +167,8 @@ class FirewallCheck(Check):
 
     @staticmethod
     def _signature_words(decision: Decision, probe: Probe, consistent: bool) -> str:
+        from portdoctor.api import probe_signature
+
         how = {"timeout": "a timeout", "refused": "refused", "unreachable": "unreachable (EHOSTUNREACH)",
                "error": "EPERM at once"}
         expected = " or ".join(how[o] for o in probe_signature(decision))

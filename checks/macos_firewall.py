@@ -8,13 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from portdoctor.api import (
-    MACOS_FIREWALL,
-    Check,
-    Context,
-    fix,
-    pf_rules_naming_port,
-)
+from portdoctor.api import MACOS_FIREWALL, Check, Context, fix
 
 
 class MacosFirewallCheck(Check):
@@ -26,6 +20,8 @@ class MacosFirewallCheck(Check):
         return ctx.facts.os == "darwin"
 
     def run(self, ctx: Context):
+        from portdoctor.api import pf_rules_naming_port
+
         port = ctx.target.port
         fw = ctx.fact(MACOS_FIREWALL)
         if fw is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 
-from portdoctor.api import Check, Context, Socket, fix, hostport, inside_container_advice, is_loopback, owner_label
+from portdoctor.api import Check, Context, Socket, fix, hostport, is_loopback, owner_label
 
 
 class OtherNamespaceCheck(Check):
@@ -101,6 +101,8 @@ class OtherNamespaceCheck(Check):
                          evidence={"namespace": first.namespace, "container": first.container, "pid": first.pid, "process": first.process, "addresses": bound})
 
     def _inside_container(self, ctx: Context, kind: str):
+        from portdoctor.api import inside_container_advice
+
         port, proto = ctx.target.port, ctx.target.protocol
         return self.warn(
             f"portdoctor runs inside a {kind} container: {ctx.target.host} here is the container itself, not the host.",

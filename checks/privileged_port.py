@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shlex
 
-from portdoctor.api import UNPRIVILEGED_PORT_FLOOR, WHOAMI, Check, Context, fix, lazy_bind_candidates, owner_words
+from portdoctor.api import UNPRIVILEGED_PORT_FLOOR, WHOAMI, Check, Context, fix, owner_words
 
 
 def _binary(exe: str | None, expect: str | None) -> str:
@@ -67,6 +67,8 @@ class PrivilegedPortCheck(Check):
                              "Read it yourself.", "sysctl net.ipv4.ip_unprivileged_port_start")
         if port >= floor:
             return self.passed(f"Port {port} is not privileged here (the floor is {floor}).", evidence={"floor": floor})
+
+        from portdoctor.api import lazy_bind_candidates  # the process table: only for a privileged port
 
         candidates = lazy_bind_candidates(ctx.facts, port, ctx.options.expect) or []
         blocked = [c for c in candidates if c.may_bind_privileged is False]

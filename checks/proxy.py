@@ -9,20 +9,7 @@ itself is probed once (bounded): a dead proxy is a failure, a live one a warning
 
 from __future__ import annotations
 
-from portdoctor.api import (
-    HONOURED_BY,
-    IGNORED_BY,
-    SCHEME_VARIABLES,
-    Check,
-    Context,
-    effective_proxy,
-    fix,
-    hostport,
-    is_loopback,
-    lazy_proxy_probe,
-    no_proxy_match,
-    no_proxy_value,
-)
+from portdoctor.api import SCHEME_VARIABLES, Check, Context, fix, hostport, is_loopback
 
 HTTP_SCHEMES = set(SCHEME_VARIABLES)
 
@@ -69,6 +56,15 @@ class ProxyCheck(Check):
         return ctx.target.protocol == "tcp"
 
     def run(self, ctx: Context):
+        from portdoctor.api import (
+            HONOURED_BY,
+            IGNORED_BY,
+            effective_proxy,
+            lazy_proxy_probe,
+            no_proxy_match,
+            no_proxy_value,
+        )
+
         t = ctx.target
         scheme = (t.scheme or "").lower()
         if scheme and scheme not in HTTP_SCHEMES:

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from portdoctor.api import Check, Context, Outcome, Probe, Route, Status, bracketed, fix, lazy_route
+from portdoctor.api import Check, Context, Outcome, Probe, Status, bracketed, fix
+
+if TYPE_CHECKING:
+    from portdoctor.api import Route
 
 NOT_VISIBLE = ("What cannot be seen from here: a cloud security group or network ACL, a firewall on the "
                "remote host or on the path, and whether the service there runs at all.")
@@ -52,6 +56,8 @@ class _Attempt:
 
     @classmethod
     def of(cls, ctx: Context, probe: Probe) -> _Attempt:
+        from portdoctor.api import lazy_route
+
         return cls(probe, ctx.target.port, ctx.facts.os, lazy_route(ctx.facts, probe.address))
 
     @property

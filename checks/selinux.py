@@ -7,15 +7,7 @@ service's type, is ``port-in-use`` (cannot be bound). Applies where SELinux is e
 
 from __future__ import annotations
 
-from portdoctor.api import (
-    SELINUX_MODE,
-    WELL_KNOWN,
-    Check,
-    Context,
-    fix,
-    port_types,
-    selinux_port,
-)
+from portdoctor.api import SELINUX_MODE, Check, Context, fix, selinux_port
 
 # Program (comm) -> the SELinux port type its domain may bind.
 PORT_TYPE_OF_PROGRAM = {
@@ -43,6 +35,8 @@ class SelinuxPortLabelCheck(Check):
         return ctx.fact(SELINUX_MODE) is not None
 
     def run(self, ctx: Context):
+        from portdoctor.api import port_types
+
         port, proto = ctx.target.port, ctx.target.protocol
         if ctx.fact(SELINUX_MODE) == "permissive":
             return self.passed("SELinux is permissive: it logs denials but does not block binds.",
@@ -92,6 +86,8 @@ class SelinuxPortLabelCheck(Check):
                            evidence={"selinux": "enforcing", "port_label": label})
 
     def _expected_type(self, ctx: Context) -> str | None:
+        from portdoctor.api import WELL_KNOWN
+
         if ctx.options.expect:
             return PORT_TYPE_OF_PROGRAM.get(ctx.options.expect)
         known = WELL_KNOWN.get(ctx.target.port)

@@ -8,19 +8,7 @@ target's ("did you mean :8080?").
 
 from __future__ import annotations
 
-from portdoctor.api import (
-    INIT_PROCESS,
-    WELL_KNOWN,
-    Check,
-    Context,
-    Socket,
-    Status,
-    fix,
-    hostport,
-    inside_container_advice,
-    is_loopback,
-    owner_label,
-)
+from portdoctor.api import INIT_PROCESS, Check, Context, Socket, Status, fix, hostport, is_loopback, owner_label
 
 
 def looks_like_typo(wanted: int, other: int) -> bool:
@@ -85,6 +73,8 @@ class ServiceRunningCheck(Check):
         return self._not_listening(ctx)
 
     def _not_listening(self, ctx: Context):
+        from portdoctor.api import inside_container_advice
+
         port, proto = ctx.target.port, ctx.target.protocol
         snap = ctx.facts
         looked, hidden = _looked_at(ctx)
@@ -168,6 +158,8 @@ def _typo_step(ctx: Context, first: Socket):
 
 def _start_steps(ctx: Context) -> list:
     """Start the service and read why it stopped: systemd's words where systemd is PID 1."""
+    from portdoctor.api import WELL_KNOWN
+
     port, proto = ctx.target.port, ctx.target.protocol
     known = WELL_KNOWN.get(port) if proto == "tcp" else None
     unit = ctx.options.expect or (known.units[0] if known and known.units else None) or "SERVICE"

@@ -20,22 +20,22 @@ table, systemctl) are read lazily, only when nothing listens.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portdoctor.api import (
     INIT_PROCESS,
     UNIX_LISTENERS,
-    WELL_KNOWN,
     Check,
     Context,
-    KnownService,
     Socket,
     fix,
     hostport,
-    names_port,
     service_processes,
     systemd_units,
 )
+
+if TYPE_CHECKING:
+    from portdoctor.api import KnownService
 
 
 class WellKnownServiceCheck(Check):
@@ -47,6 +47,8 @@ class WellKnownServiceCheck(Check):
     order = 90
 
     def applies(self, ctx: Context) -> bool:
+        from portdoctor.api import WELL_KNOWN
+
         if ctx.target.protocol != "tcp":
             return False
         if ctx.target.port in WELL_KNOWN:
@@ -56,6 +58,8 @@ class WellKnownServiceCheck(Check):
                 and ctx.fact(INIT_PROCESS) == "systemd")
 
     def run(self, ctx: Context):
+        from portdoctor.api import WELL_KNOWN
+
         port = ctx.target.port
         known = WELL_KNOWN.get(port)
         label = f"Port {port} is usually used by {known.name}" if known else f"Port {port}"
@@ -158,6 +162,8 @@ class WellKnownServiceCheck(Check):
     # --- remediation ------------------------------------------------------------------
 
     def _unit_down(self, ctx: Context, unit, known: KnownService | None, **evidence):
+        from portdoctor.api import names_port
+
         state = f"{unit.active_state}" + (f", result {unit.result}" if unit.result and unit.result != "success" else "")
         what = known.name if known else "The unit"
         names = ""
@@ -238,6 +244,8 @@ def _units_down(ctx: Context, known: KnownService | None) -> list[Any]:
     """The systemd units that are down and are the service's, or name the port in ExecStart/Listen=.
 
     A unit that was never started is "inactive" too; only those named like the service count."""
+    from portdoctor.api import names_port
+
     if ctx.facts.os != "linux":
         return []
     port = ctx.target.port

@@ -19,8 +19,12 @@ and :class:`~portdoctor.facts.unixsock.UnixFacts`:
 from __future__ import annotations
 
 import errno
+from typing import TYPE_CHECKING
 
-from portdoctor.api import Check, Context, Outcome, UnixFacts, fix, may_connect, owner_label, unix_socket
+from portdoctor.api import Check, Context, Outcome, fix, owner_label, unix_socket
+
+if TYPE_CHECKING:
+    from portdoctor.api import UnixFacts
 
 
 def _mode(facts: UnixFacts) -> str:
@@ -78,6 +82,8 @@ class UnixSocketCheck(Check):
     # --- the cases ------------------------------------------------------------------------
 
     def _permission(self, facts: UnixFacts, path: str, evidence: dict):
+        from portdoctor.api import may_connect
+
         user = facts.user
         who = (user.name or f"uid {user.uid}") if user else "this user"
         listening = ("; something listens on it: " + "; ".join(owner_label(l) for l in facts.listeners)

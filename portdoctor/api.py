@@ -35,35 +35,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from portdoctor.facts import InterfaceAddress, Snapshot
-from portdoctor.facts import engine as container_engine
-from portdoctor.facts.binders import BindCandidate, lazy_bind_candidates
-from portdoctor.facts.macos_firewall import MacosFirewall, pf_rules_naming_port
-from portdoctor.facts.namespaces import NetworkNamespace, inside_container_advice
-from portdoctor.facts.proxyenv import (
-    HONOURED_BY,
-    IGNORED_BY,
-    SCHEME_VARIABLES,
-    ProxyProbe,
-    ProxySetting,
-    effective_proxy,
-    lazy_proxy_probe,
-    no_proxy_match,
-    no_proxy_value,
-)
-from portdoctor.facts.routes import Route, lazy_route
-from portdoctor.facts.rules import (
-    Decision,
-    DnatRule,
-    FirewallFacts,
-    FirewallRule,
-    evaluate,
-    packet_for,
-    probe_signature,
-)
-from portdoctor.facts.selinux import SelinuxFacts, port_types
-from portdoctor.facts.services import WELL_KNOWN, KnownService, names_port
-from portdoctor.facts.sockets import STOPPED_STATES, StoppedProcess, stopped_processes
-from portdoctor.facts.unixsock import UnixFacts, UnixListener, may_connect
 from portdoctor.model import (
     Action,
     ClientMessage,
@@ -84,11 +55,78 @@ from portdoctor.model import (
 from portdoctor.resolve import NO_ADDRESS, NO_SUCH_NAME, RESOLVER_FAILED
 from portdoctor.target import is_loopback
 
-if TYPE_CHECKING:  # the types of lazy facts; their modules are imported when a check asks
-    from portdoctor.facts.services import ServiceProcess, Unit
+if TYPE_CHECKING:  # the names below are imported from their modules when first read: see __getattr__
+    from portdoctor.facts import engine as container_engine
+    from portdoctor.facts.binders import BindCandidate, lazy_bind_candidates
+    from portdoctor.facts.macos_firewall import MacosFirewall, pf_rules_naming_port
+    from portdoctor.facts.namespaces import NetworkNamespace, inside_container_advice
+    from portdoctor.facts.proxyenv import (
+        HONOURED_BY,
+        IGNORED_BY,
+        SCHEME_VARIABLES,
+        ProxyProbe,
+        ProxySetting,
+        effective_proxy,
+        lazy_proxy_probe,
+        no_proxy_match,
+        no_proxy_value,
+    )
+    from portdoctor.facts.routes import Route, lazy_route
+    from portdoctor.facts.rules import (
+        Decision,
+        DnatRule,
+        FirewallFacts,
+        FirewallRule,
+        evaluate,
+        packet_for,
+        probe_signature,
+    )
+    from portdoctor.facts.selinux import SelinuxFacts, port_types
+    from portdoctor.facts.services import WELL_KNOWN, KnownService, ServiceProcess, Unit, names_port
     from portdoctor.facts.services import UnixListener as ProcNetUnixListener
+    from portdoctor.facts.sockets import STOPPED_STATES, StoppedProcess, stopped_processes
+    from portdoctor.facts.unixsock import UnixFacts, UnixListener, may_connect
     from portdoctor.facts.windows_ports import PortRange
     from portdoctor.facts.wsl import WslFacts
+
+# What the API re-exports from the fact modules, imported on first read (PEP 562
+# ``__getattr__``): importing the API, as every check does, costs none of them, and a
+# diagnosis imports only the modules its checks use. (module, attribute); None: the module.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "container_engine": ("portdoctor.facts.engine", None),
+    **{name: ("portdoctor.facts.binders", name) for name in ("BindCandidate", "lazy_bind_candidates")},
+    **{name: ("portdoctor.facts.macos_firewall", name) for name in ("MacosFirewall", "pf_rules_naming_port")},
+    **{name: ("portdoctor.facts.namespaces", name) for name in ("NetworkNamespace", "inside_container_advice")},
+    **{name: ("portdoctor.facts.proxyenv", name) for name in (
+        "HONOURED_BY", "IGNORED_BY", "SCHEME_VARIABLES", "ProxyProbe", "ProxySetting", "effective_proxy",
+        "lazy_proxy_probe", "no_proxy_match", "no_proxy_value")},
+    **{name: ("portdoctor.facts.routes", name) for name in ("Route", "lazy_route")},
+    **{name: ("portdoctor.facts.rules", name) for name in (
+        "Decision", "DnatRule", "FirewallFacts", "FirewallRule", "evaluate", "packet_for", "probe_signature")},
+    **{name: ("portdoctor.facts.selinux", name) for name in ("SelinuxFacts", "port_types")},
+    **{name: ("portdoctor.facts.services", name) for name in ("WELL_KNOWN", "KnownService", "names_port")},
+    **{name: ("portdoctor.facts.sockets", name) for name in ("STOPPED_STATES", "StoppedProcess", "stopped_processes")},
+    **{name: ("portdoctor.facts.unixsock", name) for name in ("UnixFacts", "UnixListener", "may_connect")},
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A re-exported fact-module name (see ``_LAZY``), imported the first time it is read."""
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    from importlib import import_module
+
+    module = import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "HONOURED_BY",

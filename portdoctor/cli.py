@@ -153,7 +153,7 @@ def _dispatch(argv: list[str]) -> int:
             _print_self_diagnosis(args)
         return ExitCode.OK
 
-    from portdoctor.message import read_target, targets_from_text
+    from portdoctor.target import read_target
 
     texts = list(args.targets)
     if args.targets_file is not None:
@@ -162,6 +162,8 @@ def _dispatch(argv: list[str]) -> int:
         raise UsageError(f"{len(texts)} targets: at most {MAX_TARGETS} in one run (split the list)")
     targets = [t for text in texts for t in read_target(text)]
     if args.from_log is not None:
+        from portdoctor.message import targets_from_text
+
         found, notes = targets_from_text(read_log(args.from_log), what=f"log {args.from_log}")
         for note in notes:
             _err(f"portdoctor: {mask_urls_in(_one_line(note))}")

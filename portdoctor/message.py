@@ -17,8 +17,8 @@ read too, whatever printed it.
 
 :func:`targets_from_text` turns the endpoints into :class:`~portdoctor.model.Target`
 objects (``input`` is the message, masked and cut to one bounded line);
-:func:`read_target` is what the command line and the wizard call for each TARGET:
-a target as typed, or else a message, or else a one-line usage error. Input is
+:func:`~portdoctor.target.read_target` (what the command line and the wizard call for
+each TARGET) imports this module only when the TARGET is not a target as typed. Input is
 bounded in size (:data:`MAX_TEXT_BYTES`) and every pattern is linear in its input.
 """
 
@@ -35,6 +35,7 @@ from portdoctor.exitcodes import UsageError
 from portdoctor.lazyre import LazyPattern, lazy
 from portdoctor.masking import mask_command_line, mask_urls_in
 from portdoctor.model import ClientMessage, Target, hostport
+from portdoctor.target import looks_like_message, read_target  # noqa: F401 - the names callers know here
 
 MAX_TEXT_BYTES = 4 * 1024 * 1024  # --from-log reads at most this much
 MAX_LINE = 4096  # longer lines are cut before matching
@@ -610,22 +611,3 @@ def _masked(text: str) -> str:
 def _quoted(text: str) -> str:
     shown = " ".join(_masked(plain_text(text[:200])).split())
     return repr(shown if len(shown) <= 60 else shown[:57] + "...")
-
-
-def looks_like_message(text: str) -> bool:
-    """A TARGET never holds whitespace inside it; an error message does."""
-    return bool(re.search(r"\s", text.strip()))
-
-
-def read_target(text: str) -> list[Target]:
-    """One TARGET argument: a target as typed, else a client's error message, else UsageError.
-
-    A message can name more than one endpoint (libpq's line per host, a traceback
-    with a chain of causes); each becomes a target.
-    """
-    from portdoctor.target import parse_target
-
-    if not looks_like_message(text):
-        return [parse_target(text)]
-    targets, _notes = targets_from_text(text, whole=True)
-    return targets

@@ -14,6 +14,7 @@ import re
 from typing import Literal, overload
 
 from portdoctor.exitcodes import UsageError
+from portdoctor.lazyre import lazy
 from portdoctor.masking import mask_url, userinfo_end
 from portdoctor.model import Target
 
@@ -73,11 +74,31 @@ DEFAULT_PORTS: dict[str, int] = {
 # Schemes whose traffic is UDP.
 UDP_SCHEMES = {"udp", "dns"}
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.S)
+_CONTROL = lazy(r"[\x00-\x1f\x7f]")
+_SCHEME = lazy(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.S)
 # container:NAME[:PORT]: Docker's container names and compose service names.
-_CONTAINER = re.compile(r"^container:([A-Za-z0-9][A-Za-z0-9_.-]{0,127})(?::([^:]*))?$", re.I)
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$")
+_CONTAINER = lazy(r"^container:([A-Za-z0-9][A-Za-z0-9_.-]{0,127})(?::([^:]*))?$", re.I)
+_HOSTNAME = lazy(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$")
+
+
+def looks_like_message(text: str) -> bool:
+    """A TARGET never holds whitespace inside it; an error message does."""
+    return any(c.isspace() for c in text.strip())
+
+
+def read_target(text: str) -> list[Target]:
+    """One TARGET argument: a target as typed, else a client's error message, else UsageError.
+
+    A message can name more than one endpoint (libpq's line per host, a traceback
+    with a chain of causes); each becomes a target. The message reader
+    (:mod:`portdoctor.message`, dozens of patterns) is imported only for a message.
+    """
+    if not looks_like_message(text):
+        return [parse_target(text)]
+    from portdoctor.message import targets_from_text
+
+    targets, _notes = targets_from_text(text, whole=True)
+    return targets
 
 
 MAX_TARGET_CHARS = 8192
@@ -236,8 +257,8 @@ def _check_ipv6(host: str, shown: str) -> None:
         raise UsageError(f"bad target {shown!r}: {_shortened(host)!r} in brackets is not an IPv6 address") from None
 
 
-_NUMERIC_LABEL = re.compile(r"0[xX][0-9a-fA-F]*|[0-9]+")
-_NUMERIC_HOST = re.compile(r"(?:0[xX][0-9a-fA-F]*|[0-9]+)(?:\.(?:0[xX][0-9a-fA-F]*|[0-9]+)){0,3}\.?")
+_NUMERIC_LABEL = lazy(r"0[xX][0-9a-fA-F]*|[0-9]+")
+_NUMERIC_HOST = lazy(r"(?:0[xX][0-9a-fA-F]*|[0-9]+)(?:\.(?:0[xX][0-9a-fA-F]*|[0-9]+)){0,3}\.?")
 
 
 def _normalise_host(host: str, shown: str) -> str:

@@ -162,7 +162,7 @@ class EditTargetScreen(ModalScreen[Target | None]):
     @on(Button.Pressed, "#go")
     def _submit(self) -> None:
         from portdoctor.exitcodes import UsageError
-        from portdoctor.message import read_target
+        from portdoctor.target import read_target
 
         text = self.query_one("#target-input", Input).value.strip()
         try:
