@@ -25,24 +25,71 @@ def call_with_timeout(fn: Callable[[], T], timeout: float, name: str = "task") -
 
     Raises :class:`Overrun` after ``timeout`` seconds. The thread is abandoned (a
     daemon thread does not keep the process alive), which is the only safe way to
-    give up on arbitrary Python code.
+    give up on arbitrary Python code. The threads are reused (:class:`_Worker`): a
+    diagnosis makes dozens of these calls, and starting a thread for each cost more
+    than most of the calls themselves.
     """
+    with _IDLE_LOCK:
+        worker = _IDLE.pop() if _IDLE else None
+    if worker is None:
+        worker = _Worker()
+    done = threading.Event()
     box: dict[str, Any] = {}
-
-    def runner() -> None:
-        try:
-            box["result"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=runner, name=f"portdoctor-{name}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
+    worker.give(fn, done, box)
+    if not done.wait(timeout):
         raise Overrun(f"{name} did not finish within {timeout:g} s")
     if "error" in box:
         raise box["error"]
     return box["result"]
+
+
+class _Worker:
+    """A daemon thread that runs one job at a time for :func:`call_with_timeout`.
+
+    After a job it goes back on the idle list; a job that overran keeps its thread
+    until it ends (if ever), so an abandoned call never delays another.
+    """
+
+    def __init__(self) -> None:
+        self._job: tuple[Callable[[], Any], threading.Event, dict[str, Any]] | None = None
+        self._ready = threading.Condition()
+        threading.Thread(target=self._loop, name="portdoctor-worker", daemon=True).start()
+
+    def give(self, fn: Callable[[], Any], done: threading.Event, box: dict[str, Any]) -> None:
+        with self._ready:
+            self._job = (fn, done, box)
+            self._ready.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._ready:
+                while self._job is None:
+                    self._ready.wait()
+                fn, done, box = self._job
+                self._job = None
+            try:
+                box["result"] = fn()
+            except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+                box["error"] = exc
+            del fn
+            with _IDLE_LOCK:
+                _IDLE.append(self)
+            done.set()
+
+
+_IDLE: list[_Worker] = []
+_IDLE_LOCK = threading.Lock()
+
+
+def _forget_workers_after_fork() -> None:
+    """A forked child has none of its parent's threads: it starts its own workers."""
+    global _IDLE_LOCK
+    _IDLE.clear()
+    _IDLE_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers_after_fork)
 
 
 class Aborted(Exception):
@@ -88,6 +135,8 @@ def _short_repr(exc: BaseException) -> str:
 
 @dataclass
 class CommandResult:
+    """What a bounded command printed and how it ended (:func:`run_command`)."""
+
     argv: Sequence[str]
     returncode: int | None  # None: not found or timed out
     stdout: str

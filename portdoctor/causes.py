@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Cause:
+    """A cause a finding can name (``portdoctor explain NAME``)."""
+
     name: str
     summary: str  # one line, plain words
 

@@ -351,6 +351,8 @@ class Finding:
 
 @dataclass
 class Verdict:
+    """The diagnosis in one line: reachable or not, the cause, and the first thing to do."""
+
     reachable: bool
     cause: str
     summary: str
@@ -374,6 +376,8 @@ class Verdict:
 
 @dataclass
 class HostInfo:
+    """The machine the diagnosis ran on."""
+
     hostname: str
     os: str
     privileged: bool  # could the tool see every process's sockets

@@ -2,7 +2,8 @@
 
 :func:`diagnose` is the one core every front end runs. It reports progress through an
 optional ``on_event`` callback (called from the thread running the diagnosis; the
-wizard forwards each event as a Textual message), and returns a :class:`Report`.
+wizard forwards each event as a Textual message; the events are in
+:mod:`portdoctor.events`), and returns a :class:`Report`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from portdoctor import __version__
 from portdoctor.api import Context, Options
@@ -22,61 +22,26 @@ from portdoctor.causes import CAUSES, rank
 from portdoctor.commands import tidy as tidy_commands
 from portdoctor.facts import Snapshot, gather, gather_during, within
 from portdoctor.facts.machine import MachineFacts
-from portdoctor.model import Finding, HostInfo, Outcome, Probe, Report, Status, Target, Verdict
+from portdoctor.model import Finding, HostInfo, Outcome, Report, Status, Target, Verdict
 from portdoctor.plugins import LoadedCheck, PluginError
 from portdoctor.probe import probe_all
 from portdoctor.resolve import resolve
 from portdoctor.sanitize import clean_mapping, clean_text
 
-# --- events -------------------------------------------------------------------------
+if TYPE_CHECKING:
+    from portdoctor.events import EventSink
+
+_EVENTS = ("CheckFinished", "CheckStarted", "Event", "EventSink", "FactsGathered", "Finished", "Planned",
+           "Probed", "Resolved")
 
 
-@dataclass
-class Planned:
-    target: Target
-    checks: list[tuple[str, str]]  # (name, title), in pipeline order
+def __getattr__(name: str) -> Any:
+    """The events, importable from here as before (they live in :mod:`portdoctor.events`)."""
+    if name in _EVENTS:
+        from portdoctor import events
 
-
-@dataclass
-class Resolved:
-    target: Target
-    addresses: list[str]
-    error: str | None
-
-
-@dataclass
-class Probed:
-    target: Target
-    probes: list[Probe]
-
-
-@dataclass
-class FactsGathered:
-    target: Target
-    snapshot: Snapshot
-
-
-@dataclass
-class CheckStarted:
-    target: Target
-    name: str
-    title: str
-
-
-@dataclass
-class CheckFinished:
-    target: Target
-    findings: list[Finding]
-
-
-@dataclass
-class Finished:
-    target: Target
-    report: Report
-
-
-Event = Planned | Resolved | Probed | FactsGathered | CheckStarted | CheckFinished | Finished
-EventSink = Callable[[Event], object]  # what it returns is ignored
+        return getattr(events, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- the pipeline -------------------------------------------------------------------
@@ -105,29 +70,34 @@ def diagnose(
         def gather_facts(port: int, protocol: str) -> Snapshot:
             return gather(port, protocol, run_machine)
 
-    emit = on_event or (lambda event: None)
+    if on_event is not None:  # events are built only for a listener (the wizard); a report run builds none
+        from portdoctor import events
     started = time.perf_counter()
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # UTC, ISO 8601 (no datetime import)
     # A check runs for the target protocols it declares (a Unix socket has no port or address).
     checks = [c for c in checks if target.protocol in getattr(c.check, "protocols", ("tcp", "udp"))]
-    emit(Planned(target, [(c.check.name, c.check.title) for c in checks]))
+    if on_event:
+        on_event(events.Planned(target, [(c.check.name, c.check.title) for c in checks]))
 
     if target.protocol == "unix":
         addresses, resolve_error, probes, snapshot = _unix_facts(target, options, gather_facts)
-        emit(Resolved(target, addresses, resolve_error))
+        if on_event:
+            on_event(events.Resolved(target, addresses, resolve_error))
     else:
         addresses, resolve_error = resolve(target.host, target.port, target.protocol,
                                            timeout=max(options.timeout, 2.0) + 3.0)
         addresses = client_addresses_first(target, addresses)
-        emit(Resolved(target, addresses, resolve_error))
+        if on_event:
+            on_event(events.Resolved(target, addresses, resolve_error))
 
         # The probes wait on the network while the facts are read from the kernel (and the
         # listen-overflow counters around the probes: see facts.gather_during).
         snapshot, probes = gather_during(
             lambda: probe_all(addresses, target.port, target.protocol, options.timeout),
             target.port, target.protocol, gather_facts)
-    emit(Probed(target, probes))
-    emit(FactsGathered(target, snapshot))
+    if on_event:
+        on_event(events.Probed(target, probes))
+        on_event(events.FactsGathered(target, snapshot))
 
     ctx = Context(target, addresses, probes, snapshot, options, resolve_error)
     notes = [str(e) for e in (plugin_errors or [])]
@@ -142,8 +112,9 @@ def diagnose(
         check = loaded.check
         unresolved = check.needs_addresses and not addresses
         if loaded.isolated:  # a third-party check: applies() and run() in one child process
-            findings = _run_isolated(loaded, ctx, not unresolved,
-                                     partial(emit, CheckStarted(target, check.name, check.title)))
+            on_started = (partial(on_event, events.CheckStarted(target, check.name, check.title)) if on_event
+                          else _nothing)
+            findings = _run_isolated(loaded, ctx, not unresolved, on_started)
             if findings is None:
                 continue
         else:
@@ -156,13 +127,15 @@ def diagnose(
                 ctx.findings.append(_error_finding(check.name, check.title,
                                                    f"applies() raised {type(exc).__name__}: {exc}"))
                 continue
-            emit(CheckStarted(target, check.name, check.title))
+            if on_event:
+                on_event(events.CheckStarted(target, check.name, check.title))
             findings = [] if unresolved else run_check(loaded, ctx)
         if unresolved and not findings:
             findings = [Finding(check.name, Status.SKIP,
                                 f"Not checked: {target.host} did not resolve, so there is no address to look at.")]
         ctx.findings.extend(findings)
-        emit(CheckFinished(target, findings))
+        if on_event:
+            on_event(events.CheckFinished(target, findings))
 
     # What the lazy facts the checks asked for could not see (or not within the deadline).
     notes += [f"{source}: {why}" for source, why in list(snapshot.visibility.items()) if f"{source}: {why}" not in notes]
@@ -191,7 +164,8 @@ def diagnose(
         duration_ms=(time.perf_counter() - started) * 1000,
         notes=notes,
     )
-    emit(Finished(target, report))
+    if on_event:
+        on_event(events.Finished(target, report))
     return report
 
 
@@ -237,6 +211,10 @@ def run_check(loaded: LoadedCheck, ctx: Context) -> list[Finding]:
         where = f" ({loaded.source})" if not loaded.builtin else ""
         findings = [_error_finding(check.name, check.title, f"The check crashed{where}: {type(exc).__name__}: {exc}")]
     return _timed_and_clean(findings, start)
+
+
+def _nothing() -> None:
+    """An ``on_started`` callback for a run without an event listener."""
 
 
 def _run_isolated(loaded: LoadedCheck, ctx: Context, run_it: bool, on_started: Callable[[], object]) -> list[Finding] | None:
@@ -392,7 +370,4 @@ def _os_name() -> str:
     return f"{platform.system()} {platform.release()}".strip()
 
 
-__all__ = [
-    "CheckFinished", "CheckStarted", "Event", "FactsGathered", "Finished", "Planned",
-    "Probed", "Resolved", "decide_verdict", "diagnose", "run_check",
-]
+__all__ = ["decide_verdict", "diagnose", "run_check"]

@@ -39,6 +39,8 @@ IMPORT_TIMEOUT = 5.0  # seconds to import one plugin (in process; isolation.IMPO
 
 @dataclass
 class LoadedCheck:
+    """A check instance, and where it was loaded from."""
+
     check: Check
     origin: str  # "built-in", "entry point <dist> <version>", or "file <path>"
     source: str  # "portdoctor.checks.firewall:FirewallCheck" or a file path
@@ -51,6 +53,8 @@ class LoadedCheck:
 
 @dataclass
 class PluginError:
+    """A check that could not be loaded, and why (one line on stderr, a note in the report)."""
+
     source: str
     message: str
 

@@ -24,17 +24,9 @@ from pathlib import Path
 import pytest
 
 from portdoctor.api import Options, fix
+from portdoctor.events import CheckFinished, CheckStarted, FactsGathered, Finished, Planned, Probed, Resolved
 from portdoctor.model import Action, Finding, HostInfo, Outcome, Probe, Report, Status
-from portdoctor.pipeline import (
-    CheckFinished,
-    CheckStarted,
-    FactsGathered,
-    Finished,
-    Planned,
-    Probed,
-    Resolved,
-    decide_verdict,
-)
+from portdoctor.pipeline import decide_verdict
 from portdoctor.target import parse_target
 from portdoctor.testing import context, sock
 

@@ -9,9 +9,9 @@ import os
 import pytest
 
 from portdoctor.actions import offered
+from portdoctor.events import CheckFinished, CheckStarted, Finished, Planned, Probed, Resolved
 from portdoctor.history import compare_reports, load_report_dict, saved_reports
 from portdoctor.model import Action, Finding, Outcome, Probe, Report, Status
-from portdoctor.pipeline import CheckFinished, CheckStarted, Finished, Planned, Probed, Resolved
 from portdoctor.target import parse_target
 from portdoctor.testing import report as build_report
 from portdoctor.testing import sock

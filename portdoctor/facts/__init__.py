@@ -70,6 +70,8 @@ def os_kind() -> str:
 
 @dataclass
 class InterfaceAddress:
+    """One address on one of this machine's interfaces."""
+
     interface: str  # "lo", "eth0"
     address: str  # "127.0.0.1", "::1", "fe80::1%eth0"
     family: int  # 4 | 6

@@ -25,6 +25,8 @@ CAP_NET_BIND_SERVICE = 10
 
 @dataclass
 class BindCandidate:
+    """A process that may be the one meant to bind the port, and whether it may bind a privileged one."""
+
     pid: int
     name: str
     user: str | None

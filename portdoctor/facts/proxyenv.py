@@ -34,6 +34,8 @@ IGNORED_BY = "browsers (they use the system/PAC settings) and programs that open
 
 @dataclass
 class ProxySetting:
+    """The proxy an HTTP client would use for the target, from the environment."""
+
     variable: str  # the environment variable the client would use
     url: str  # its value, with credentials masked
     scheme: str  # "http", "https", "socks5", ...
@@ -132,6 +134,8 @@ def no_proxy_match(no_proxy: str, host: str, port: int) -> str | None:
 
 @dataclass
 class ProxyProbe:
+    """One bounded connection attempt to the proxy."""
+
     address: str | None
     outcome: str  # "open" | "refused" | "timeout" | "unreachable" | "error" | "unresolved"
     error: str | None = None

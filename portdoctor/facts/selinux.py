@@ -47,6 +47,8 @@ def port_types(table: dict[tuple[str, str], list[tuple[int, int]]], port: int, p
 
 @dataclass(frozen=True)
 class AvcDenial:
+    """One SELinux AVC ``name_bind`` denial from the audit log."""
+
     comm: str  # the program that was refused
     source_type: str  # httpd_t
     target_type: str  # unreserved_port_t
@@ -72,6 +74,8 @@ def parse_avc_name_bind(text: str, port: int) -> list[AvcDenial]:
 
 @dataclass
 class SelinuxFacts:
+    """SELinux's mode, port labels and recent denials."""
+
     mode: str | None  # "enforcing" | "permissive" | None (disabled or absent)
     port_table: dict | None = None  # parse_semanage_ports(), None if semanage could not run
     semanage_error: str | None = None

@@ -114,6 +114,8 @@ WELL_KNOWN: dict[int, KnownService] = {
 
 @dataclass(frozen=True)
 class UnixListener:
+    """A listening Unix socket (``/proc/net/unix``)."""
+
     path: str  # "/var/run/postgresql/.s.PGSQL.5432"; "@name" for the abstract namespace
     inode: int
     kind: str  # "stream" | "seqpacket"
@@ -169,6 +171,8 @@ def gather_unix_listeners(snap: Snapshot) -> list[UnixListener] | None:
 
 @dataclass
 class ServiceProcess:
+    """A running process of a well-known service."""
+
     pid: int
     name: str
     user: str | None = None

@@ -46,6 +46,8 @@ def parse_wslconfig(text: str) -> str | None:
 
 @dataclass
 class WslFacts:
+    """WSL's version and networking mode."""
+
     version: int | None
     osrelease: str
     networking_mode: str | None = None  # from .wslconfig, or inferred

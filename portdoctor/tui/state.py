@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from portdoctor.events import CheckFinished, CheckStarted, Event, Finished, Planned, Probed, Resolved
 from portdoctor.model import Finding, Probe, Report, Status, Target
-from portdoctor.pipeline import CheckFinished, CheckStarted, Event, Finished, Planned, Probed, Resolved
 
 WAITING = "waiting"
 RUNNING = "running"
