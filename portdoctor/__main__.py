@@ -21,6 +21,6 @@ def _drop_working_directory() -> None:
 
 _drop_working_directory()
 
-from portdoctor.cli import main  # noqa: E402 - after the working directory is dropped
+from portdoctor.cli import run  # noqa: E402 - after the working directory is dropped
 
-raise SystemExit(main())
+run()

@@ -82,10 +82,11 @@ if TYPE_CHECKING:  # the names below are imported from their modules when first 
         probe_signature,
     )
     from portdoctor.facts.selinux import SelinuxFacts, port_types
-    from portdoctor.facts.services import WELL_KNOWN, KnownService, ServiceProcess, Unit, names_port
+    from portdoctor.facts.services import ServiceProcess, Unit, names_port
     from portdoctor.facts.services import UnixListener as ProcNetUnixListener
     from portdoctor.facts.sockets import STOPPED_STATES, StoppedProcess, stopped_processes
     from portdoctor.facts.unixsock import UnixFacts, UnixListener, may_connect
+    from portdoctor.facts.wellknown import WELL_KNOWN, KnownService
     from portdoctor.facts.windows_ports import PortRange
     from portdoctor.facts.wsl import WslFacts
 
@@ -104,7 +105,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     **{name: ("portdoctor.facts.rules", name) for name in (
         "Decision", "DnatRule", "FirewallFacts", "FirewallRule", "evaluate", "packet_for", "probe_signature")},
     **{name: ("portdoctor.facts.selinux", name) for name in ("SelinuxFacts", "port_types")},
-    **{name: ("portdoctor.facts.services", name) for name in ("WELL_KNOWN", "KnownService", "names_port")},
+    **{name: ("portdoctor.facts.wellknown", name) for name in ("WELL_KNOWN", "KnownService")},
+    "names_port": ("portdoctor.facts.services", "names_port"),
     **{name: ("portdoctor.facts.sockets", name) for name in ("STOPPED_STATES", "StoppedProcess", "stopped_processes")},
     **{name: ("portdoctor.facts.unixsock", name) for name in ("UnixFacts", "UnixListener", "may_connect")},
 }
@@ -265,7 +267,7 @@ OWNER_STATES: Fact[dict[int, str]] = Fact("owner_states", "portdoctor.facts.sock
 # finding them costs the kernel a walk of every connection on the machine, so only a check
 # that needs them asks.
 NOT_LISTENING: Fact[list[Socket]] = Fact("not-listening", "portdoctor.facts.sockets:gather_not_listening")
-INIT_PROCESS: Fact[str | None] = Fact("init_process", "portdoctor.facts.services:gather_init_process")
+INIT_PROCESS: Fact[str | None] = Fact("init_process", "portdoctor.facts.machine:gather_init_process")
 UNIX_LISTENERS: Fact[list[ProcNetUnixListener] | None] = Fact("unix_listeners", "portdoctor.facts.services:gather_unix_listeners")
 WSL: Fact[WslFacts | None] = Fact("wsl", "portdoctor.facts.wsl:gather_wsl")
 MACOS_FIREWALL: Fact[MacosFirewall] = Fact("macos_firewall", "portdoctor.facts.macos_firewall:gather_macos_firewall")

@@ -186,11 +186,30 @@ def run_command(argv: Sequence[str], timeout: float = 2.0) -> CommandResult:
     so grandchildren do not outlive the deadline. As root the tool is taken from the
     system folders only (:func:`system_tool`).
     """
+    return run_commands([argv], timeout)[0]
+
+
+def run_commands(commands: Sequence[Sequence[str]], timeout: float = 2.0) -> list[CommandResult]:
+    """Several commands at once, as :func:`run_command` runs one: all are started, then
+    read in turn until one shared deadline (no thread each); results in the same order."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    started = [_start(argv) for argv in commands]
+    try:
+        return [_finish(argv, proc, deadline, timeout) for argv, proc in zip(commands, started)]
+    finally:  # after an interruption, none of them outlives the call
+        for proc in started:
+            if isinstance(proc, subprocess.Popen) and proc.returncode is None:
+                _kill_group(proc)
+
+
+def _start(argv: Sequence[str]) -> subprocess.Popen | CommandResult:
     program = system_tool(argv[0]) if argv else None
     if program is None:
         return CommandResult(argv, None, "", "", error=f"{argv[0] if argv else '?'} not found")
     try:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             [program, *argv[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
             text=True, errors="replace", start_new_session=True,
         )
@@ -198,8 +217,16 @@ def run_command(argv: Sequence[str], timeout: float = 2.0) -> CommandResult:
         return CommandResult(argv, None, "", "", error=f"{argv[0]} not found")
     except OSError as exc:
         return CommandResult(argv, None, "", "", error=f"{argv[0]}: {exc.strerror or exc}")
+
+
+def _finish(argv: Sequence[str], proc: subprocess.Popen | CommandResult, deadline: float,
+            timeout: float) -> CommandResult:
+    import time
+
+    if isinstance(proc, CommandResult):
+        return proc
     try:
-        stdout, stderr = proc.communicate(timeout=timeout)
+        stdout, stderr = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         return CommandResult(argv, None, "", "", error=f"{argv[0]} timed out after {timeout:g} s")

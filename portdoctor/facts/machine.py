@@ -69,4 +69,19 @@ class MachineFacts:
         return self.once("namespace_groups", list_namespaces)
 
 
-__all__ = ["MachineFacts"]
+def gather_init_process(snap: object = None) -> str | None:
+    """The name of PID 1 ("systemd", "init", "tini", ...); None where it cannot be read.
+
+    A gatherer for the ``INIT_PROCESS`` lazy fact: systemctl/journalctl advice only where
+    systemd runs.
+    """
+    from portdoctor.sanitize import clean_text
+
+    try:
+        with open("/proc/1/comm", encoding="utf-8", errors="replace") as f:
+            return clean_text(f.read().strip()) or None
+    except OSError:
+        return None
+
+
+__all__ = ["MachineFacts", "gather_init_process"]

@@ -214,36 +214,39 @@ def group_by_proc_net(pids: list[int], deadline: float) -> tuple[int | None, dic
     return own, groups
 
 
-def listeners_in_namespace(pid: int, port: int) -> list:
-    """Listeners on ``port`` in the network namespace of ``pid``, via netlink (needs root).
+NAMESPACE_SCAN_SECONDS = 3.0  # bound on asking every other namespace through netlink
 
-    A short-lived thread joins that namespace (setns affects only the calling thread)
-    and asks sock_diag there: far cheaper than reading /proc/PID/net/tcp, whose cost
-    grows with every socket on the machine. Raises OSError when setns is refused.
+
+def listeners_in_namespaces(pids: list[int], port: int,
+                            timeout: float = NAMESPACE_SCAN_SECONDS) -> dict[int, list[Socket] | OSError]:
+    """Listeners on ``port`` in the network namespace of each of ``pids``, via netlink (needs root).
+
+    One short-lived thread joins each namespace in turn (setns affects only the calling
+    thread) and asks sock_diag there: far cheaper than reading /proc/PID/net/tcp, whose
+    cost grows with every socket on the machine. Each pid maps to its listeners, or to
+    the OSError that stopped the query there (setns refused, pid gone, or the deadline).
     """
     import threading
 
     from portdoctor.facts.sockets import _sockets_by_netlink
 
-    box: dict = {}
+    found: dict[int, list[Socket] | OSError] = {}
 
     def worker() -> None:
-        try:
-            _enter_network_namespace(f"/proc/{pid}/ns/net")
-            from portdoctor.facts import netlink
+        from portdoctor.facts import netlink
 
-            with netlink.open_netlink() as nl:
-                box["sockets"] = _sockets_by_netlink(port, nl, listening_only=True)
-        except BaseException as exc:  # noqa: BLE001 - handed back below
-            box["error"] = exc
+        for pid in pids:
+            try:
+                _enter_network_namespace(f"/proc/{pid}/ns/net")
+                with netlink.open_netlink() as nl:
+                    found[pid] = [s for s in _sockets_by_netlink(port, nl, listening_only=True) if s.listening]
+            except BaseException as exc:  # noqa: BLE001 - handed back below
+                found[pid] = exc if isinstance(exc, OSError) else OSError(f"namespace of pid {pid}: {exc}")
 
     thread = threading.Thread(target=worker, name="portdoctor-netns", daemon=True)
     thread.start()
-    thread.join(3.0)
-    if "sockets" in box:
-        return [s for s in box["sockets"] if s.listening]
-    error = box.get("error")
-    raise error if isinstance(error, OSError) else OSError(f"namespace of pid {pid}: {error or 'timed out'}")
+    thread.join(timeout)
+    return {pid: found.get(pid, OSError(f"namespace of pid {pid}: timed out")) for pid in pids}
 
 
 def all_listeners_in_namespace(pid: int) -> list[Socket]:
@@ -294,10 +297,10 @@ def gather_namespaces(snap: Snapshot, machine: MachineFacts | None = None) -> No
         snap.visibility["namespaces"] = NOT_ROOT
     own, groups = _namespace_groups(snap, machine)
     netns_names = None
-    for inode, pids in sorted(groups.items()):
-        if inode == own:
-            continue
-        sockets = _listeners_of(pids, snap.port)
+    foreign = sorted((inode, pids) for inode, pids in groups.items() if inode != own)
+    asked = listeners_in_namespaces([pids[0] for _inode, pids in foreign], snap.port) if foreign else {}
+    for inode, pids in foreign:
+        sockets = _listeners_of(pids, snap.port, asked[pids[0]])
         ns = NetworkNamespace(inode, pids)
         snap.namespaces.append(ns)
         if not sockets:
@@ -331,20 +334,19 @@ def _namespace_groups(snap: Snapshot, machine: MachineFacts) -> tuple[int | None
     return own, groups
 
 
-def _listeners_of(pids: list[int], port: int) -> list[Socket]:
-    """The listeners on ``port`` in the namespace of ``pids``: through netlink from inside it,
-    else from the first readable /proc/PID/net."""
+def _listeners_of(pids: list[int], port: int, asked: list[Socket] | OSError) -> list[Socket]:
+    """The listeners on ``port`` in the namespace of ``pids``: what netlink answered from inside
+    it (``asked``: see :func:`listeners_in_namespaces`), else from the first readable /proc/PID/net."""
     from portdoctor.facts.sockets import read_proc_net_port
 
-    try:
-        return listeners_in_namespace(pids[0], port)
-    except OSError:
-        sockets: list[Socket] = []
-        for pid in pids:  # the first pid whose /proc/PID/net is readable
-            sockets = [s for s in read_proc_net_port(port, f"/proc/{pid}/net") if s.listening]
-            if sockets or os.path.exists(f"/proc/{pid}/net/tcp"):
-                break
-        return sockets
+    if isinstance(asked, list):
+        return asked
+    sockets: list[Socket] = []
+    for pid in pids:  # the first pid whose /proc/PID/net is readable
+        sockets = [s for s in read_proc_net_port(port, f"/proc/{pid}/net") if s.listening]
+        if sockets or os.path.exists(f"/proc/{pid}/net/tcp"):
+            break
+    return sockets
 
 
 def _label(ns: NetworkNamespace, netns_names: dict[int, str]) -> None:

@@ -15,7 +15,7 @@ import re
 import shutil
 from collections.abc import Callable
 
-from portdoctor.bounded import CommandResult, parallel_map, run_command
+from portdoctor.bounded import CommandResult, run_command, run_commands
 from portdoctor.facts.rules.iptables import parse_iptables_save
 from portdoctor.facts.rules.model import Ruleset, RuleTexts
 from portdoctor.facts.rules.nft import parse_nft_json
@@ -39,7 +39,7 @@ def read_ruleset(timeout: float = COMMAND_TIMEOUT) -> Ruleset:
         commands["ufw"] = ["ufw", "status"]
     if shutil.which("firewall-cmd"):
         commands["firewalld-state"] = ["firewall-cmd", "--state"]
-    outputs = parallel_map(lambda argv: run_command(argv, timeout), list(commands.values()))
+    outputs = run_commands(list(commands.values()), timeout)
     return build_ruleset(dict(zip(commands, outputs)), load_nft_text=lambda: _nft_text(timeout))
 
 
