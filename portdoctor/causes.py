@@ -7,11 +7,10 @@ A cause's long-form page lives in ``portdoctor/explain/pages/<name>.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Cause:
+class Cause(NamedTuple):
     """A cause a finding can name (``portdoctor explain NAME``)."""
 
     name: str

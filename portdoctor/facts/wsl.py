@@ -7,8 +7,6 @@ parsers are pure, proven on real files in ``tests/fixtures/platform``.
 
 from __future__ import annotations
 
-import configparser
-import glob
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -33,6 +31,8 @@ def wsl_version(osrelease: str) -> int | None:
 
 def parse_wslconfig(text: str) -> str | None:
     """``networkingMode`` from a .wslconfig ("nat", "mirrored", ...), lower-cased; None if unset."""
+    import configparser  # only under WSL 2, where a .wslconfig is read
+
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     try:
         parser.read_string(text)
@@ -85,5 +85,7 @@ def gather_wsl(snap: Snapshot) -> WslFacts | None:
 def _wslconfig_candidates() -> list[str]:
     users = [os.environ.get("USER", ""), os.environ.get("LOGNAME", "")]
     named = [f"/mnt/c/Users/{u}/.wslconfig" for u in users if u]
+    import glob  # only under WSL 2
+
     found = sorted(glob.glob("/mnt/*/Users/*/.wslconfig"))
     return named + (found if len(found) == 1 else [])

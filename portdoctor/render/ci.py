@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from portdoctor.model import Report
 from portdoctor.render import github, gitlab
 
 
-@dataclass(frozen=True)
-class CI:
+class CI(NamedTuple):
     """Which CI runner the process is in."""
 
     github: bool = False

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable
 
-from portdoctor.bounded import CommandResult, run_command, run_commands
+from portdoctor.bounded import CommandResult, run_command, run_commands, system_tool
 from portdoctor.facts.rules.iptables import parse_iptables_save
 from portdoctor.facts.rules.model import Ruleset, RuleTexts
 from portdoctor.facts.rules.nft import parse_nft_json
@@ -35,9 +34,9 @@ def read_ruleset(timeout: float = COMMAND_TIMEOUT) -> Ruleset:
         "iptables": ["iptables-save"],
         "ip6tables": ["ip6tables-save"],
     }
-    if shutil.which("ufw"):
+    if system_tool("ufw"):  # where run_command would run it from
         commands["ufw"] = ["ufw", "status"]
-    if shutil.which("firewall-cmd"):
+    if system_tool("firewall-cmd"):
         commands["firewalld-state"] = ["firewall-cmd", "--state"]
     outputs = run_commands(list(commands.values()), timeout)
     return build_ruleset(dict(zip(commands, outputs)), load_nft_text=lambda: _nft_text(timeout))
