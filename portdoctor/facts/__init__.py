@@ -248,7 +248,7 @@ def gather(port: int, protocol: str = "tcp", machine: MachineFacts | None = None
     snap = Snapshot(port=port, protocol=protocol, environ=dict(os.environ))
     snap.privileged = sockets.is_privileged()
     sources: list[tuple[str, Callable[[Snapshot], Any]]] = [
-        ("sockets", sockets.gather_sockets),
+        ("sockets", lambda s: sockets.gather_sockets(s, machine)),
         ("namespaces", lambda s: namespaces.gather_namespaces(s, machine)),
         ("interfaces", lambda s: s.interfaces.extend(machine.interfaces())),
         ("firewall", lambda s: firewall.gather_firewall(s, machine.ruleset())),

@@ -29,6 +29,7 @@ from portdoctor.sanitize import clean_text
 
 if TYPE_CHECKING:
     from portdoctor.facts import Snapshot
+    from portdoctor.facts.machine import MachineFacts
 
 CMDLINE_READ_LIMIT = 256 * 1024  # bytes of /proc/PID/cmdline read
 CMDLINE_KEEP = 4096  # characters of a command line kept in a report
@@ -63,8 +64,12 @@ def is_privileged() -> bool:
 # --- gathering ----------------------------------------------------------------------
 
 
-def gather_sockets(snap: Snapshot) -> None:
-    """Fill ``snap.sockets`` (the target's port) and ``snap.all_listening`` (any port)."""
+def gather_sockets(snap: Snapshot, machine: MachineFacts | None = None) -> None:
+    """Fill ``snap.sockets`` (the target's port) and ``snap.all_listening`` (any port).
+
+    ``machine``: the run's machine-wide facts; with them, the owners are looked for among
+    the processes of our own network namespace first (see :func:`own_namespace_first`).
+    """
     if not os.path.isdir("/proc/self/fd"):
         _gather_with_psutil(snap)
         return
@@ -86,7 +91,25 @@ def gather_sockets(snap: Snapshot) -> None:
     snap.sockets.extend(found)
     snap.all_listening = all_listening
     snap.extras["sockets_source"] = source
-    resolve_owners(snap.sockets, snap)
+    resolve_owners(snap.sockets, snap, pids=own_namespace_first(machine) if machine is not None else None)
+
+
+def own_namespace_first(machine: MachineFacts) -> list[int] | None:
+    """Every pid, those in our network namespace first (each group ascending); None if unknown.
+
+    A socket of this namespace is almost always held by one of its processes: the owner
+    search (which stops at the last listener found) then never walks the fds of the
+    other namespaces' processes, however many connections they hold. The others still
+    follow (a socket can be passed to, or left in, a process that moved).
+    """
+    try:
+        own, groups = machine.namespace_groups()
+        everyone = sorted(int(e.name) for e in os.scandir("/proc") if e.name.isdigit())
+    except OSError:
+        return None
+    first = groups.get(own, []) if own is not None else []
+    mine = set(first)
+    return first + [pid for pid in everyone if pid not in mine]
 
 
 def gather_not_listening(snap: Snapshot) -> list[Socket]:
