@@ -28,7 +28,7 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
-from portdoctor.api import Check, Context, Outcome, Probe, Socket, fix, hostport, is_loopback
+from portdoctor.api import ENGINE_SOCKETS, Check, Context, Outcome, Probe, Socket, fix, hostport, is_loopback
 
 if TYPE_CHECKING:
     from portdoctor.api import container_engine
@@ -75,13 +75,12 @@ class ContainerCheck(Check):
     timeout = 10.0  # the engine (2 s) and one backend probe
 
     def applies(self, ctx: Context) -> bool:
-        from portdoctor.api import container_engine
-
         if ctx.target.container:
             return True
         if not any(ctx.facts.is_local(a) for a in ctx.addresses):
             return False
-        return bool(container_engine.engine_sockets(ctx.environ))  # a few stat calls; nothing else
+        sockets = ctx.fact(ENGINE_SOCKETS)  # a few stat calls; nothing else
+        return bool(sockets)
 
     def run(self, ctx: Context):
         from portdoctor.api import container_engine

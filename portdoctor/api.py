@@ -131,6 +131,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ENGINE_SOCKETS",
     "HONOURED_BY",
     "IGNORED_BY",
     "INIT_PROCESS",
@@ -267,6 +268,9 @@ OWNER_STATES: Fact[dict[int, str]] = Fact("owner_states", "portdoctor.facts.sock
 # finding them costs the kernel a walk of every connection on the machine, so only a check
 # that needs them asks.
 NOT_LISTENING: Fact[list[Socket]] = Fact("not-listening", "portdoctor.facts.sockets:gather_not_listening")
+# The container engine's API sockets that exist here (stat calls): the engine client is
+# imported, and asked, only when there is one.
+ENGINE_SOCKETS: Fact[list[str]] = Fact("engine_sockets", "portdoctor.facts.engine_sockets:gather_engine_sockets")
 INIT_PROCESS: Fact[str | None] = Fact("init_process", "portdoctor.facts.machine:gather_init_process")
 UNIX_LISTENERS: Fact[list[ProcNetUnixListener] | None] = Fact("unix_listeners", "portdoctor.facts.services:gather_unix_listeners")
 WSL: Fact[WslFacts | None] = Fact("wsl", "portdoctor.facts.wsl:gather_wsl")

@@ -26,15 +26,14 @@ def with_view(ctx, view):
     return ctx
 
 
-def test_no_engine_socket_keeps_the_check_out_of_the_report(monkeypatch):
-    monkeypatch.setattr(engine, "engine_sockets", lambda environ: [])
-    assert not check.applies(context("127.0.0.1:8083"))
+def test_no_engine_socket_keeps_the_check_out_of_the_report():
+    assert not check.applies(context("127.0.0.1:8083", extras={"engine_sockets": []}))
 
 
-def test_a_remote_target_is_not_asked_about(monkeypatch):
-    monkeypatch.setattr(engine, "engine_sockets", lambda environ: ["/run/docker.sock"])
-    assert not check.applies(context("192.0.2.10:8083"))
-    assert check.applies(context("127.0.0.1:8083"))
+def test_a_remote_target_is_not_asked_about():
+    found = {"engine_sockets": ["/run/docker.sock"]}
+    assert not check.applies(context("192.0.2.10:8083", extras=found))
+    assert check.applies(context("127.0.0.1:8083", extras=found))
 
 
 def test_a_port_served_by_an_ordinary_process_never_asks_the_engine(monkeypatch):

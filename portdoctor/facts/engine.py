@@ -9,7 +9,8 @@ PID, published ports (``HostConfig.PortBindings``, kept while a container is sto
 exposed ports, network addresses, and the compose project and service labels.
 
 - Lazy: nothing is read unless a check asks (``ctx.facts.lazy("engine", ...)``), and
-  without an engine socket on the machine :func:`engine_sockets` is a handful of
+  without an engine socket on the machine :func:`engine_sockets`
+  (:mod:`portdoctor.facts.engine_sockets`) is a handful of
   ``stat`` calls and the answer is None.
 - Bounded: the whole conversation shares one deadline; a hung daemon costs that
   timeout once, never a hang.
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from portdoctor.facts.engine_sockets import engine_sockets
 from portdoctor.sanitize import clean_text
 
 if TYPE_CHECKING:
@@ -183,38 +185,6 @@ class EngineView:
             if prefix and c.id.startswith(prefix):
                 return c
         return None
-
-
-# --- where the engine listens ---------------------------------------------------
-
-
-def engine_sockets(environ: Mapping[str, str]) -> list[str]:
-    """Engine sockets that exist on this machine, most specific first (only ``stat`` calls)."""
-    candidates: list[str] = []
-    for var in ("DOCKER_HOST", "CONTAINER_HOST"):
-        value = environ.get(var, "")
-        if value.startswith("unix://"):
-            candidates.append(value[len("unix://"):])
-    runtime = environ.get("XDG_RUNTIME_DIR")
-    candidates += ["/var/run/docker.sock", "/run/docker.sock"]
-    if runtime:
-        candidates += [f"{runtime}/docker.sock", f"{runtime}/podman/podman.sock"]
-    candidates.append("/run/podman/podman.sock")
-    home = environ.get("HOME")
-    if home:
-        candidates.append(f"{home}/.docker/run/docker.sock")  # Docker Desktop for Linux
-    found: list[str] = []
-    seen: set[tuple[int, int]] = set()
-    for path in candidates:
-        try:
-            st = os.stat(path)
-        except (OSError, ValueError):
-            continue
-        key = (st.st_dev, st.st_ino)
-        if key not in seen:  # /run/docker.sock and /var/run/docker.sock are one socket
-            seen.add(key)
-            found.append(path)
-    return found
 
 
 # --- the client ---------------------------------------------------------------------
