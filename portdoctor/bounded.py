@@ -302,8 +302,11 @@ class Background:
         self._thread = threading.Thread(target=runner, name=f"portdoctor-{name}", daemon=True)
         self._thread.start()
 
-    def result(self) -> Any:
-        self._thread.join()
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for ``fn`` (at most ``timeout`` seconds: then :class:`Overrun`, the thread abandoned)."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise Overrun(f"{self._thread.name} did not finish within {timeout:g} s")
         if "error" in self._box:
             raise self._box["error"]
         return self._box.get("result")

@@ -183,15 +183,23 @@ def _unix_facts(target: Target, options: Options, gather_facts: Callable[[int, s
     the sockets on that port, so the check can say "it listens on TCP instead".
     """
     from portdoctor.facts.unixsock import service_of
-    from portdoctor.probe import probe_unix
+    from portdoctor.model import Probe
+    from portdoctor.probe import DEADLINE_GRACE, probe_unix
 
     path = target.path or ""
     _service, port, _pattern = service_of(path)
+    started = time.monotonic()
     probing = Background(lambda: probe_unix(path, options.timeout), "probe")
     snapshot = gather_facts(port, "tcp") if port else Snapshot(port=0, protocol="unix")
     # The path's own facts are the lazy fact ``unix`` the unix-socket check asks for,
     # bounded by that check's deadline (a path or a /proc file that never answers).
-    probe = probing.result()
+    # The connect's timeout does not cover looking the path up: on a hung NFS or FUSE
+    # mount that never returns, so the probe is bounded here too.
+    try:
+        probe = probing.result(max(0.0, started + options.timeout + DEADLINE_GRACE - time.monotonic()))
+    except Overrun:
+        probe = Probe(path, Outcome.TIMEOUT, (time.monotonic() - started) * 1000, None,
+                      "the path lookup did not finish before the deadline (a hung NFS or FUSE mount?)")
     return [], None, [probe], snapshot
 
 

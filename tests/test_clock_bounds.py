@@ -107,3 +107,55 @@ def test_many_a_records_behind_a_drop_finish_near_the_timeout(lab):
     assert len(doc["target"]["addresses"]) == 500
     assert r.elapsed < 15, r.elapsed  # was about 500 / 16 x 1 s = 31 s with no deadline
     assert any("not probed within" in n for n in doc["notes"]), doc["notes"]
+
+
+# --- reads that a hung file system could block forever ---------------------------------
+
+
+def _blocked_forever(release):
+    def wait(*_args, **_kwargs):
+        release.wait()  # a path lookup on a hung NFS/FUSE mount, or a /proc read that never returns
+    return wait
+
+
+def test_a_unix_socket_path_that_never_answers_is_a_timeout_within_the_probe_deadline(monkeypatch):
+    import threading
+
+    from portdoctor import probe as probe_module
+    from portdoctor.api import Options
+    from portdoctor.facts import Snapshot
+    from portdoctor.model import Outcome
+    from portdoctor.pipeline import diagnose
+    from portdoctor.target import parse_target
+
+    release = threading.Event()
+    monkeypatch.setattr(probe_module, "probe_unix", _blocked_forever(release))
+    box = {}
+    worker = threading.Thread(target=lambda: box.setdefault("report", diagnose(
+        parse_target("unix:///srv/hung/app.sock"), [], Options(timeout=0.2),
+        gather_facts=lambda port, protocol: Snapshot(port=port, protocol=protocol))), daemon=True)
+    worker.start()
+    worker.join(30)  # not a speed claim: without the bound the diagnosis never returns
+    release.set()
+    assert not worker.is_alive(), "the diagnosis waited for the path lookup forever"
+    (probe,) = box["report"].probes
+    assert probe.outcome is Outcome.TIMEOUT and "path lookup" in probe.error
+
+
+def test_listen_counters_that_never_answer_are_left_out(monkeypatch):
+    import threading
+
+    from portdoctor.facts import Snapshot, gather_during, netstat
+
+    release = threading.Event()
+    monkeypatch.setattr(netstat, "read_listen_counters", _blocked_forever(release))
+    monkeypatch.setattr("portdoctor.facts.COUNTERS_SECONDS", 0.1)
+    box = {}
+    worker = threading.Thread(target=lambda: box.setdefault("out", gather_during(
+        lambda: "probed", 1, "tcp", lambda port, protocol: Snapshot(port=port, protocol=protocol))), daemon=True)
+    worker.start()
+    worker.join(30)
+    release.set()
+    assert not worker.is_alive(), "the /proc counters read blocked the diagnosis"
+    snapshot, result = box["out"]
+    assert result == "probed" and snapshot.extras["listen_counters"] is None

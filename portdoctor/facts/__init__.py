@@ -37,6 +37,7 @@ T = TypeVar("T")
 FACTS_SECONDS = 8.0  # reading the machine for one target (the eager sources together)
 LAZY_FACT_SECONDS = 8.0  # one lazy fact asked for outside a check's deadline
 LAZY_MARGIN = 0.5  # of a check's deadline, kept for the check to skip when a lazy fact is not read
+COUNTERS_SECONDS = 1.0  # each read of the listen-overflow counters around the probes
 
 _check_deadline = threading.local()
 
@@ -316,12 +317,19 @@ def gather_during(probing: Callable[[], T], port: int, protocol: str,
     just before the probes start and just after they end, so the difference is what our
     probes met (``extras["listen_counters"]``, read by the backlog check).
     """
-    from portdoctor.bounded import Background
+    from portdoctor.bounded import Background, Overrun, call_with_timeout
     from portdoctor.facts import netstat
 
-    listen_before = netstat.read_listen_counters()
+    def counters() -> netstat.ListenCounters | None:
+        """The counters, or None when /proc does not answer within a second (a hung read)."""
+        try:
+            return call_with_timeout(netstat.read_listen_counters, COUNTERS_SECONDS, name="listen counters")
+        except Overrun:
+            return None
+
+    listen_before = counters()
     running = Background(probing, "probe")
     snapshot = gather_facts(port, protocol)
     result: T = running.result()
-    snapshot.extras.setdefault("listen_counters", netstat.delta(listen_before, netstat.read_listen_counters()))
+    snapshot.extras.setdefault("listen_counters", netstat.delta(listen_before, counters()))
     return snapshot, result
