@@ -22,7 +22,7 @@ from portdoctor.causes import CAUSES, rank
 from portdoctor.commands import tidy as tidy_commands
 from portdoctor.facts import Snapshot, gather, gather_during, within
 from portdoctor.facts.machine import MachineFacts
-from portdoctor.model import Finding, HostInfo, Outcome, Report, Status, Target, Verdict
+from portdoctor.model import Finding, HostInfo, Outcome, Probe, Report, Status, Target, Verdict
 from portdoctor.plugins import LoadedCheck, PluginError
 from portdoctor.probe import probe_all
 from portdoctor.resolve import resolve
@@ -183,7 +183,6 @@ def _unix_facts(target: Target, options: Options, gather_facts: Callable[[int, s
     the sockets on that port, so the check can say "it listens on TCP instead".
     """
     from portdoctor.facts.unixsock import service_of
-    from portdoctor.model import Probe
     from portdoctor.probe import DEADLINE_GRACE, probe_unix
 
     path = target.path or ""

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit.terminal import tmux, wait_for_screen
 from portdoctor import isolation
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="plugins run in child processes only where fork exists")
@@ -294,23 +295,10 @@ def test_the_wizard_shows_the_error_and_stays_usable(private, tmp_path, free_por
     command = (f"env {env} {portdoctor_bin} --timeout 1 --checks-dir {private} 127.0.0.1:{free_port}; "
                f"echo $? > {exit_file}; sleep 30")
 
-    def tmux(*args: str) -> str:
-        return subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=10, check=True).stdout
-
-    def screen_with(needle: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = tmux("capture-pane", "-p", "-t", session)
-            if needle in screen:
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"{needle!r} not on screen within {timeout} s; the screen was:\n{screen}")
-
     tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", command)
     try:
-        screen = screen_with("not-listening")
-        screen = screen_with("loop-run")
+        screen = wait_for_screen(session, "not-listening", timeout=30)
+        screen = wait_for_screen(session, "loop-run", timeout=30)
         assert "PLUGIN-MARKER" not in screen
         tmux("send-keys", "-t", session, "q")
         deadline = time.monotonic() + 15

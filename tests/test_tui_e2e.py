@@ -15,24 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from labkit.terminal import tmux, wait_for_screen
+
 pytestmark = pytest.mark.tui
 
 PORTDOCTOR = Path(sys.executable).with_name("portdoctor")
-
-
-def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=10, check=True).stdout
-
-
-def _wait_for_screen(session: str, needle: str, timeout: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = _tmux("capture-pane", "-p", "-t", session)
-        if needle in screen:
-            return screen
-        time.sleep(0.1)
-    raise AssertionError(f"{needle!r} not on screen within {timeout} s; the screen was:\n{screen}")
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
@@ -43,20 +30,20 @@ def test_refused_then_listening_in_a_real_terminal(tmp_path, free_port):
     env = (f"TERM=xterm-256color XDG_DATA_HOME={tmp_path} XDG_CONFIG_HOME={tmp_path} "
            f"NO_COLOR= CI= PORTDOCTOR_STARTUP_PROBE=")
     command = f"env {env} {PORTDOCTOR} --timeout 1 127.0.0.1:{free_port}; echo $? > {exit_file}; sleep 30"
-    _tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", command)
+    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", command)
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        screen = _wait_for_screen(session, "✘ not-listening")
+        screen = wait_for_screen(session, "✘ not-listening")
         assert f"127.0.0.1:{free_port}" in screen and "refused" in screen
 
         server.bind(("127.0.0.1", free_port))
         server.listen(8)
-        _tmux("send-keys", "-t", session, "r")
-        screen = _wait_for_screen(session, "FIXED")
+        tmux("send-keys", "-t", session, "r")
+        screen = wait_for_screen(session, "FIXED")
         assert f"{free_port} is reachable now" in screen and "open" in screen
 
-        _tmux("send-keys", "-t", session, "q")
+        tmux("send-keys", "-t", session, "q")
         deadline = time.monotonic() + 10
         while not exit_file.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
