@@ -14,7 +14,6 @@ that is never "accepting"; the first step is ``kill -CONT PID``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from portdoctor.api import (
@@ -25,6 +24,7 @@ from portdoctor.api import (
     Outcome,
     Socket,
     StoppedProcess,
+    dataclass,
     fix,
     owner_label,
     stopped_processes,

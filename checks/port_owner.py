@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
-from dataclasses import dataclass
 
-from portdoctor.api import NOT_LISTENING, Action, Check, Context, Socket, fix, is_loopback, owner_label
+from portdoctor.api import NOT_LISTENING, Action, Check, Context, Socket, dataclass, fix, is_loopback, owner_label
 
 
 def _describe_owner(s: Socket) -> str:

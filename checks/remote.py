@@ -12,10 +12,9 @@ here, and the finding says so).
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from portdoctor.api import Check, Context, Outcome, Probe, Status, bracketed, fix
+from portdoctor.api import Check, Context, Outcome, Probe, Status, bracketed, dataclass, fix
 
 if TYPE_CHECKING:
     from portdoctor.api import Route

@@ -19,7 +19,6 @@ table, systemctl) are read lazily, only when nothing listens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portdoctor.api import (
@@ -28,6 +27,7 @@ from portdoctor.api import (
     Check,
     Context,
     Socket,
+    dataclass,
     fix,
     hostport,
     service_processes,

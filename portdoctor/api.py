@@ -22,7 +22,9 @@ module (a test enforces it), so what they can do, a third-party check can do too
   environment (:func:`effective_proxy` ...), why a name did not resolve
   (:attr:`Context.resolve_kind`), the container engine (:data:`container_engine`);
 - one vocabulary: :func:`hostport`, :func:`bracketed`, :func:`is_loopback`,
-  :func:`owner_label` (and :func:`owner_words` for an owner known by its parts).
+  :func:`owner_label` (and :func:`owner_words` for an owner known by its parts);
+- ``dataclass`` and ``field`` (from :mod:`portdoctor.records`: the standard decorator's
+  behaviour without its start-up cost; the standard :mod:`dataclasses` works too).
 
 ``portdoctor.testing`` builds a :class:`Context` from fixture data for a check's tests.
 """
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from portdoctor.facts import InterfaceAddress, Snapshot
@@ -52,6 +53,7 @@ from portdoctor.model import (
     owner_words,
     reachable,
 )
+from portdoctor.records import dataclass, field
 from portdoctor.resolve import NO_ADDRESS, NO_SUCH_NAME, RESOLVER_FAILED
 from portdoctor.target import is_loopback
 
@@ -180,9 +182,11 @@ __all__ = [
     "bracketed",
     "clients_that_fail_on",
     "container_engine",
+    "dataclass",
     "effective_proxy",
     "evaluate",
     "excluded_ports",
+    "field",
     "fix",
     "hostport",
     "inside_container_advice",

@@ -10,8 +10,9 @@ import os
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from portdoctor.records import dataclass
 
 T = TypeVar("T")
 

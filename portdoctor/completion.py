@@ -12,7 +12,8 @@ schemes with a default port, ``localhost:``, ``127.0.0.1:``, ``[::1]:``, ``conta
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+
+from portdoctor.records import dataclass
 
 SHELLS = ("bash", "zsh", "fish")
 HEADER = "portdoctor {shell} completion, generated from portdoctor's argument parser: do not edit"

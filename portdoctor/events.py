@@ -7,10 +7,10 @@ callback, so a ``--report`` run never imports this module.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from portdoctor.facts import Snapshot
 from portdoctor.model import Finding, Probe, Report, Target
+from portdoctor.records import dataclass
 
 
 @dataclass

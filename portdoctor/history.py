@@ -10,12 +10,12 @@ wizard's history screen is a view of these; nothing here needs a terminal.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from portdoctor.model import Socket, Target, hostport, owner_label
 from portdoctor.output import FORMAT_EXTENSION
+from portdoctor.records import dataclass
 
 # --- the history of saved reports --------------------------------------------------
 

@@ -51,10 +51,10 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from portdoctor.api import Check
+from portdoctor.records import fields as dataclass_fields
 
 IMPORT_SECONDS = 5.0  # as plugins.IMPORT_TIMEOUT; applies() has pipeline.APPLIES_SECONDS
 MAX_RESULT_BYTES = 1024 * 1024  # one message from a child; a finding is a few KB

@@ -29,12 +29,12 @@ import ipaddress
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
 
 from portdoctor.exitcodes import UsageError
 from portdoctor.lazyre import LazyPattern, lazy
 from portdoctor.masking import mask_command_line, mask_urls_in
 from portdoctor.model import ClientMessage, Target, hostport
+from portdoctor.records import dataclass, field, replace
 from portdoctor.target import looks_like_message, read_target  # noqa: F401 - the names callers know here
 
 MAX_TEXT_BYTES = 4 * 1024 * 1024  # --from-log reads at most this much

@@ -1,4 +1,4 @@
-"""The report model: plain dataclasses built once per diagnosis.
+"""The report model: plain record classes (:mod:`portdoctor.records`) built once per diagnosis.
 
 Every output (text, Markdown, JSON, JUnit, the wizard) is a function of a
 :class:`Report`. ``to_dict()`` gives the contract's JSON shape
@@ -7,9 +7,10 @@ Every output (text, Markdown, JSON, JUnit, the wizard) is a function of a
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, Protocol
+
+from portdoctor.records import asdict, dataclass, field
 
 SCHEMA_ID = "portdoctor/report/v1"
 

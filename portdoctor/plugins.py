@@ -26,12 +26,12 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from portdoctor.api import Check
 from portdoctor.bounded import Overrun, call_untrusted
+from portdoctor.records import dataclass
 
 GROUP = "portdoctor.checks"
 IMPORT_TIMEOUT = 5.0  # seconds to import one plugin (in process; isolation.IMPORT_SECONDS in a child)

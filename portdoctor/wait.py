@@ -14,12 +14,12 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TextIO
 
 from portdoctor.bounded import parallel_map
 from portdoctor.model import Outcome, Target, clients_that_fail_on, reachable
 from portdoctor.probe import probe_all
+from portdoctor.records import dataclass, field
 from portdoctor.resolve import resolve
 from portdoctor.sanitize import clean_text
 

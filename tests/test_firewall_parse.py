@@ -5,11 +5,11 @@ rules untouched) by the make-*.sh scripts there; each script's header records th
 capture command. nftables 1.0.6, iptables 1.8.9 (nf_tables).
 """
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 
+from portdoctor import records
 from portdoctor.bounded import CommandResult
 from portdoctor.facts.firewall import (
     build_facts,
@@ -274,7 +274,7 @@ def test_a_non_root_report_says_the_long_permission_error_once(monkeypatch, free
     assert "firewall: the rules need root (iptables-save: Permission denied)" in report.notes
     skipped = next(f for f in report.findings if f.check == "firewall")
     assert _IPTABLES_DENIED in skipped.title and "nft exited 1" in skipped.title
-    without_notes = dataclasses.replace(report, notes=[])
+    without_notes = records.replace(report, notes=[])
     for fmt in ("text", "markdown"):
         document = render([report], fmt)
         assert "firewall: the rules need root (iptables-save: Permission denied)" in document

@@ -8,12 +8,12 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import replace
 
 import pytest
 
 from portdoctor.actions import is_namespace_init, offered, process_start_time, stop_process
 from portdoctor.model import Action, Finding, Status
+from portdoctor.records import replace
 
 LISTENER = ("import ctypes, socket, sys, time\n"
             "ctypes.CDLL(None).prctl(15, sys.argv[1].encode()[:15], 0, 0, 0)\n"

@@ -22,10 +22,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from portdoctor.model import Socket
+from portdoctor.records import dataclass, field, replace
 
 if TYPE_CHECKING:  # the types only: these modules are imported when their facts are gathered
     from portdoctor.facts.machine import MachineFacts

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from portdoctor.masking import mask_argv
+from portdoctor.records import dataclass
 from portdoctor.sanitize import clean_text
 
 if TYPE_CHECKING:

@@ -32,11 +32,11 @@ import socket
 import time
 from calendar import timegm
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from portdoctor.facts.engine_sockets import engine_sockets
+from portdoctor.records import dataclass, field
 from portdoctor.sanitize import clean_text
 
 if TYPE_CHECKING:
@@ -481,9 +481,8 @@ def locate_container(target: Target, view: EngineView | None = None) -> Target:
     one, then the first exposed one. Raises UsageError (one line) when the engine cannot
     be read or has no such container.
     """
-    from dataclasses import replace
-
     from portdoctor.exitcodes import UsageError
+    from portdoctor.records import replace
 
     name, shown = target.container, target.input
     if name is None:

@@ -7,10 +7,10 @@ Bounded; proven on real tool output in ``tests/fixtures/platform``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from portdoctor.bounded import run_command
+from portdoctor.records import dataclass
 
 if TYPE_CHECKING:
     from portdoctor.facts import Snapshot

@@ -17,9 +17,9 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from portdoctor.records import dataclass, field
 from portdoctor.sanitize import clean_text
 
 if TYPE_CHECKING:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import socket
 import struct
-from dataclasses import dataclass
+
+from portdoctor.records import dataclass
 
 NETLINK_ROUTE = 0
 NETLINK_SOCK_DIAG = 4

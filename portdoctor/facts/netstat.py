@@ -12,8 +12,9 @@ Elsewhere (macOS, Windows, no /proc) the reading is None.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from pathlib import Path
+
+from portdoctor.records import dataclass
 
 NETSTAT = Path("/proc/net/netstat")
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from portdoctor.records import dataclass
 
 if TYPE_CHECKING:
     from portdoctor.facts import Snapshot

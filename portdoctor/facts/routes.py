@@ -12,10 +12,10 @@ import ipaddress
 import json
 import re
 import shutil
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from portdoctor.bounded import run_command
+from portdoctor.records import dataclass, field
 
 if TYPE_CHECKING:
     from portdoctor.facts import Snapshot

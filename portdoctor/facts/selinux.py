@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from portdoctor.bounded import run_command
+from portdoctor.records import dataclass
 
 if TYPE_CHECKING:
     from portdoctor.facts import Snapshot

@@ -18,13 +18,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from portdoctor.bounded import run_command
 from portdoctor.facts.machine import gather_init_process
 from portdoctor.facts.wellknown import WELL_KNOWN, KnownService  # noqa: F401 - re-exported: the names known here
 from portdoctor.lazyre import lazy
+from portdoctor.records import dataclass, field
 from portdoctor.sanitize import clean_text
 
 if TYPE_CHECKING:

@@ -21,10 +21,10 @@ import socket
 import struct
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from portdoctor.model import Socket
+from portdoctor.records import dataclass
 from portdoctor.sanitize import clean_text
 
 if TYPE_CHECKING:

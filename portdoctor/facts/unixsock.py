@@ -29,10 +29,10 @@ import re
 import socket
 import stat
 import struct
-from dataclasses import dataclass, field
 
 from portdoctor.facts import netlink
 from portdoctor.facts.services import WELL_KNOWN, KnownService, read_unix_listeners
+from portdoctor.records import dataclass, field
 from portdoctor.sanitize import clean_text
 
 UDIAG_SHOW_NAME, UDIAG_SHOW_VFS, UDIAG_SHOW_RQLEN, UDIAG_SHOW_UID = 0x01, 0x02, 0x10, 0x40

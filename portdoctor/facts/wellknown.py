@@ -9,7 +9,8 @@ reads the machine about them is :mod:`portdoctor.facts.services`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from portdoctor.records import dataclass
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ parsers are pure, proven on real files in ``tests/fixtures/platform``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from portdoctor.records import dataclass
 
 if TYPE_CHECKING:
     from portdoctor.facts import Snapshot

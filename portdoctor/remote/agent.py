@@ -54,7 +54,7 @@ def main(spec_text: str, nonce: str, archive: zipfile.ZipFile) -> int:
         target = parse_target(item["input"])
         chosen = _server_side_address(item.get("addresses") or [], notes) if item.get("server_side") else None
         if chosen is not None:
-            from dataclasses import replace
+            from portdoctor.records import replace
 
             target = replace(target, host=chosen, host_defaulted=False)
         targets.append(target)

@@ -15,11 +15,11 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timezone
 
 from portdoctor import __version__
 from portdoctor.model import Finding, HostInfo, Remediation, Report, ServerSide, Status, Target, Verdict, hostport
+from portdoctor.records import replace
 from portdoctor.remote.destination import Destination
 from portdoctor.remote.transport import Failure, SshOptions, classify_failure, run_over_ssh
 

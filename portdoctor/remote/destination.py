@@ -15,10 +15,10 @@ guessed at. That keeps the report path free of a YAML dependency.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from portdoctor.exitcodes import UsageError
+from portdoctor.records import dataclass
 
 MAX_HOSTS = 1000
 

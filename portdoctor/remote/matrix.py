@@ -8,9 +8,8 @@ asked about a target.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from portdoctor.model import Report
+from portdoctor.records import dataclass
 
 
 @dataclass

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
 
 from portdoctor.causes import CAUSES
 from portdoctor.model import Finding, HostInfo, Outcome, Probe, Remediation, Report, Socket, Status, Target, Verdict
+from portdoctor.records import dataclass, field
 
 MAX_ENVELOPE = 4 * 1024 * 1024
 MAX_TEXT = 2000

@@ -18,9 +18,9 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from typing import IO
 
+from portdoctor.records import dataclass
 from portdoctor.remote.destination import Destination
 
 MAX_STDOUT = 8 * 1024 * 1024

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from portdoctor.api import Options
 from portdoctor.model import Report, Target
+from portdoctor.records import dataclass, field
 
 if TYPE_CHECKING:
     from portdoctor.pipeline import EventSink

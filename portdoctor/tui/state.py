@@ -9,10 +9,9 @@ reports are :mod:`portdoctor.history`; the fix action the wizard offers is a che
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from portdoctor.events import CheckFinished, CheckStarted, Event, Finished, Planned, Probed, Resolved
 from portdoctor.model import Finding, Probe, Report, Status, Target
+from portdoctor.records import dataclass, field
 
 WAITING = "waiting"
 RUNNING = "running"

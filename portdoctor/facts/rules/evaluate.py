@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from portdoctor.facts.rules.iptables import TABLE_PRIORITY
 from portdoctor.facts.rules.model import BLOCKING, Chain, FirewallRule, Matcher, Packet, Ruleset, describe_value
 from portdoctor.facts.rules.nft import nft_values
+from portdoctor.records import dataclass, field
 from portdoctor.sanitize import clean_text
 
 LOCAL_HOOKS = ("output", "postrouting", "prerouting", "input")

@@ -21,10 +21,10 @@ from __future__ import annotations
 import ipaddress
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from dataclasses import field as _field  # Matcher has an attribute named `field`
 from typing import TYPE_CHECKING, Any
 
+from portdoctor.records import dataclass, field
+from portdoctor.records import field as _field  # Matcher has an attribute named `field`
 from portdoctor.sanitize import clean_text
 
 if TYPE_CHECKING:
