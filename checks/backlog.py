@@ -14,8 +14,6 @@ that is never "accepting"; the first step is ``kill -CONT PID``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from portdoctor.api import (
     OWNER_STATES,
     STOPPED_STATES,
@@ -29,6 +27,10 @@ from portdoctor.api import (
     owner_label,
     stopped_processes,
 )
+
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def at_limit(sock: Socket) -> bool:

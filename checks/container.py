@@ -26,10 +26,10 @@ Nothing is asked when no engine socket exists; an unreadable socket is a ``skip`
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING
 
 from portdoctor.api import ENGINE_SOCKETS, Check, Context, Outcome, Probe, Socket, fix, hostport, is_loopback
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     from portdoctor.api import container_engine
 

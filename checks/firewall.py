@@ -10,11 +10,12 @@ the check skips with how to look.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from portdoctor.api import Check, Context, Outcome, Probe, fix, hostport
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     from portdoctor.api import Decision, FirewallFacts, FirewallRule
 
 _FILTER_OUTCOMES = (Outcome.REFUSED, Outcome.TIMEOUT, Outcome.ERROR, Outcome.UNREACHABLE)

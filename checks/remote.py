@@ -12,10 +12,10 @@ here, and the finding says so).
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
 
 from portdoctor.api import Check, Context, Outcome, Probe, Status, bracketed, dataclass, fix
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     from portdoctor.api import Route
 

@@ -19,8 +19,6 @@ table, systemctl) are read lazily, only when nothing listens.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from portdoctor.api import (
     INIT_PROCESS,
     UNIX_LISTENERS,
@@ -34,7 +32,10 @@ from portdoctor.api import (
     systemd_units,
 )
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     from portdoctor.api import KnownService
 
 

@@ -19,10 +19,10 @@ and :class:`~portdoctor.facts.unixsock.UnixFacts`:
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
 
 from portdoctor.api import Check, Context, Outcome, fix, owner_label, unix_socket
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     from portdoctor.api import UnixFacts
 

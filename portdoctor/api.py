@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from portdoctor.facts import InterfaceAddress, Snapshot
 from portdoctor.model import (
@@ -57,7 +56,10 @@ from portdoctor.records import dataclass, field
 from portdoctor.resolve import NO_ADDRESS, NO_SUCH_NAME, RESOLVER_FAILED
 from portdoctor.target import is_loopback
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:  # the names below are imported from their modules when first read: see __getattr__
+    from typing import Any, Generic, TypeVar
+
     from portdoctor.facts import engine as container_engine
     from portdoctor.facts.binders import BindCandidate, lazy_bind_candidates
     from portdoctor.facts.macos_firewall import MacosFirewall, pf_rules_naming_port
@@ -211,10 +213,22 @@ __all__ = [
     "unix_socket",
 ]
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    T = TypeVar("T")
+
+    class _Typed(Generic[T]):
+        """``Fact[X]`` for type checkers."""
+else:
+    T = None
+
+    class _Typed:
+        """``Fact[X]`` in an annotation: nothing to do at run time (typing is not imported)."""
+
+        def __class_getitem__(cls, item: object) -> type:
+            return cls
 
 
-class Fact(Generic[T]):
+class Fact(_Typed[T]):
     """A typed key for a fact only some checks need: ``ctx.fact(KEY)`` gathers it on first
     use, once per snapshot, and returns ``None`` when it could not be read (the reason is
     in ``ctx.facts.visibility[KEY.name]``).

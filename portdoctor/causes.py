@@ -7,10 +7,11 @@ A cause's long-form page lives in ``portdoctor/explain/pages/<name>.md``.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from portdoctor.records import dataclass
 
 
-class Cause(NamedTuple):
+@dataclass(frozen=True)
+class Cause:
     """A cause a finding can name (``portdoctor explain NAME``)."""
 
     name: str

@@ -16,11 +16,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 from portdoctor import __version__
 from portdoctor.exitcodes import REPORT_BUG, ExitCode, UsageError
 from portdoctor.masking import mask_urls_in
+
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 SUBCOMMANDS = ("explain", "checks", "schema", "completion")
 MAX_WORKERS = 32  # targets diagnosed at once
@@ -345,9 +348,14 @@ def _interactive(args) -> bool:
 
 def diagnose_all(targets, args):
     """Every target diagnosed concurrently (threads); reports in the targets' order."""
+    from portdoctor.facts.machine import MachineFacts
+
+    machine = MachineFacts()  # rules, interfaces, namespaces: read once for every target
+    if any(t.protocol != "unix" for t in targets):
+        machine.start_rule_dumps()  # nft and iptables-save run while the checks are loaded
+
     from portdoctor.api import Options
     from portdoctor.bounded import parallel_map
-    from portdoctor.facts.machine import MachineFacts
     from portdoctor.pipeline import diagnose
     from portdoctor.plugins import discover
 
@@ -355,7 +363,6 @@ def diagnose_all(targets, args):
     for error in plugin_errors:
         _err(f"portdoctor: {_one_line(str(error))}")
     options = Options(timeout=args.timeout, expect=args.expect)
-    machine = MachineFacts()  # rules, interfaces, namespaces: read once for every target
 
     def one(target):
         return diagnose(target, checks, options, plugin_errors=plugin_errors, machine=machine)
@@ -385,14 +392,14 @@ def _run_wait(targets, args, fmt: str) -> int:
 
 
 def _run_report(targets, args, fmt: str) -> int:
-    from portdoctor.render import ci, github, render
-
     if args.ssh or args.from_hosts:
         from portdoctor.remote.cli import diagnose_remote
 
         reports = diagnose_remote(targets, args, diagnose_all)
     else:
         reports = diagnose_all(targets, args)
+    from portdoctor.render import ci, github, render
+
     document = render(reports, fmt, verbose=args.verbose)  # plain: what -o and --save keep
     runner = ci.detect()
 

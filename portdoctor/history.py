@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from portdoctor.model import Socket, Target, hostport, owner_label
 from portdoctor.output import FORMAT_EXTENSION
 from portdoctor.records import dataclass
+
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 # --- the history of saved reports --------------------------------------------------
 

@@ -51,10 +51,13 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any
 
 from portdoctor.api import Check
 from portdoctor.records import fields as dataclass_fields
+
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 IMPORT_SECONDS = 5.0  # as plugins.IMPORT_TIMEOUT; applies() has pipeline.APPLIES_SECONDS
 MAX_RESULT_BYTES = 1024 * 1024  # one message from a child; a finding is a few KB

@@ -8,9 +8,12 @@ Every output (text, Markdown, JSON, JUnit, the wizard) is a function of a
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Protocol
 
 from portdoctor.records import asdict, dataclass, field
+
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
 SCHEMA_ID = "portdoctor/report/v1"
 
@@ -64,20 +67,21 @@ class ClientMessage:
         return {"client": self.client, "said": self.said, "addresses": list(self.addresses), "note": self.note}
 
 
-class Owner(Protocol):
-    """What an owner label reads: a :class:`Socket`, a Unix socket's listener, a process."""
+if TYPE_CHECKING:  # what an owner label reads (a Protocol: for type checkers only)
+    class Owner(Protocol):
+        """What an owner label reads: a :class:`Socket`, a Unix socket's listener, a process."""
 
-    @property
-    def pid(self) -> int | None: ...
+        @property
+        def pid(self) -> int | None: ...
 
-    @property
-    def process(self) -> str | None: ...
+        @property
+        def process(self) -> str | None: ...
 
-    @property
-    def user(self) -> str | None: ...
+        @property
+        def user(self) -> str | None: ...
 
-    @property
-    def uid(self) -> int | None: ...
+        @property
+        def uid(self) -> int | None: ...
 
 
 def owner_label(owner: Owner) -> str:

@@ -13,7 +13,6 @@ import socket
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
 
 from portdoctor import __version__
 from portdoctor.api import Context, Options
@@ -28,7 +27,10 @@ from portdoctor.probe import probe_all
 from portdoctor.resolve import resolve
 from portdoctor.sanitize import clean_mapping, clean_text
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     from portdoctor.events import EventSink
 
 _EVENTS = ("CheckFinished", "CheckStarted", "Event", "EventSink", "FactsGathered", "Finished", "Planned",

@@ -27,7 +27,6 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 from portdoctor.api import Check
 from portdoctor.bounded import Overrun, call_untrusted
@@ -70,7 +69,8 @@ class MissingFolder(PluginError):
         return f"checks folder {self.source} {self.message}"
 
 
-class EntryPoint(NamedTuple):
+@dataclass(frozen=True)
+class EntryPoint:
     """One ``name = module:attr`` line of a distribution's entry_points.txt."""
 
     name: str

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal, overload
 
 from portdoctor.exitcodes import UsageError
 from portdoctor.lazyre import lazy
 from portdoctor.masking import mask_url, userinfo_end
 from portdoctor.model import Target
+
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import Literal, overload
+else:
+    def overload(fn):  # type checkers read the variants; at run time the last definition stands
+        return fn
 
 # The scheme's default port, for URL targets that omit one.
 DEFAULT_PORTS: dict[str, int] = {

@@ -31,12 +31,15 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from portdoctor.api import Check, Context, InterfaceAddress, Options, Snapshot
 from portdoctor.model import Finding, HostInfo, Outcome, Probe, Report, Socket, Verdict
 from portdoctor.resolve import ResolveError
 from portdoctor.target import parse_target
+
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["LOOPBACK", "context", "free_ports", "report", "resolve_failure", "run", "sock"]
 

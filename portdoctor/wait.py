@@ -14,7 +14,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
 
 from portdoctor.bounded import parallel_map
 from portdoctor.model import Outcome, Target, clients_that_fail_on, reachable
@@ -22,6 +21,10 @@ from portdoctor.probe import probe_all
 from portdoctor.records import dataclass, field
 from portdoctor.resolve import resolve
 from portdoctor.sanitize import clean_text
+
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import TextIO
 
 FIRST_INTERVAL = 0.1
 MAX_INTERVAL = 1.0

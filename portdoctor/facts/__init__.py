@@ -22,17 +22,19 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from portdoctor.model import Socket
 from portdoctor.records import dataclass, field, replace
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:  # the types only: these modules are imported when their facts are gathered
+    from typing import Any, TypeVar
+
     from portdoctor.facts.machine import MachineFacts
     from portdoctor.facts.namespaces import NetworkNamespace
     from portdoctor.facts.rules import DnatRule, FirewallFacts
 
-T = TypeVar("T")
+    T = TypeVar("T")
 
 FACTS_SECONDS = 8.0  # reading the machine for one target (the eager sources together)
 LAZY_FACT_SECONDS = 8.0  # one lazy fact asked for outside a check's deadline

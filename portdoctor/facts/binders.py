@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING
 
 from portdoctor.masking import mask_argv
 from portdoctor.records import dataclass
 from portdoctor.sanitize import clean_text
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     import psutil
 

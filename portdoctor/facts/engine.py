@@ -32,14 +32,16 @@ import socket
 import time
 from calendar import timegm
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from portdoctor.facts.engine_sockets import engine_sockets
 from portdoctor.records import dataclass, field
 from portdoctor.sanitize import clean_text
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     from portdoctor.facts import Snapshot
     from portdoctor.facts.namespaces import NetworkNamespace
     from portdoctor.model import Probe, Socket, Target

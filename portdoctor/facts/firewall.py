@@ -8,8 +8,6 @@ names the first release exported (``FirewallFacts``, ``build_facts``, ``read_fir
 
 from __future__ import annotations
 
-from typing import Any
-
 from portdoctor.facts.rules import (
     BLOCKING,
     Chain,
@@ -29,6 +27,10 @@ from portdoctor.facts.rules import (
     unreadable_summary,
 )
 from portdoctor.facts.rules.read import COMMAND_TIMEOUT, build_ruleset, read_ruleset
+
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 build_facts = build_ruleset
 

@@ -7,10 +7,10 @@ netlink is refused: ``psutil.net_if_addrs`` (imported only then).
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING
 
 from portdoctor.facts import InterfaceAddress
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     from portdoctor.facts import Snapshot
 

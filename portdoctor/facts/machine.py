@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
     from portdoctor.facts import InterfaceAddress
     from portdoctor.facts.rules import Ruleset
 
-T = TypeVar("T")
+    T = TypeVar("T")
 
 
 class MachineFacts:
@@ -34,6 +36,7 @@ class MachineFacts:
         self._values: dict[str, tuple[bool, Any]] = {}  # name -> (ok, value or exception)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._rules_started: Callable[[], Ruleset] | None = None
 
     def once(self, name: str, read: Callable[[], T]) -> T:
         """``read()``'s value, read by the first caller only; later callers get the same value."""
@@ -50,11 +53,25 @@ class MachineFacts:
             raise value
         return value
 
+    def start_rule_dumps(self) -> None:
+        """Start the rule dumps now, to be read by :meth:`ruleset` (a report run does this
+        before it loads the checks, so ``nft`` and ``iptables-save`` run meanwhile)."""
+        from portdoctor.facts.rule_dumps import start_dumps
+
+        started = start_dumps()
+        from portdoctor.facts.rules.read import start_reading
+
+        with self._guard:
+            if self._rules_started is None:
+                self._rules_started = start_reading(started=started)
+                return
+        started[1].stop()  # already started by another caller
+
     def ruleset(self) -> Ruleset:
         """The packet-filter and NAT rules (``nft -j``, ``iptables-save``, ...; bounded)."""
         from portdoctor.facts import firewall
 
-        return self.once("ruleset", firewall.read_firewall)
+        return self.once("ruleset", self._rules_started or firewall.read_firewall)
 
     def interfaces(self) -> list[InterfaceAddress]:
         """The local interface addresses (one netlink dump)."""

@@ -7,11 +7,11 @@ Bounded; proven on real tool output in ``tests/fixtures/platform``.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from portdoctor.bounded import run_command
 from portdoctor.records import dataclass
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     from portdoctor.facts import Snapshot
 

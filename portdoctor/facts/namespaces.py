@@ -17,11 +17,11 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from portdoctor.records import dataclass, field
 from portdoctor.sanitize import clean_text
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     from portdoctor.facts import Snapshot
     from portdoctor.facts.machine import MachineFacts

@@ -13,10 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 from portdoctor.facts.rules import DNAT_HOOKS, AddressMatch, DnatRule, Ruleset, dnat_rules, parse_nft_json
 from portdoctor.facts.rules import parse_iptables_save as _parse_iptables_chains
+
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "DNAT_HOOKS", "AddressMatch", "DnatRule", "docker_proxy_rules", "gather_dnat", "parse_docker_proxy",

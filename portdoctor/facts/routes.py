@@ -12,11 +12,11 @@ import ipaddress
 import json
 import re
 import shutil
-from typing import TYPE_CHECKING
 
 from portdoctor.bounded import run_command
 from portdoctor.records import dataclass, field
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     from portdoctor.facts import Snapshot
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING
 
 from portdoctor.bounded import run_command
 from portdoctor.records import dataclass
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     from portdoctor.facts import Snapshot
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from portdoctor.bounded import run_command
 from portdoctor.facts.machine import gather_init_process
@@ -27,6 +26,7 @@ from portdoctor.lazyre import lazy
 from portdoctor.records import dataclass, field
 from portdoctor.sanitize import clean_text
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     from portdoctor.facts import Snapshot
 

@@ -21,12 +21,12 @@ import socket
 import struct
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from portdoctor.model import Socket
 from portdoctor.records import dataclass
 from portdoctor.sanitize import clean_text
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     from portdoctor.facts import Snapshot
     from portdoctor.facts.machine import MachineFacts

@@ -8,10 +8,10 @@ parsers are pure, proven on real files in ``tests/fixtures/platform``.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from portdoctor.records import dataclass
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     from portdoctor.facts import Snapshot
 

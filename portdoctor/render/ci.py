@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import NamedTuple, TextIO
 
 from portdoctor.model import Report
+from portdoctor.records import dataclass
 from portdoctor.render import github, gitlab
 
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import TextIO
 
-class CI(NamedTuple):
+
+@dataclass(frozen=True)
+class CI:
     """Which CI runner the process is in."""
 
     github: bool = False

@@ -29,11 +29,14 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TextIO
 
 from portdoctor.model import Report, Status
 from portdoctor.render.common import report_label
 from portdoctor.sanitize import clean_text
+
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import TextIO
 
 SUMMARY_LIMIT = 1024 * 1024  # bytes GitHub accepts in one step's summary
 TRUNCATION_NOTE = ("\n\n> **Note:** portdoctor cut this summary to stay under GitHub's 1 MiB "

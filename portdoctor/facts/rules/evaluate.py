@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import Any
 
 from portdoctor.facts.rules.iptables import TABLE_PRIORITY
 from portdoctor.facts.rules.model import BLOCKING, Chain, FirewallRule, Matcher, Packet, Ruleset, describe_value
 from portdoctor.facts.rules.nft import nft_values
 from portdoctor.records import dataclass, field
 from portdoctor.sanitize import clean_text
+
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 LOCAL_HOOKS = ("output", "postrouting", "prerouting", "input")
 REMOTE_HOOKS = ("output", "postrouting")

@@ -12,9 +12,12 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
-from typing import Any
 
 from portdoctor.facts.rules.model import Chain, FirewallRule, Matcher, NatTarget
+
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 # iptables tables that can filter, with the priority of their chains in nftables terms.
 TABLE_PRIORITY = {"raw": -300, "mangle": -150, "filter": 0, "security": 50}

@@ -21,13 +21,15 @@ from __future__ import annotations
 import ipaddress
 import threading
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
 
 from portdoctor.records import dataclass, field
 from portdoctor.records import field as _field  # Matcher has an attribute named `field`
 from portdoctor.sanitize import clean_text
 
+TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     from portdoctor.facts.rules.evaluate import Decision, DnatRule
 
 BLOCKING = ("drop", "reject")

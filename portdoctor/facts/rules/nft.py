@@ -13,10 +13,13 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable
-from typing import Any
 
 from portdoctor.facts.rules.model import Chain, FirewallRule, Matcher, NatTarget, NftRuleKey, RuleTexts
 from portdoctor.sanitize import clean_text
+
+TYPE_CHECKING = False  # typing is never imported at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 SetLookup = Callable[[str], "list[Any] | None"]
 

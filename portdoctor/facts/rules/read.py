@@ -14,13 +14,12 @@ import json
 import re
 from collections.abc import Callable
 
-from portdoctor.bounded import CommandResult, run_command, run_commands, system_tool
+from portdoctor.bounded import CommandResult, StartedCommands, run_command
+from portdoctor.facts.rule_dumps import COMMAND_TIMEOUT, start_dumps
 from portdoctor.facts.rules.iptables import parse_iptables_save
 from portdoctor.facts.rules.model import Ruleset, RuleTexts
 from portdoctor.facts.rules.nft import parse_nft_json
 
-COMMAND_TIMEOUT = 2.0
-NFT_JSON = ["nft", "-j", "list", "ruleset"]
 NFT_TEXT = ["nft", "-a", "list", "ruleset"]
 
 _INCOMPATIBLE = re.compile(r"^# Table `([^']+)' (?:contains incompatible|is incompatible)", re.MULTILINE)
@@ -29,17 +28,15 @@ _DENIED = re.compile(r"permission denied|operation not permitted|you must be roo
 
 def read_ruleset(timeout: float = COMMAND_TIMEOUT) -> Ruleset:
     """Every rule source of this namespace, read now (bounded); never raises."""
-    commands: dict[str, list[str]] = {
-        "nft-json": NFT_JSON,
-        "iptables": ["iptables-save"],
-        "ip6tables": ["ip6tables-save"],
-    }
-    if system_tool("ufw"):  # where run_command would run it from
-        commands["ufw"] = ["ufw", "status"]
-    if system_tool("firewall-cmd"):
-        commands["firewalld-state"] = ["firewall-cmd", "--state"]
-    outputs = run_commands(list(commands.values()), timeout)
-    return build_ruleset(dict(zip(commands, outputs)), load_nft_text=lambda: _nft_text(timeout))
+    return start_reading(timeout)()
+
+
+def start_reading(timeout: float = COMMAND_TIMEOUT,
+                  started: tuple[list[str], StartedCommands] | None = None) -> Callable[[], Ruleset]:
+    """Start the rule dumps now (or take ``started``, from :func:`~portdoctor.facts.rule_dumps.start_dumps`);
+    the returned function waits for them (bounded) and parses them; it never raises."""
+    keys, running = started if started is not None else start_dumps(timeout)
+    return lambda: build_ruleset(dict(zip(keys, running.results())), load_nft_text=lambda: _nft_text(running.timeout))
 
 
 def _nft_text(timeout: float) -> str | None:
