@@ -19,6 +19,7 @@ from portdoctor.api import (
     STOPPED_STATES,
     Check,
     Context,
+    Finding,
     Outcome,
     Socket,
     StoppedProcess,
@@ -127,7 +128,7 @@ class BacklogCheck(Check):
     def applies(self, ctx: Context) -> bool:
         return ctx.target.protocol == "tcp" and any(ctx.facts.is_local(a) for a in ctx.addresses)
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         local = [a for a in ctx.addresses if ctx.facts.is_local(a)]
         listeners = [s for s in ctx.listeners(protocol="tcp") if s.state == "LISTEN"
                      and any(ctx.facts.serves(s, a) for a in local)]
@@ -160,7 +161,7 @@ class BacklogCheck(Check):
                                evidence=q.evidence)
         return self.passed(f"The listener is accepting ({q.queues}).", evidence=q.evidence)
 
-    def _stopped_candidate(self, ctx: Context, listeners: list[Socket], candidates: list[StoppedProcess], q: _Queues):
+    def _stopped_candidate(self, ctx: Context, listeners: list[Socket], candidates: list[StoppedProcess], q: _Queues) -> Finding:
         """Without root: the owner is hidden, and a process of the socket's user is stopped.
         A candidate, not a proof: hedged, with how to see for sure."""
         port, best = q.port, candidates[0]
@@ -182,7 +183,7 @@ class BacklogCheck(Check):
             "user is a candidate, not a proof.",
             steps, cause="backlog-full", evidence=evidence)
 
-    def _not_accepting(self, ctx: Context, q: _Queues):
+    def _not_accepting(self, ctx: Context, q: _Queues) -> Finding:
         """A probe timed out at a full queue (or while the kernel counted overflows)."""
         firewall = ctx.finding("firewall")
         # "found" only for a rule that was read; an inference from a timeout is not a rule.
@@ -200,7 +201,7 @@ class BacklogCheck(Check):
         return self.fail("backlog-full", f"{q.who} is not accepting: the accept queue on port {q.port} is full.",
                          detail, remediation(ctx.facts.os, q.port, q.owner_pid), evidence=q.evidence)
 
-    def _not_visible(self, ctx: Context, q: _Queues):
+    def _not_visible(self, ctx: Context, q: _Queues) -> Finding:
         if ctx.facts.os == "linux":
             how, command = "Compare Recv-Q with Send-Q of the listening socket.", f"ss -ltn 'sport = :{q.port}'"
         elif ctx.facts.os == "darwin":
@@ -210,7 +211,7 @@ class BacklogCheck(Check):
         return self.skip("The listener's accept-queue length is not visible here.", how, command, evidence=q.evidence)
 
     def _stopped(self, ctx: Context, sock: Socket, state: str, full: list[Socket], queues: str, drops: str,
-                 evidence: dict):
+                 evidence: dict) -> Finding:
         pid = sock.pid
         who = owner_label(sock)
         queue = (f"Its accept queue is full ({queues}): new clients hang until they time out.{drops}" if full else

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import shlex
 
-from portdoctor.api import ENGINE_SOCKETS, Check, Context, Outcome, Probe, Socket, fix, hostport, is_loopback
+from portdoctor.api import ENGINE_SOCKETS, Check, Context, Finding, Outcome, Probe, Socket, fix, hostport, is_loopback
 
 TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def _serves_from_outside(sock: Socket) -> bool:
     return not is_loopback(sock.address)
 
 
-def _loop_words(c, loop: dict) -> str:
+def _loop_words(c: container_engine.Container, loop: dict) -> str:
     """How a report names a restart loop: ``restarting in a loop (4 restarts, exit code 1)``, or for
     the moment between two crashes ``restarting in a loop (3 restarts; this run started 1 s ago)``."""
     parts = [f"{c.restart_count} restart" + ("s" if c.restart_count != 1 else "")]
@@ -82,7 +82,7 @@ class ContainerCheck(Check):
         sockets = ctx.fact(ENGINE_SOCKETS)  # a few stat calls; nothing else
         return bool(sockets)
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         from portdoctor.api import container_engine
 
         port, proto = ctx.target.port, ctx.target.protocol
@@ -113,7 +113,7 @@ class ContainerCheck(Check):
             return self._published(ctx, view, container, binding)
         return self._listener_inside(ctx, view, here)
 
-    def _container_target(self, ctx: Context, view, c):
+    def _container_target(self, ctx: Context, view: container_engine.EngineView, c: container_engine.Container) -> Finding:
         """container:NAME[:PORT]: the engine's view, the published path, inside the namespace."""
         from portdoctor.api import container_engine
 
@@ -142,13 +142,13 @@ class ContainerCheck(Check):
         return self._not_published(ctx, c, inner, sock=on_port[0] if on_port else None)
 
     # --- the port is published by a container ---------------------------------------
-    def _serves(self, ctx: Context, binding) -> bool:
+    def _serves(self, ctx: Context, binding: container_engine.PortBinding) -> bool:
         if binding.host_ip in ("", "0.0.0.0", "::"):
             return True
         return any(p.address == binding.host_ip for p in ctx.probes) or not ctx.probes
 
     def _published(self, ctx: Context, view: container_engine.EngineView, c: container_engine.Container,
-                   binding: container_engine.PortBinding):
+                   binding: container_engine.PortBinding) -> Finding:
         from portdoctor.api import container_engine
 
         port, proto = ctx.target.port, ctx.target.protocol
@@ -290,7 +290,8 @@ class ContainerCheck(Check):
                 return probe.address
         return None
 
-    def _stopped(self, ctx: Context, c, mapping: str, evidence: dict, loop: dict | None = None):
+    def _stopped(self, ctx: Context, c: container_engine.Container, mapping: str, evidence: dict,
+                 loop: dict | None = None) -> Finding:
         port, tool, name = ctx.target.port, c.engine, shlex.quote(c.name)
         loop = loop or c.restart_loop()
         code = (f", exit code {c.exit_code}" if c.exit_code is not None and c.state not in ("created", "running", "paused")
@@ -331,7 +332,7 @@ class ContainerCheck(Check):
                          detail, steps, evidence=evidence)
 
     # --- not published: a listener inside a container --------------------------------
-    def _listener_inside(self, ctx: Context, view, here: list[Socket]):
+    def _listener_inside(self, ctx: Context, view: container_engine.EngineView, here: list[Socket]) -> Finding:
         from portdoctor.api import container_engine
 
         port, proto = ctx.target.port, ctx.target.protocol
@@ -354,7 +355,8 @@ class ContainerCheck(Check):
                              cause="other-namespace", evidence=told.evidence)
         return self.passed(f"No container of {len(view.containers)} publishes or serves port {port}.")
 
-    def _not_published(self, ctx: Context, c, container_port: int, sock: Socket | None = None):
+    def _not_published(self, ctx: Context, c: container_engine.Container, container_port: int,
+                       sock: Socket | None = None) -> Finding:
         port, proto, tool = ctx.target.port, ctx.target.protocol, c.engine
         evidence = dict(container=c.to_dict())
         loop = c.restart_loop() if c.state == "restarting" else None

@@ -10,7 +10,7 @@ the check skips with how to look.
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Outcome, Probe, fix, hostport
+from portdoctor.api import Check, Context, Finding, Outcome, Probe, Remediation, fix, hostport
 
 TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
@@ -36,14 +36,14 @@ class FirewallCheck(Check):
     title = "Is a firewall rule blocking?"
     order = 400
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding | list[Finding]:
         facts: FirewallFacts | None = ctx.facts.firewall
         readable = facts is not None and facts.readable
         forwarded = self._forwarded(ctx, facts) if facts is not None and readable else []
         local = self._local(ctx, facts, readable)
         return [local, *forwarded] if forwarded else local
 
-    def _local(self, ctx: Context, facts: FirewallFacts | None, readable: bool):
+    def _local(self, ctx: Context, facts: FirewallFacts | None, readable: bool) -> Finding:
         """The finding for this machine's own connection attempts."""
         from portdoctor.api import evaluate, packet_for
 
@@ -77,7 +77,7 @@ class FirewallCheck(Check):
             evidence={"sources": facts.sources})
 
     # --- connections from other machines to a published port ------------------------
-    def _forwarded(self, ctx: Context, facts: FirewallFacts):
+    def _forwarded(self, ctx: Context, facts: FirewallFacts) -> list[Finding]:
         """A FORWARD rule (Docker's DOCKER-USER, ...) that blocks other machines from a port
         that a prerouting DNAT publishes. It never touches this machine's own connections
         (they do not pass FORWARD), so it is a warning beside the local finding."""
@@ -111,7 +111,7 @@ class FirewallCheck(Check):
         return []
 
     # --- a rule was found ------------------------------------------------------------
-    def _blocked(self, ctx: Context, facts: FirewallFacts, blocked: list[tuple[Probe, Decision]]):
+    def _blocked(self, ctx: Context, facts: FirewallFacts, blocked: list[tuple[Probe, Decision]]) -> Finding:
         from portdoctor.api import packet_for, probe_signature
 
         port, proto = ctx.target.port, ctx.target.protocol
@@ -145,7 +145,7 @@ class FirewallCheck(Check):
                 _rule_line(r) for _, r in decision.maybe) + "."
         return self.fail("firewall", title, detail, steps, evidence={"inferred": False, "hook": decision.hook, "verdict": decision.verdict, "probe_outcome": seen, "expected_outcomes": list(expected), **evidence})
 
-    def _maybe(self, ctx: Context, facts: FirewallFacts, maybe: list[tuple[Probe, Decision]]):
+    def _maybe(self, ctx: Context, facts: FirewallFacts, maybe: list[tuple[Probe, Decision]]) -> Finding:
         from portdoctor.api import Decision, probe_signature
 
         port, proto = ctx.target.port, ctx.target.protocol
@@ -178,7 +178,7 @@ class FirewallCheck(Check):
         return (f"Such a rule shows as {expected}, but the connection was {probe.outcome}; "
                 "something before it may refuse first.")
 
-    def _remedies(self, ctx: Context, facts: FirewallFacts, rule: FirewallRule):
+    def _remedies(self, ctx: Context, facts: FirewallFacts, rule: FirewallRule) -> list[Remediation]:
         port, proto = ctx.target.port, ctx.target.protocol
         steps = []
         if rule.chain.startswith("ufw") and (facts.ufw_active or facts.ufw_status is None):
@@ -194,7 +194,7 @@ class FirewallCheck(Check):
         return steps
 
     @staticmethod
-    def _frontend_steps(facts: FirewallFacts, port: int, proto: str):
+    def _frontend_steps(facts: FirewallFacts, port: int, proto: str) -> list[Remediation]:
         steps = []
         if facts.ufw_active:
             steps.append(fix("ufw is active; allow the port there:", f"sudo ufw allow {port}/{proto}"))
@@ -204,7 +204,7 @@ class FirewallCheck(Check):
         return steps
 
     # --- the rules could not be read -------------------------------------------------
-    def _unreadable(self, ctx: Context, facts: FirewallFacts | None, failed: list[Probe]):
+    def _unreadable(self, ctx: Context, facts: FirewallFacts | None, failed: list[Probe]) -> Finding:
         port = ctx.target.port
         why = "; ".join(f"{k}: {v}" for k, v in (facts.unreadable.items() if facts else [])) \
             or ctx.facts.visibility.get("firewall", "the rules were not read")

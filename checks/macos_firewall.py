@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from portdoctor.api import MACOS_FIREWALL, Check, Context, fix
+from portdoctor.api import MACOS_FIREWALL, Check, Context, Finding, fix
 
 
 class MacosFirewallCheck(Check):
@@ -19,7 +19,7 @@ class MacosFirewallCheck(Check):
     def applies(self, ctx: Context) -> bool:
         return ctx.facts.os == "darwin"
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         from portdoctor.api import pf_rules_naming_port
 
         port = ctx.target.port

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 
-from portdoctor.api import Check, Context, Socket, fix, hostport, is_loopback, owner_label
+from portdoctor.api import Check, Context, Finding, Socket, fix, hostport, is_loopback, owner_label
 
 
 class OtherNamespaceCheck(Check):
@@ -20,7 +20,7 @@ class OtherNamespaceCheck(Check):
     title = "Is the listener in another network namespace (a container)?"
     order = 150
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         port = ctx.target.port
         own = ctx.listeners()
         others = [s for s in ctx.listeners(own_namespace=False) if s.namespace is not None]
@@ -58,7 +58,7 @@ class OtherNamespaceCheck(Check):
                            f"Scanned {scanned} other network namespace{'s' if scanned != 1 else ''}.")
 
     # ---------------------------------------------------------------------------------
-    def _other_namespace(self, ctx: Context, others: list[Socket]):
+    def _other_namespace(self, ctx: Context, others: list[Socket]) -> Finding:
         port = ctx.target.port
         first = others[0]
         who = owner_label(first)
@@ -100,7 +100,7 @@ class OtherNamespaceCheck(Check):
         return self.fail("other-namespace", title, detail, steps,
                          evidence={"namespace": first.namespace, "container": first.container, "pid": first.pid, "process": first.process, "addresses": bound})
 
-    def _inside_container(self, ctx: Context, kind: str):
+    def _inside_container(self, ctx: Context, kind: str) -> Finding:
         from portdoctor.api import inside_container_advice
 
         port, proto = ctx.target.port, ctx.target.protocol

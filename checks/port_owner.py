@@ -14,7 +14,18 @@ from __future__ import annotations
 import shlex
 from collections import Counter
 
-from portdoctor.api import NOT_LISTENING, Action, Check, Context, Socket, dataclass, fix, is_loopback, owner_label
+from portdoctor.api import (
+    NOT_LISTENING,
+    Action,
+    Check,
+    Context,
+    Finding,
+    Socket,
+    dataclass,
+    fix,
+    is_loopback,
+    owner_label,
+)
 
 
 def _describe_owner(s: Socket) -> str:
@@ -126,7 +137,7 @@ class PortOwnerCheck(Check):
     title = "Is the port taken, and by whom?"
     order = 200
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         port, proto = ctx.target.port, ctx.target.protocol
         expected = ctx.options.expect
         h = _Holders.of(ctx)
@@ -140,7 +151,7 @@ class PortOwnerCheck(Check):
             return self.passed(held, (h.hidden_words + h.noted).strip(), evidence=h.evidence)
         return self._against_expected(ctx, h, expected, held)
 
-    def _against_expected(self, ctx: Context, h: _Holders, expected: str, held: str):
+    def _against_expected(self, ctx: Context, h: _Holders, expected: str, held: str) -> Finding:
         """--expect NAME: another program in the way, an owner that cannot be seen, or NAME itself."""
         port, proto, snap = ctx.target.port, ctx.target.protocol, ctx.facts
         evidence = {"expected": expected, **h.evidence}
@@ -172,7 +183,8 @@ class PortOwnerCheck(Check):
         return self.passed(f"Port {port}/{proto} is held by {expected}, as expected.", (held + h.noted).strip(),
                            evidence=h.evidence)
 
-    def _port_in_use(self, ctx: Context, expected: str, strangers: list[Socket], held: str, noted: str, evidence):
+    def _port_in_use(self, ctx: Context, expected: str, strangers: list[Socket], held: str, noted: str,
+                     evidence: dict) -> Finding:
         port, proto = ctx.target.port, ctx.target.protocol
         first = strangers[0]
         title = f"Port {port}/{proto} is held by {owner_label(first)}, not by {expected}."

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shlex
 
-from portdoctor.api import UNPRIVILEGED_PORT_FLOOR, WHOAMI, Check, Context, fix, owner_words
+from portdoctor.api import UNPRIVILEGED_PORT_FLOOR, WHOAMI, Check, Context, Finding, fix, owner_words
 
 
 def _binary(exe: str | None, expect: str | None) -> str:
@@ -48,7 +48,7 @@ class PrivilegedPortCheck(Check):
         local = any(ctx.facts.is_local(a) for a in ctx.addresses)
         return local and not ctx.listeners(own_namespace=False) and not ctx.facts.dnat
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         port, os_name = ctx.target.port, ctx.facts.os
         if os_name == "windows":
             return self.passed("Windows has no privileged ports: any user may bind any free port.")

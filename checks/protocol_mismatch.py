@@ -8,7 +8,7 @@ does not answer an empty datagram is normal, so silence plus a bound socket pass
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Outcome, Socket, fix, hostport, owner_label
+from portdoctor.api import Check, Context, Finding, Outcome, Remediation, Socket, fix, hostport, owner_label
 
 
 def _owner(sockets: list[Socket]) -> str:
@@ -17,7 +17,7 @@ def _owner(sockets: list[Socket]) -> str:
     return f"{named[0]} on {where}" if named else where
 
 
-def _see_both_protocols(os_name: str, port: int):
+def _see_both_protocols(os_name: str, port: int) -> Remediation:
     return fix("See both protocols on the port.",
                f"ss -tulpn 'sport = :{port}'" if os_name == "linux" else
                f"lsof -nP -i :{port}" if os_name == "darwin" else
@@ -37,7 +37,7 @@ class ProtocolMismatchCheck(Check):
     def applies(self, ctx: Context) -> bool:
         return any(ctx.facts.is_local(a) for a in ctx.addresses)
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         tcp = ctx.listeners(protocol="tcp", own_namespace=False)
         udp = ctx.listeners(protocol="udp", own_namespace=False)
         answered = bool(ctx.probes) and all(p.outcome is Outcome.OPEN for p in ctx.probes)
@@ -45,7 +45,7 @@ class ProtocolMismatchCheck(Check):
             return self._tcp_target(ctx, tcp, udp, answered)
         return self._udp_target(ctx, tcp, udp, answered)
 
-    def _tcp_target(self, ctx: Context, tcp: list[Socket], udp: list[Socket], answered: bool):
+    def _tcp_target(self, ctx: Context, tcp: list[Socket], udp: list[Socket], answered: bool) -> Finding:
         """A TCP client: refused because only a UDP socket holds the port?"""
         port, host = ctx.target.port, ctx.target.host
         if tcp:
@@ -69,7 +69,7 @@ class ProtocolMismatchCheck(Check):
             evidence={"udp_sockets": [s.to_listener_dict() for s in udp]},
         )
 
-    def _udp_target(self, ctx: Context, tcp: list[Socket], udp: list[Socket], answered: bool):
+    def _udp_target(self, ctx: Context, tcp: list[Socket], udp: list[Socket], answered: bool) -> Finding:
         """A udp:// target: a bound UDP socket (silence is normal), or a TCP-only port?"""
         port, host = ctx.target.port, ctx.target.host
         if udp:

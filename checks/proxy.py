@@ -9,7 +9,7 @@ itself is probed once (bounded): a dead proxy is a failure, a live one a warning
 
 from __future__ import annotations
 
-from portdoctor.api import SCHEME_VARIABLES, Check, Context, fix, hostport, is_loopback
+from portdoctor.api import SCHEME_VARIABLES, Check, Context, Finding, fix, hostport, is_loopback
 
 HTTP_SCHEMES = set(SCHEME_VARIABLES)
 
@@ -55,7 +55,7 @@ class ProxyCheck(Check):
     def applies(self, ctx: Context) -> bool:
         return ctx.target.protocol == "tcp"
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         from portdoctor.api import (
             HONOURED_BY,
             IGNORED_BY,

@@ -10,7 +10,7 @@ forward does not apply to connections made from this machine.
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, DnatRule, Outcome, Probe, fix, hostport
+from portdoctor.api import Check, Context, DnatRule, Finding, Outcome, Probe, Remediation, fix, hostport
 
 
 def _where(address: str | None, port: int) -> str:
@@ -27,7 +27,7 @@ class PublishedPortsCheck(Check):
     def applies(self, ctx: Context) -> bool:
         return bool(ctx.facts.dnat)
 
-    def _steps(self, ctx: Context, rule, dest: str | None, dest_port: int) -> list:
+    def _steps(self, ctx: Context, rule: DnatRule, dest: str | None, dest_port: int) -> list[Remediation]:
         port = ctx.target.port
         steps = []
         if dest is not None:
@@ -44,7 +44,7 @@ class PublishedPortsCheck(Check):
                          "(docker compose up -d / restart the pod) so the rule points at it.", None))
         return steps
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding | list[Finding]:
         rules = list(ctx.facts.dnat)
         judged = [self._judge(ctx, rules, p) for p in ctx.probes if ctx.facts.is_local(p.address)]
         findings = [f for f in judged if f is not None]
@@ -54,7 +54,7 @@ class PublishedPortsCheck(Check):
             return self.passed(f"Port {port} has NAT forwards ({forwards}), none of which changes these connections.")
         return findings
 
-    def _judge(self, ctx: Context, rules: list[DnatRule], probe: Probe):
+    def _judge(self, ctx: Context, rules: list[DnatRule], probe: Probe) -> Finding | None:
         """One local probe: the forward it took (OUTPUT), docker-proxy, or a forward it misses (PREROUTING)."""
         port, proto = ctx.target.port, ctx.target.protocol
         # Traffic from this machine passes the OUTPUT hook only; docker-proxy has its own socket.
@@ -75,7 +75,7 @@ class PublishedPortsCheck(Check):
             return self._only_from_outside(ctx, outside[0])
         return None
 
-    def _forwarded(self, ctx: Context, rule: DnatRule, probe: Probe):
+    def _forwarded(self, ctx: Context, rule: DnatRule, probe: Probe) -> Finding:
         """The probe went through this DNAT rule: did its destination answer?"""
         port, proto = ctx.target.port, ctx.target.protocol
         dest, dest_port = rule.destination(port)
@@ -105,7 +105,7 @@ class PublishedPortsCheck(Check):
             f"recreated), or no route leads to it.{nothing_here}",
             self._steps(ctx, rule, dest, dest_port), evidence=evidence)
 
-    def _only_from_outside(self, ctx: Context, rule: DnatRule):
+    def _only_from_outside(self, ctx: Context, rule: DnatRule) -> Finding:
         """A PREROUTING forward: other machines reach the destination, this one does not."""
         port = ctx.target.port
         dest, dest_port = rule.destination(port)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno
 
-from portdoctor.api import Check, Context, Outcome, Probe, Status, bracketed, dataclass, fix
+from portdoctor.api import Check, Context, Finding, Outcome, Probe, Status, bracketed, dataclass, fix
 
 TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
@@ -94,14 +94,14 @@ class RemoteReachabilityCheck(Check):
     def applies(self, ctx: Context) -> bool:
         return any(not ctx.facts.is_local(a) for a in ctx.addresses)
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding | list[Finding]:
         firewall = ctx.finding("firewall")
         firewall_failed = firewall is not None and firewall.status is Status.FAIL
         findings = [self._judge(ctx, _Attempt.of(ctx, probe), firewall_failed)
                     for probe in ctx.probes if not ctx.facts.is_local(probe.address)]
         return findings or self.passed("No remote address to test.")
 
-    def _judge(self, ctx: Context, a: _Attempt, firewall_failed: bool):
+    def _judge(self, ctx: Context, a: _Attempt, firewall_failed: bool) -> Finding:
         """One remote address: what its probe's outcome, errno and route say."""
         probe = a.probe
         if probe.outcome is Outcome.OPEN:
@@ -128,7 +128,7 @@ class RemoteReachabilityCheck(Check):
         return self.fail("unreachable", f"Connecting to {a.address}:{a.port} failed: {probe.error}.",
                          f"{a.route_words}. " + NOT_VISIBLE, a.steps, evidence=a.evidence)
 
-    def _no_route(self, a: _Attempt):
+    def _no_route(self, a: _Attempt) -> Finding:
         return self.fail(
             "unreachable", f"No usable route to {a.address}: {a.route_words}.",
             "The kernel refuses before sending anything: no network interface or gateway covers this "
@@ -139,7 +139,7 @@ class RemoteReachabilityCheck(Check):
              fix("If it should go through a VPN, bring the VPN up; otherwise check the address.", None)],
             evidence=a.evidence)
 
-    def _not_permitted(self, a: _Attempt):
+    def _not_permitted(self, a: _Attempt) -> Finding:
         return self.fail(
             "firewall", f"This machine refused to send to {a.address}:{a.port} ({a.probe.error}).",
             "connect() failed with 'Operation not permitted' before any packet left: a local OUTPUT "
@@ -147,7 +147,7 @@ class RemoteReachabilityCheck(Check):
             [fix("Find the rule.", "sudo nft list ruleset" if a.os_name == "linux" else None),
              fix("With iptables:", "sudo iptables -S OUTPUT")], evidence=a.evidence)
 
-    def _reset(self, a: _Attempt):
+    def _reset(self, a: _Attempt) -> Finding:
         return self.fail(
             "not-listening",
             f"{a.address} answered, but refused port {a.port}: nothing listens there, or its firewall "
@@ -156,7 +156,7 @@ class RemoteReachabilityCheck(Check):
             "firewall in front of it. Check the service on that host.",
             _remote_side_steps(a.port)[:2] + a.steps[:1], evidence=a.evidence)
 
-    def _unreachable(self, a: _Attempt):
+    def _unreachable(self, a: _Attempt) -> Finding:
         if a.probe.errno != errno.EHOSTUNREACH:
             return self.fail(
                 "unreachable", f"{a.address} is unreachable ({a.probe.error}).",
@@ -174,7 +174,7 @@ class RemoteReachabilityCheck(Check):
         return self.fail("unreachable", f"{a.address} is unreachable: {how}.", detail,
                          extra + a.steps + _remote_side_steps(a.port)[1:], evidence=a.evidence)
 
-    def _silent(self, ctx: Context, a: _Attempt):
+    def _silent(self, ctx: Context, a: _Attempt) -> Finding:
         """A timeout: UDP silence is not a failure; TCP silence is a drop or a host that is down."""
         if ctx.target.protocol == "udp":
             return self.warn(

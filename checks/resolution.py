@@ -6,7 +6,7 @@ answer at all are told apart: they have different fixes.
 
 from __future__ import annotations
 
-from portdoctor.api import NO_ADDRESS, RESOLVER_FAILED, Check, Context, fix
+from portdoctor.api import NO_ADDRESS, RESOLVER_FAILED, Check, Context, Finding, fix
 
 
 class ResolutionCheck(Check):
@@ -15,7 +15,7 @@ class ResolutionCheck(Check):
     order = 50
     needs_addresses = False  # it is the check that explains why there are none
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         host = ctx.target.host
         error = ctx.resolve_error
         if error:

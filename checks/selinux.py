@@ -7,7 +7,7 @@ service's type, is ``port-in-use`` (cannot be bound). Applies where SELinux is e
 
 from __future__ import annotations
 
-from portdoctor.api import SELINUX_MODE, Check, Context, fix, selinux_port
+from portdoctor.api import SELINUX_MODE, Check, Context, Finding, Remediation, fix, selinux_port
 
 # Program (comm) -> the SELinux port type its domain may bind.
 PORT_TYPE_OF_PROGRAM = {
@@ -34,7 +34,7 @@ class SelinuxPortLabelCheck(Check):
             return False
         return ctx.fact(SELINUX_MODE) is not None
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         from portdoctor.api import port_types
 
         port, proto = ctx.target.port, ctx.target.protocol
@@ -97,7 +97,7 @@ class SelinuxPortLabelCheck(Check):
         return None
 
     @staticmethod
-    def _label_steps(port: int, proto: str, wanted: str | None, current: str | None):
+    def _label_steps(port: int, proto: str, wanted: str | None, current: str | None) -> list[Remediation]:
         kind = wanted or "THE_SERVICE_port_t"
         # A port already defined by a policy module needs -m (modify) instead of -a (add).
         verb = "-m" if current and current not in ("unreserved_port_t", "reserved_port_t",

@@ -8,7 +8,19 @@ target's ("did you mean :8080?").
 
 from __future__ import annotations
 
-from portdoctor.api import INIT_PROCESS, Check, Context, Socket, Status, fix, hostport, is_loopback, owner_label
+from portdoctor.api import (
+    INIT_PROCESS,
+    Check,
+    Context,
+    Finding,
+    Remediation,
+    Socket,
+    Status,
+    fix,
+    hostport,
+    is_loopback,
+    owner_label,
+)
 
 
 def looks_like_typo(wanted: int, other: int) -> bool:
@@ -33,7 +45,7 @@ class ServiceRunningCheck(Check):
     after = ("well-known-service",)  # reads its finding
     order = 100
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         port, proto = ctx.target.port, ctx.target.protocol
         snap = ctx.facts
         local = [p.address for p in ctx.probes if snap.is_local(p.address)]
@@ -72,7 +84,7 @@ class ServiceRunningCheck(Check):
                              cause="protocol-mismatch")
         return self._not_listening(ctx)
 
-    def _not_listening(self, ctx: Context):
+    def _not_listening(self, ctx: Context) -> Finding:
         from portdoctor.api import inside_container_advice
 
         port, proto = ctx.target.port, ctx.target.protocol
@@ -150,7 +162,7 @@ def _did_you_mean(ctx: Context, typos: list[Socket]) -> str:
     return ", ".join(hint(s) for s in typos[:3])
 
 
-def _typo_step(ctx: Context, first: Socket):
+def _typo_step(ctx: Context, first: Socket) -> Remediation:
     scheme = "udp://" if ctx.target.protocol == "udp" else ""
     return fix(f"Port {first.port} is listening and looks like a typo of {ctx.target.port}; check the port "
                "in your client's configuration.", f"portdoctor {scheme}{hostport(_serving_host(ctx, first), first.port)}")

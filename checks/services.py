@@ -24,6 +24,8 @@ from portdoctor.api import (
     UNIX_LISTENERS,
     Check,
     Context,
+    Finding,
+    Remediation,
     Socket,
     dataclass,
     fix,
@@ -36,7 +38,7 @@ TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     from typing import Any
 
-    from portdoctor.api import KnownService
+    from portdoctor.api import KnownService, ServiceProcess, Unit
 
 
 class WellKnownServiceCheck(Check):
@@ -58,7 +60,7 @@ class WellKnownServiceCheck(Check):
         return (ctx.facts.os == "linux" and not ctx.reachable and _local(ctx)
                 and ctx.fact(INIT_PROCESS) == "systemd")
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         from portdoctor.api import WELL_KNOWN
 
         port = ctx.target.port
@@ -84,7 +86,7 @@ class WellKnownServiceCheck(Check):
         return (self._unix_socket_only(ctx, seen) or self._on_another_port(ctx, seen)
                 or self._tcp_turned_off(ctx, seen) or self._not_running(ctx, seen))
 
-    def _listening(self, label: str, known: KnownService | None, listeners: list[Socket]):
+    def _listening(self, label: str, known: KnownService | None, listeners: list[Socket]) -> Finding:
         owners = sorted({s.process for s in listeners if s.process})
         who = ", ".join(owners) if owners else "a process"
         where = " in another network namespace" if listeners and all(s.namespace for s in listeners) else ""
@@ -93,7 +95,7 @@ class WellKnownServiceCheck(Check):
 
     # --- why the well-known service does not listen on TCP: the first that fits --------
 
-    def _unix_socket_only(self, ctx: Context, seen: _Seen):
+    def _unix_socket_only(self, ctx: Context, seen: _Seen) -> Finding | None:
         if not seen.sockets:
             return None
         known, port = seen.known, ctx.target.port
@@ -108,7 +110,7 @@ class WellKnownServiceCheck(Check):
             "can use the socket instead.",
             steps, evidence=seen.evidence)
 
-    def _on_another_port(self, ctx: Context, seen: _Seen):
+    def _on_another_port(self, ctx: Context, seen: _Seen) -> Finding | None:
         elsewhere = sorted({e for p in seen.processes for e in p.listening})
         if not elsewhere:
             return None
@@ -126,7 +128,7 @@ class WellKnownServiceCheck(Check):
                  if ctx.facts.os == "linux" else f"lsof -nP -iTCP -sTCP:LISTEN -a -p {first.pid}")],
             evidence=seen.evidence)
 
-    def _tcp_turned_off(self, ctx: Context, seen: _Seen):
+    def _tcp_turned_off(self, ctx: Context, seen: _Seen) -> Finding | None:
         if not any(p.configured_ports == [0] for p in seen.processes):
             return None
         known, port = seen.known, ctx.target.port
@@ -136,7 +138,7 @@ class WellKnownServiceCheck(Check):
             "Port 0 tells the service not to listen on TCP at all (Redis: Unix socket only).",
             [fix(f"Turn TCP on: {known.tcp_setting or f'set the port to {port}'}.", None)], evidence=seen.evidence)
 
-    def _not_running(self, ctx: Context, seen: _Seen):
+    def _not_running(self, ctx: Context, seen: _Seen) -> Finding:
         """Running but silent, its unit down, a development server not started, or no process at all."""
         known, port = seen.known, ctx.target.port
         if seen.processes:
@@ -162,7 +164,7 @@ class WellKnownServiceCheck(Check):
 
     # --- remediation ------------------------------------------------------------------
 
-    def _unit_down(self, ctx: Context, unit, known: KnownService | None, **evidence):
+    def _unit_down(self, ctx: Context, unit: Unit, known: KnownService | None, **evidence: Any) -> Finding:
         from portdoctor.api import names_port
 
         state = f"{unit.active_state}" + (f", result {unit.result}" if unit.result and unit.result != "success" else "")
@@ -182,7 +184,7 @@ class WellKnownServiceCheck(Check):
              fix("Start it again once the cause is fixed.", f"sudo systemctl restart {unit.id}")],
             evidence={"unit": unit.id, "unit_state": unit.active_state, "unit_result": unit.result, **evidence})
 
-    def _check_steps(self, ctx: Context, known: KnownService, unit: str | None):
+    def _check_steps(self, ctx: Context, known: KnownService, unit: str | None) -> list[Remediation]:
         name = unit or (known.units[0] if known.units else None)
         if ctx.systemd and name:
             return [fix("Read its recent log.", f"journalctl -u {name} -n 20 --no-pager"),
@@ -193,7 +195,7 @@ class WellKnownServiceCheck(Check):
             return [fix("See which ports it listens on.", "sudo lsof -nP -iTCP -sTCP:LISTEN")]
         return [fix("See which ports it listens on.", "Get-NetTCPConnection -State Listen")]
 
-    def _start_steps(self, ctx: Context, known: KnownService):
+    def _start_steps(self, ctx: Context, known: KnownService) -> list[Remediation]:
         steps = []
         unit = known.units[0] if known.units else None
         if ctx.systemd and unit:
@@ -282,7 +284,7 @@ def _configured_listeners(ctx: Context, ports: list[int]) -> list[str]:
     return sorted(set(found))
 
 
-def _start_fix(start: str):
+def _start_fix(start: str) -> Remediation:
     """``npm run dev   (or: npm start, bin/dev)`` -> the first as the command, the rest as words;
     a description rather than a command (``the service's own start command ...``) -> words only."""
     command, _, alternatives = start.partition("(or:")
@@ -292,13 +294,13 @@ def _start_fix(start: str):
     return fix("Start it" + (f" (or: {alternatives})." if alternatives else "."), command)
 
 
-def _describe(processes) -> str:
+def _describe(processes: list[ServiceProcess]) -> str:
     shown = ", ".join(f"{p.name} pid {p.pid}" for p in processes[:3])
     more = f" and {len(processes) - 3} more" if len(processes) > 3 else ""
     return shown + more
 
 
-def _socket_client(known: KnownService, path: str, port: int):
+def _socket_client(known: KnownService, path: str, port: int) -> Remediation:
     folder = path.rsplit("/", 1)[0] or "/"
     if known.name == "PostgreSQL":
         return fix("Or connect through the socket.", f"psql -h {folder} -p {port}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import errno
 
-from portdoctor.api import Check, Context, Outcome, fix, owner_label, unix_socket
+from portdoctor.api import Check, Context, Finding, Outcome, fix, owner_label, unix_socket
 
 TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class UnixSocketCheck(Check):
     def applies(self, ctx: Context) -> bool:
         return ctx.target.protocol == "unix"
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         path = ctx.target.path or ""
         facts = ctx.fact(unix_socket(path))
         if facts is None:
@@ -81,7 +81,7 @@ class UnixSocketCheck(Check):
 
     # --- the cases ------------------------------------------------------------------------
 
-    def _permission(self, facts: UnixFacts, path: str, evidence: dict):
+    def _permission(self, facts: UnixFacts, path: str, evidence: dict) -> Finding:
         from portdoctor.api import may_connect
 
         user = facts.user
@@ -128,7 +128,7 @@ class UnixSocketCheck(Check):
             detail += " (The mode bits would allow it: an ACL, SELinux/AppArmor or a seccomp rule denies it.)"
         return self.fail("permission-denied", title, detail, steps, evidence=evidence)
 
-    def _alternatives(self, ctx: Context, facts: UnixFacts, path: str, evidence: dict, what: str):
+    def _alternatives(self, ctx: Context, facts: UnixFacts, path: str, evidence: dict, what: str) -> Finding | None:
         """The same service at another path, or on TCP: wrong-interface, with how to reach it."""
         if facts.elsewhere:
             other = facts.elsewhere[0]
@@ -163,7 +163,7 @@ class UnixSocketCheck(Check):
                              steps, evidence={"tcp": [f"{s.address}:{s.port}" for s in tcp], **evidence})
         return None
 
-    def _missing(self, ctx: Context, facts: UnixFacts, path: str, evidence: dict):
+    def _missing(self, ctx: Context, facts: UnixFacts, path: str, evidence: dict) -> Finding:
         if facts.missing_dir:
             what = f"{path} does not exist (not even the folder {facts.missing_dir})"
         else:
@@ -184,7 +184,7 @@ class UnixSocketCheck(Check):
                          "The service is not running, or it creates its socket at another path.", steps,
                          evidence=evidence)
 
-    def _stale(self, ctx: Context, facts: UnixFacts, path: str, evidence: dict):
+    def _stale(self, ctx: Context, facts: UnixFacts, path: str, evidence: dict) -> Finding:
         what = f"{path} is a socket file but nothing listens on it"
         alternative = self._alternatives(ctx, facts, path, evidence, what)
         if alternative:

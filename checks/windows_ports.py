@@ -10,6 +10,7 @@ from __future__ import annotations
 from portdoctor.api import (
     Check,
     Context,
+    Finding,
     excluded_ports,
     fix,
 )
@@ -23,7 +24,7 @@ class WindowsExcludedPortsCheck(Check):
     def applies(self, ctx: Context) -> bool:
         return ctx.facts.os == "windows" and ctx.target.protocol in ("tcp", "udp")
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         port = ctx.target.port
         protocol = ctx.target.protocol
         ranges = ctx.fact(excluded_ports(protocol))

@@ -12,7 +12,18 @@ answer (``ctx.facts.serves(sock, address)``): the firewall and backlog checks as
 
 from __future__ import annotations
 
-from portdoctor.api import Check, Context, Outcome, Socket, clients_that_fail_on, fix, hostport, owner_label
+from portdoctor.api import (
+    Check,
+    Context,
+    Finding,
+    Outcome,
+    Probe,
+    Socket,
+    clients_that_fail_on,
+    fix,
+    hostport,
+    owner_label,
+)
 
 
 def _family(address: str) -> int:
@@ -51,7 +62,7 @@ class WrongInterfaceCheck(Check):
     title = "Is it bound to the wrong interface?"
     order = 300
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         port = ctx.target.port
         listeners = ctx.listeners()
         if not ctx.probes:
@@ -80,7 +91,7 @@ class WrongInterfaceCheck(Check):
             return self._clients_that_fail(ctx, listeners, failed_unserved, bound)
         return self._fail(ctx, listeners, failed_unserved, bound)
 
-    def _clients_that_fail(self, ctx: Context, listeners: list[Socket], missing, bound: str):
+    def _clients_that_fail(self, ctx: Context, listeners: list[Socket], missing: list[Probe], bound: str) -> Finding:
         """Reachable by the resolver-order rule, but not on every address: name who still fails."""
         port = ctx.target.port
         first = ctx.probes[0].address
@@ -97,7 +108,8 @@ class WrongInterfaceCheck(Check):
              fix(f"Or point the failing clients at {hostport(first, port)}.", None)],
             cause="wrong-interface", evidence={"listening": [s.address for s in listeners], "not_served": missing_addrs, "open": [p.address for p in ctx.probes if p.outcome is Outcome.OPEN]})
 
-    def _expected_absent(self, ctx: Context, expected: str, listeners: list[Socket], missing, bound: str):
+    def _expected_absent(self, ctx: Context, expected: str, listeners: list[Socket], missing: list[Probe],
+                         bound: str) -> Finding:
         """--expect NAME, and what listens on other addresses is another program: pointing the
         client there reaches the wrong program, and the asked address is free to bind."""
         port = ctx.target.port
@@ -112,7 +124,7 @@ class WrongInterfaceCheck(Check):
              fix("See what is bound to the port:", f"ss -ltnp 'sport = :{port}'")],
             evidence={"listening": [s.address for s in listeners], "not_served": [p.address for p in missing], "expected": expected})
 
-    def _fail(self, ctx: Context, listeners: list[Socket], missing, bound: str):
+    def _fail(self, ctx: Context, listeners: list[Socket], missing: list[Probe], bound: str) -> Finding:
         port = ctx.target.port
         missing_addrs = [p.address for p in missing]
         opened = [p.address for p in ctx.probes if p.outcome is Outcome.OPEN]

@@ -11,6 +11,7 @@ from portdoctor.api import (
     WSL,
     Check,
     Context,
+    Finding,
     fix,
 )
 
@@ -34,7 +35,7 @@ class WslLocalhostCheck(Check):
         wsl = ctx.fact(WSL)
         return wsl is not None and wsl.version == 2
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Finding:
         wsl = ctx.fact(WSL)
         if wsl is None:
             return self.skip("WSL's networking mode could not be read.", how="See networkingMode in .wslconfig.",
