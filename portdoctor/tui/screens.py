@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -129,7 +129,7 @@ class MessageInput(Input):
 
     MAX_PASTE = 20000  # characters kept from one paste
 
-    def _on_paste(self, event) -> None:  # event: textual.events.Paste
+    def _on_paste(self, event: events.Paste) -> None:
         if event.text:
             text = " ".join(event.text[: self.MAX_PASTE].split())
             if self.selection.is_empty:
@@ -176,7 +176,7 @@ class EditTargetScreen(ModalScreen[Target | None]):
             return
         self.dismiss(targets[0])
 
-    def _locate(self, target) -> None:
+    def _locate(self, target: Target) -> None:
         from portdoctor.exitcodes import UsageError
         from portdoctor.facts.engine import locate_container
 
