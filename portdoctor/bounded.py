@@ -249,7 +249,7 @@ def _start(argv: Sequence[str]) -> subprocess.Popen | CommandResult:
     try:
         return subprocess.Popen(
             [program, *argv[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-            text=True, errors="replace", start_new_session=True,
+            text=True, encoding="utf-8", errors="replace", start_new_session=True,
         )
     except FileNotFoundError:
         return CommandResult(argv, None, "", "", error=f"{argv[0]} not found")

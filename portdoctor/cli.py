@@ -10,97 +10,23 @@ progress to stderr. Textual is imported only when the wizard actually starts.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from portdoctor import __version__
+from portdoctor.argv import SUBCOMMANDS, a_path, build_parser, parser_class, read_simple
 from portdoctor.exitcodes import REPORT_BUG, ExitCode, UsageError
 from portdoctor.masking import mask_urls_in
 
 TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
-    from typing import NoReturn
+    import argparse
+    from pathlib import Path
+    from typing import Any
 
-SUBCOMMANDS = ("explain", "checks", "schema", "completion")
 MAX_WORKERS = 32  # targets diagnosed at once
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see '{self.prog} --help')")
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="portdoctor",
-        description="Why is a connection to host:port refused or hanging, and what to do now.",
-        epilog="Subcommands: 'portdoctor explain CAUSE', 'portdoctor checks', 'portdoctor schema', "
-        "'portdoctor completion bash|zsh|fish'. "
-        "Exit codes: 0 reachable, 1 problem diagnosed, 2 usage error, 3 internal error.",
-    )
-    p.add_argument("targets", nargs="*", metavar="TARGET",
-                   help="host:port, :port, port, [v6]:port, a URL (http://, postgres://, udp://...), "
-                   "a Unix socket (unix:///run/x.sock or /run/x.sock), or a client's error message in quotes")
-    p.add_argument("--report", action="store_true", help="never interactive: print a report and exit with a code")
-    p.add_argument("--format", choices=("text", "markdown", "json", "junit"),
-                   help="report format (default: text, or from the -o extension)")
-    p.add_argument("-o", "--output", type=Path, metavar="FILE",
-                   help="write the report to FILE (atomically; .md .json .xml .txt pick the format)")
-    p.add_argument("--save", action="store_true", help="also keep the report in the user's reports folder")
-    p.add_argument("--timeout", type=_positive_float, default=2.0, metavar="SECONDS",
-                   help="per connection attempt (default 2)")
-    p.add_argument("--expect", metavar="NAME", help="the process that should own the port")
-    p.add_argument("--wait", type=_positive_float, metavar="SECONDS",
-                   help="wait up to SECONDS for every target to accept; exit 0 when they do, "
-                   "diagnose (exit 1) when they do not")
-    p.add_argument("--targets-file", type=Path, metavar="FILE",
-                   help="read more targets from FILE, one per line ('#' comments; '-' for stdin)")
-    p.add_argument("--from-log", metavar="FILE",
-                   help="diagnose every distinct failing endpoint named in FILE (a log or a pasted traceback; "
-                   "'-' for stdin)")
-    p.add_argument("--fail-on", choices=("fail", "warn"), default="fail",
-                   help="exit 1 on failures only (default) or on warnings too")
-    p.add_argument("--exit-zero", action="store_true",
-                   help="exit 0 even when a problem is diagnosed (usage and internal errors still exit 2/3)")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                   help="colour in text output (NO_COLOR and FORCE_COLOR are honoured)")
-    p.add_argument("--checks-dir", type=Path, action="append", default=[], metavar="DIR",
-                   help="load extra checks from *.py files in DIR (repeatable)")
-    ssh = p.add_argument_group("other machines (over SSH; nothing is installed there, python3 is used if present)")
-    ssh.add_argument("--ssh", metavar="[USER@]HOST", action="append", default=[],
-                     help="also diagnose the same port on HOST (the server side), over SSH; @FILE for a host list "
-                     "or an Ansible inventory (INI/YAML); repeatable")
-    ssh.add_argument("--from", dest="from_hosts", metavar="[USER@]HOST", action="append", default=[],
-                     help="run the whole diagnosis on HOST (e.g. the app server that cannot reach the database); "
-                     "@FILE as for --ssh")
-    ssh.add_argument("--ssh-config", metavar="FILE", help="the ssh_config file to use (ssh -F FILE)")
-    ssh.add_argument("--ssh-sudo", action="store_true",
-                     help="run as root on HOST with 'sudo -n' where the user may (no password prompt, ever)")
-    ssh.add_argument("--ssh-timeout", type=_positive_float, default=5.0, metavar="SECONDS",
-                     help="SSH connect timeout (default 5)")
-    ssh.add_argument("--ssh-deadline", type=_positive_float, default=60.0, metavar="SECONDS",
-                     help="the longest a remote run may take, connect included (default 60)")
-    p.add_argument("--version", action="store_true", help="print the version and exit")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="text report: every check with its detail and every step (default: what did not "
-                   "pass, and the verdict); with --version: versions, paths and every check's origin")
-    return p
 
 
 def run() -> None:
@@ -156,24 +82,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(argv: list[str]) -> int:
-    parser = build_parser()
-    where = _subcommand_position(parser, argv)
-    if where is not None:
-        # "portdoctor --checks-dir plug checks" is "portdoctor checks --checks-dir plug":
-        # no TARGET is a bare subcommand name (a target always has a port).
-        command, rest = argv[where], argv[:where] + argv[where + 1:]
-        return {"explain": _cmd_explain, "checks": _cmd_checks, "schema": _cmd_schema,
-                "completion": _cmd_completion}[command](rest)
-
-    # Intermixed: "portdoctor db:5432 --report cache:6379" names two targets.
-    # Everything after "--" is a TARGET, even when it starts with "-" (argparse's
-    # intermixed parsing would read "-- --vers" as --version).
-    after_dashes: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, after_dashes = argv[:cut], argv[cut + 1:]
-    args = parser.parse_intermixed_args(argv)
-    args.targets = list(args.targets) + after_dashes
+    # The common forms ("--report db:5432 -o r.json") are read without argparse (see portdoctor.argv).
+    args: Any = read_simple(argv)
+    if args is None:
+        parser = build_parser()
+        where = _subcommand_position(parser, argv)
+        if where is not None:
+            # "portdoctor --checks-dir plug checks" is "portdoctor checks --checks-dir plug":
+            # no TARGET is a bare subcommand name (a target always has a port).
+            command, rest = argv[where], argv[:where] + argv[where + 1:]
+            return {"explain": _cmd_explain, "checks": _cmd_checks, "schema": _cmd_schema,
+                    "completion": _cmd_completion}[command](rest)
+        args = parse_full(parser, argv)
     if args.version:
         print(f"portdoctor {__version__}")
         if args.verbose:
@@ -227,6 +147,20 @@ def _dispatch(argv: list[str]) -> int:
     if args.wait is not None:
         return _run_wait(targets, args, fmt)
     return _run_report(targets, args, fmt)
+
+
+def parse_full(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """argparse's reading of the main command (what :func:`~portdoctor.argv.read_simple` does not read)."""
+    # Intermixed: "portdoctor db:5432 --report cache:6379" names two targets.
+    # Everything after "--" is a TARGET, even when it starts with "-" (argparse's
+    # intermixed parsing would read "-- --vers" as --version).
+    after_dashes: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, after_dashes = argv[:cut], argv[cut + 1:]
+    args = parser.parse_intermixed_args(argv)
+    args.targets = list(args.targets) + after_dashes
+    return args
 
 
 def _subcommand_position(parser: argparse.ArgumentParser, argv: list[str]) -> int | None:
@@ -459,24 +393,24 @@ def subcommand_parsers() -> dict[str, argparse.ArgumentParser]:
 
 
 def _explain_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="portdoctor explain", description="What a cause means, why it happens, how to fix it.")
+    p = parser_class()(prog="portdoctor explain", description="What a cause means, why it happens, how to fix it.")
     p.add_argument("cause", nargs="?", metavar="CAUSE", help="a cause name; omit to list them")
     return p
 
 
 def _checks_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="portdoctor checks", description="The checks that would run, and where each came from.")
-    p.add_argument("--checks-dir", type=Path, action="append", default=[], metavar="DIR",
+    p = parser_class()(prog="portdoctor checks", description="The checks that would run, and where each came from.")
+    p.add_argument("--checks-dir", type=a_path, action="append", default=[], metavar="DIR",
                    help="also load checks from *.py files in DIR (repeatable)")
     return p
 
 
 def _schema_parser() -> argparse.ArgumentParser:
-    return _Parser(prog="portdoctor schema", description="Print the JSON Schema of the --format json report.")
+    return parser_class()(prog="portdoctor schema", description="Print the JSON Schema of the --format json report.")
 
 
 def _completion_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="portdoctor completion",
+    p = parser_class()(prog="portdoctor completion",
                 description="Print the shell completion script for bash, zsh or fish "
                 "(e.g. 'source <(portdoctor completion bash)').")
     p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
@@ -558,6 +492,8 @@ def _print_self_diagnosis(args) -> None:
 
     row("python", f"{platform.python_version()} ({sys.executable})")
     row("platform", platform.platform())
+    from pathlib import Path
+
     row("package", Path(portdoctor.__file__).resolve().parent)
     for dist in ("psutil", "platformdirs", "textual"):
         try:
@@ -600,7 +536,7 @@ def _where(exc: BaseException) -> str:
         tb = tb.tb_next
     if frame is None:
         return "unknown"
-    return f"{Path(frame.tb_frame.f_code.co_filename).name}:{frame.tb_lineno}"
+    return f"{os.path.basename(frame.tb_frame.f_code.co_filename)}:{frame.tb_lineno}"
 
 
 def _one_line(text: str) -> str:

@@ -26,11 +26,14 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from portdoctor.api import Check
 from portdoctor.bounded import Overrun, call_untrusted
 from portdoctor.records import dataclass
+
+TYPE_CHECKING = False  # pathlib only where a folder is given or exists
+if TYPE_CHECKING:
+    from pathlib import Path
 
 GROUP = "portdoctor.checks"
 IMPORT_TIMEOUT = 5.0  # seconds to import one plugin (in process; isolation.IMPORT_SECONDS in a child)
@@ -167,14 +170,20 @@ def user_checks_dir() -> Path:
     On Linux that is the XDG rule (``$XDG_CONFIG_HOME``, else ``~/.config``), computed
     here: importing platformdirs costs more than the rest of plugin discovery.
     """
+    from pathlib import Path
+
+    return Path(_user_checks_folder())
+
+
+def _user_checks_folder() -> str:
     if sys.platform.startswith("linux"):
         base = os.environ.get("XDG_CONFIG_HOME", "").strip()
         if not os.path.isabs(base):  # unset, empty or relative: the XDG spec says ignore it
             base = os.path.expanduser("~/.config")
-        return Path(base) / "portdoctor" / "checks"
+        return os.path.join(base, "portdoctor", "checks")
     import platformdirs
 
-    return platformdirs.user_config_path("portdoctor", appauthor=False) / "checks"
+    return str(platformdirs.user_config_path("portdoctor", appauthor=False) / "checks")
 
 
 def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = True) -> tuple[list[LoadedCheck], list[PluginError]]:
@@ -198,8 +207,10 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
 
     # A folder given with --checks-dir must be there (a typo would silently drop the
     # user's checks); the user's config folder is usually absent, which is normal.
+    if check_dirs:
+        from pathlib import Path
     dirs = [(Path(folder), True) for folder in check_dirs or []]
-    if include_user_dir:
+    if include_user_dir and os.path.lexists(_user_checks_folder()):  # usually absent: no pathlib then
         dirs.append((user_checks_dir(), False))
     for folder, explicit in dirs:
         try:
@@ -403,6 +414,8 @@ def _untrusted_folder(folder: Path, owners: set[int]) -> str | None:
     import stat
 
     try:
+        from pathlib import Path
+
         path = Path(os.path.realpath(folder))
         st = os.stat(path)
     except OSError as exc:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from portdoctor.facts.rules import DNAT_HOOKS, AddressMatch, DnatRule, Ruleset, dnat_rules, parse_nft_json
 from portdoctor.facts.rules import parse_iptables_save as _parse_iptables_chains
@@ -73,7 +72,8 @@ def docker_proxy_rules(sockets: Iterable[Any],
 
 def _read_cmdline(pid: int) -> str | None:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         return None
 

@@ -12,11 +12,11 @@ Elsewhere (macOS, Windows, no /proc) the reading is None.
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
+import os
 
 from portdoctor.records import dataclass
 
-NETSTAT = Path("/proc/net/netstat")
+NETSTAT = "/proc/net/netstat"
 
 
 @dataclass
@@ -57,10 +57,11 @@ def parse_netstat(text: str) -> ListenCounters | None:
     return None
 
 
-def read_listen_counters(path: Path = NETSTAT) -> ListenCounters | None:
+def read_listen_counters(path: str | os.PathLike[str] = NETSTAT) -> ListenCounters | None:
     """The current counters of this network namespace, or None where they cannot be read."""
     try:
-        return parse_netstat(path.read_text())
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return parse_netstat(f.read())
     except OSError:
         return None
 
@@ -73,13 +74,14 @@ def delta(before: ListenCounters | None, after: ListenCounters | None) -> Listen
 
 # --- the privileged-port floor -------------------------------------------------------
 
-UNPRIVILEGED_PORT_START = Path("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+UNPRIVILEGED_PORT_START = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
 
 
-def unprivileged_port_floor(path: Path = UNPRIVILEGED_PORT_START) -> int | None:
+def unprivileged_port_floor(path: str | os.PathLike[str] = UNPRIVILEGED_PORT_START) -> int | None:
     """``net.ipv4.ip_unprivileged_port_start`` of this namespace (1024 by default; Docker
     sets 0 inside containers); None where it cannot be read (other OS, kernel < 4.11)."""
     try:
-        return int(path.read_text().strip())
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return int(f.read().strip())
     except (OSError, ValueError):
         return None

@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from portdoctor.model import Report, Status
 from portdoctor.render.common import report_label
@@ -182,12 +181,11 @@ def step_summary(markdown: str, already: int = 0, limit: int = SUMMARY_LIMIT) ->
 
 def append_step_summary(markdown: str, path: str | os.PathLike[str]) -> bool:
     """Append to the step-summary file; returns whether the summary had to be cut."""
-    p = Path(path)
     try:
-        already = p.stat().st_size
+        already = os.stat(path).st_size
     except OSError:
         already = 0
     text = step_summary(markdown, already)
-    with open(p, "a", encoding="utf-8") as fh:
+    with open(path, "a", encoding="utf-8") as fh:
         fh.write(text if text.endswith("\n") or not text else text + "\n")
     return text != markdown
