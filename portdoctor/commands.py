@@ -15,10 +15,11 @@ import re
 import shlex
 from collections.abc import Iterable
 
+from portdoctor.lazyre import lazy
 from portdoctor.model import Finding
 
 # A word holding "[hex:...]" that is not already inside quotes.
-_BRACKETED_WORD = re.compile(r"(?<![^\s])([^\s'\"]*\[[\w.%]*:[\w:.%]*\][^\s'\"]*)(?![^\s])")
+_BRACKETED_WORD = lazy(r"(?<![^\s])([^\s'\"]*\[[\w.%]*:[\w:.%]*\][^\s'\"]*)(?![^\s])")
 
 
 def quote_brackets(command: str) -> str:

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import re
 
+from portdoctor.lazyre import lazy
+
 MASK = "***"
 
 # A word that makes an option, variable, header or JSON key sensitive (searched in a
 # name of at most NAME_LIMIT characters).
-_SENSITIVE = re.compile(
+_SENSITIVE = lazy(
     r"pass(?:word|wd|phrase)?|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|"
     r"auth|credentials?|key|cookie|^pw$", re.IGNORECASE)
 NAME_LIMIT = 128
@@ -33,10 +35,10 @@ _ATTACHED_P = {"mysql", "mysqldump", "mysqladmin", "mysqlimport", "mysqlcheck", 
                "mariadb-admin"}
 _NEXT_P = {"sshpass"}
 _AUTH_SCHEMES = {"bearer", "basic", "token", "digest", "negotiate", "apikey"}
-_JSON_KEY = re.compile(r'"([-\w.]{1,64})"\s{0,8}:\s{0,8}"')
-_PARAMETER_SPLIT = re.compile(r"([?&;#])")
-_WHITESPACE_SPLIT = re.compile(r"(\s+)")
-_ANY_WHITESPACE = re.compile(r"\s")
+_JSON_KEY = lazy(r'"([-\w.]{1,64})"\s{0,8}:\s{0,8}"')
+_PARAMETER_SPLIT = lazy(r"([?&;#])")
+_WHITESPACE_SPLIT = lazy(r"(\s+)")
+_ANY_WHITESPACE = lazy(r"\s")
 
 
 def sensitive_name(name: str) -> bool:

@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import re
 
+from portdoctor.lazyre import lazy
+
 TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     from typing import Any
 
 # One character class: linear time whatever the input.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
-_UNSAFE_EXCEPT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE = lazy("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE_EXCEPT_NEWLINE = lazy("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 
 TRUNCATED = "…"
 
@@ -52,6 +54,8 @@ def clean_text(text: Any, *, keep_newlines: bool = False, limit: int | None = No
         return text
     if limit is not None and len(text) > limit:
         text = text[:limit] + TRUNCATED
+    if text.isascii() and text.isprintable():  # the usual case, answered without the pattern
+        return text
     pattern = _UNSAFE_EXCEPT_NEWLINE if keep_newlines else _UNSAFE
     if pattern.search(text) is None:
         return text
@@ -60,6 +64,8 @@ def clean_text(text: Any, *, keep_newlines: bool = False, limit: int | None = No
 
 def is_clean(text: str, *, keep_newlines: bool = False) -> bool:
     """Does ``text`` hold nothing :func:`clean_text` would change (no length limit)?"""
+    if text.isascii() and text.isprintable():
+        return True
     pattern = _UNSAFE_EXCEPT_NEWLINE if keep_newlines else _UNSAFE
     return pattern.search(text) is None
 

@@ -7,9 +7,9 @@ Bounded (the audit log is read from its tail); proven on real output in ``tests/
 from __future__ import annotations
 
 import os
-import re
 
 from portdoctor.bounded import run_command
+from portdoctor.lazyre import lazy
 from portdoctor.records import dataclass
 
 TYPE_CHECKING = False  # typing is never imported at run time
@@ -56,7 +56,7 @@ class AvcDenial:
     line: str
 
 
-_AVC = re.compile(r'avc:\s+denied\s+\{ name_bind \} for .*?comm="(?P<comm>[^"]*)".*?\bsrc=(?P<port>\d+)'
+_AVC = lazy(r'avc:\s+denied\s+\{ name_bind \} for .*?comm="(?P<comm>[^"]*)".*?\bsrc=(?P<port>\d+)'
                   r".*?scontext=\S*?:\S*?:(?P<stype>\w+).*?tcontext=\S*?:\S*?:(?P<ttype>\w+)"
                   r"(?:.*?permissive=(?P<permissive>\d))?")
 

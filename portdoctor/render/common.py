@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 
+from portdoctor.lazyre import lazy
 from portdoctor.model import Report, Socket, Status
 from portdoctor.model import owner_label as socket_owner
 
 # C0 controls, DEL and C1 controls: never copied raw into a report.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = lazy(r"[\x00-\x1f\x7f-\x9f]")
 
 STATUS_LABEL = {
     Status.PASS: "PASS",

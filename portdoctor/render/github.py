@@ -26,9 +26,9 @@ in ``::stop-commands::``.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 
+from portdoctor.lazyre import lazy
 from portdoctor.model import Report, Status
 from portdoctor.render.common import report_label
 from portdoctor.sanitize import clean_text
@@ -115,7 +115,7 @@ def grouped(reports: list[Report], render_one: Callable[[Report], str]) -> str:
 
 
 _V1 = "##["
-_LINES = re.compile(r"(\r\n|\r|\n)")
+_LINES = lazy(r"(\r\n|\r|\n)")
 
 
 def defuse(text: str, fmt: str = "text") -> str:

@@ -15,12 +15,11 @@ no untrusted text can start a line (which is what CI log parsers act on).
 
 from __future__ import annotations
 
-import re
-
+from portdoctor.lazyre import lazy
 from portdoctor.model import Finding, Report, Status
 
 # Everything XML 1.0 does not allow in a document (it allows tab, LF, CR and most of Unicode).
-_FORBIDDEN = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_FORBIDDEN = lazy("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def xml_text(text: object) -> str:

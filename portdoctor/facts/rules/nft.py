@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
 from collections.abc import Callable
 
 from portdoctor.facts.rules.model import Chain, FirewallRule, Matcher, NatTarget, NftRuleKey, RuleTexts
+from portdoctor.lazyre import lazy
 from portdoctor.sanitize import clean_text
 
 TYPE_CHECKING = False  # typing is never imported at run time
@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 
 SetLookup = Callable[[str], "list[Any] | None"]
 
-_NFT_TABLE = re.compile(r"^table (\S+) (\S+) \{")
-_NFT_CHAIN = re.compile(r"^\s*chain (\S+) \{")
-_NFT_HANDLE = re.compile(r"^\s*(.*?)\s*# handle (\d+)\s*$")
-_NFT_OTHER_BLOCK = re.compile(r"^\s*(set|map|flowtable|counter|quota|ct) \S+ \{")
+_NFT_TABLE = lazy(r"^table (\S+) (\S+) \{")
+_NFT_CHAIN = lazy(r"^\s*chain (\S+) \{")
+_NFT_HANDLE = lazy(r"^\s*(.*?)\s*# handle (\d+)\s*$")
+_NFT_OTHER_BLOCK = lazy(r"^\s*(set|map|flowtable|counter|quota|ct) \S+ \{")
 _NFT_ADDR_PROTOCOLS = {"ip": 4, "ip6": 6}
 _NFT_L4 = ("tcp", "udp", "sctp", "dccp", "udplite")
 

@@ -19,11 +19,12 @@ from portdoctor.facts.rule_dumps import COMMAND_TIMEOUT, start_dumps
 from portdoctor.facts.rules.iptables import parse_iptables_save
 from portdoctor.facts.rules.model import Ruleset, RuleTexts
 from portdoctor.facts.rules.nft import parse_nft_json
+from portdoctor.lazyre import lazy
 
 NFT_TEXT = ["nft", "-a", "list", "ruleset"]
 
-_INCOMPATIBLE = re.compile(r"^# Table `([^']+)' (?:contains incompatible|is incompatible)", re.MULTILINE)
-_DENIED = re.compile(r"permission denied|operation not permitted|you must be root", re.IGNORECASE)
+_INCOMPATIBLE = lazy(r"^# Table `([^']+)' (?:contains incompatible|is incompatible)", re.MULTILINE)
+_DENIED = lazy(r"permission denied|operation not permitted|you must be root", re.IGNORECASE)
 
 
 def read_ruleset(timeout: float = COMMAND_TIMEOUT) -> Ruleset:
