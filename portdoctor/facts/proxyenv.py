@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import urlsplit
 
 from portdoctor.records import dataclass
 
@@ -56,6 +55,8 @@ def parse_proxy_url(variable: str, value: str) -> ProxySetting | None:
     value = value.strip()
     if not value:
         return None
+    from urllib.parse import urlsplit  # only where a proxy variable is set
+
     parts = urlsplit(value if "://" in value else f"http://{value}")
     if not parts.hostname:
         return None
