@@ -242,3 +242,34 @@ def test_stopped_processes_of_a_user_are_found_from_world_readable_proc_files():
         for p in (plain, naming):
             p.kill()
             p.wait()
+
+
+def test_the_both_families_request_is_the_original_inet_diag_form():
+    request = netlink.build_tcp_both_families_request(1 << 6, 5432)
+    length, kind, flags, _seq, _pid = struct.unpack_from("=IHHII", request)
+    assert (length, kind, flags) == (len(request), netlink.TCPDIAG_GETSOCK, 0x301)
+    family, _src, _dst, _ext = struct.unpack_from("=BBBB", request, 16)
+    states, _dbs = struct.unpack_from("=II", request, 16 + 4 + 48)
+    assert (family, states) == (0, 1 << 6)  # the family is left unset: both, in one walk
+    assert request.endswith(netlink.port_bytecode(5432))
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="netlink sock_diag is Linux's")
+def test_one_walk_finds_what_two_per_family_dumps_find(free_port):
+    listeners = []
+    with socket.socket() as v4, socket.socket(socket.AF_INET6) as v6:
+        for s, host in ((v4, "127.0.0.1"), (v6, "::1")):
+            s.bind((host, free_port))
+            s.listen()
+            listeners.append(s)
+        with socket.create_connection(("127.0.0.1", free_port)) as c4, socket.create_connection(("::1", free_port)) as c6:
+            a4, _ = v4.accept()
+            a6, _ = v6.accept()
+            with a4, a6:
+                for states in (netlink.ALL_STATES, netlink.ALL_STATES & ~(1 << netlink.STATE_LISTEN)):
+                    one_walk = netlink.tcp_sock_diag(states=states, port=free_port)
+                    per_family = [d for family in (4, 6)
+                                  for d in netlink.sock_diag("tcp", family, states=states, port=free_port)]
+                    assert sorted(map(repr, one_walk)) == sorted(map(repr, per_family))
+                    assert {(d.family, d.state) for d in one_walk} >= {(4, "ESTABLISHED"), (6, "ESTABLISHED")}

@@ -22,6 +22,7 @@ from portdoctor.records import dataclass
 NETLINK_ROUTE = 0
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
+TCPDIAG_GETSOCK = 18  # the original inet_diag request: TCP of both families in one walk
 RTM_NEWADDR = 20
 RTM_GETADDR = 22
 
@@ -53,6 +54,9 @@ _NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 _NLATTR = struct.Struct("=HH")  # len, type
 # inet_diag_req_v2: family, protocol, ext, pad, states, then inet_diag_sockid
 _REQ_V2 = struct.Struct("=BBBxI")
+# inet_diag_req (the original request): family, src_len, dst_len, ext, sockid (48), states, dbs
+_REQ_V1_HEAD = struct.Struct("=BBBB")
+_REQ_V1_TAIL = struct.Struct("=II")
 # inet_diag_sockid: sport, dport (network order), src[16], dst[16], if, cookie[2]
 _SOCKID = struct.Struct(">HH16s16s")
 _SOCKID_TAIL = struct.Struct("=III")
@@ -104,6 +108,21 @@ def build_sock_diag_request(protocol: str, family: int, states: int, port: int |
     return header + body
 
 
+def build_tcp_both_families_request(states: int, port: int | None, seq: int = 1) -> bytes:
+    """A TCPDIAG_GETSOCK dump request: TCP sockets of IPv4 and IPv6 in one walk.
+
+    The kernel serves this original form with the address family unset, so one walk of
+    its connection table answers for both families (two SOCK_DIAG_BY_FAMILY requests
+    walk it twice: about 20 ms each at 50 000 connections).
+    """
+    body = _REQ_V1_HEAD.pack(0, 0, 0, 0) + bytes(48) + _REQ_V1_TAIL.pack(states, 0)
+    if port is not None:
+        program = port_bytecode(port)
+        body += _NLATTR.pack(_NLATTR.size + len(program), INET_DIAG_REQ_BYTECODE) + program
+    header = _NLMSGHDR.pack(_NLMSGHDR.size + len(body), TCPDIAG_GETSOCK, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
+    return header + body
+
+
 def open_netlink(protocol_number: int = NETLINK_SOCK_DIAG) -> socket.socket:
     """A netlink socket to reuse for several dumps (one after the other)."""
     nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, protocol_number)
@@ -149,6 +168,17 @@ def sock_diag(protocol: str, family: int, *, states: int = ALL_STATES, port: int
     return parse_sock_diag(_netlink_dump(NETLINK_SOCK_DIAG, request, nl), protocol)
 
 
+def tcp_sock_diag(*, states: int = ALL_STATES, port: int | None = None,
+                  nl: socket.socket | None = None) -> list[DiagSocket]:
+    """TCP sockets of both families in one walk (:func:`build_tcp_both_families_request`);
+    per family where the kernel refuses that form."""
+    try:
+        return parse_sock_diag(_netlink_dump(NETLINK_SOCK_DIAG, build_tcp_both_families_request(states, port), nl),
+                               "tcp")
+    except OSError:
+        return [s for family in (4, 6) for s in sock_diag("tcp", family, states=states, port=port, nl=nl)]
+
+
 def parse_sock_diag(chunks: list[bytes], protocol: str) -> list[DiagSocket]:
     """Parse sock_diag reply datagrams into records (pure: no system access)."""
     out: list[DiagSocket] = []
@@ -161,7 +191,7 @@ def parse_sock_diag(chunks: list[bytes], protocol: str) -> list[DiagSocket]:
             length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
             if kind in (NLMSG_DONE, NLMSG_ERROR) or length < hdr:
                 break
-            if kind == SOCK_DIAG_BY_FAMILY:
+            if kind in (SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK):
                 (af, state, _timer, _retrans, sport, dport, src, dst, ifindex, _cookie,
                  _expires, rqueue, wqueue, uid, inode) = unpack_msg(data, offset + hdr)
                 family = 6 if af == socket.AF_INET6 else 4

@@ -143,21 +143,25 @@ def _sockets_by_netlink(port: int, nl: socket.socket | None = None, listening_on
             states = tcp_states
         else:
             states = 1 << netlink.STATE_LISTEN if listening_only and protocol == "tcp" else netlink.ALL_STATES
-        for family in (4, 6):
-            for d in netlink.sock_diag(protocol, family, port=port, nl=nl, states=states):
-                if d.interface_index not in names:
-                    try:
-                        names[d.interface_index] = socket.if_indextoname(d.interface_index)
-                    except OSError:
-                        names[d.interface_index] = str(d.interface_index)
-                connected = d.state not in ("LISTEN", "UNCONN")
-                out.append(Socket(
-                    protocol=d.protocol, family=d.family, address=d.address, port=d.port, state=d.state,
-                    inode=d.inode or None, uid=d.uid, v6only=d.v6only,
-                    interface=names[d.interface_index], recv_queue=d.recv_queue, send_queue=d.send_queue,
-                    remote_address=d.remote_address if connected else None,
-                    remote_port=d.remote_port if connected else None,
-                ))
+        if protocol == "tcp" and states & ~(1 << netlink.STATE_LISTEN):  # a walk of every connection: once
+            # IPv4 first, as two per-family dumps list them (a stable sort keeps the kernel's order within each)
+            found = sorted(netlink.tcp_sock_diag(states=states, port=port, nl=nl), key=lambda d: d.family)
+        else:
+            found = [d for family in (4, 6) for d in netlink.sock_diag(protocol, family, port=port, nl=nl, states=states)]
+        for d in found:
+            if d.interface_index not in names:
+                try:
+                    names[d.interface_index] = socket.if_indextoname(d.interface_index)
+                except OSError:
+                    names[d.interface_index] = str(d.interface_index)
+            connected = d.state not in ("LISTEN", "UNCONN")
+            out.append(Socket(
+                protocol=d.protocol, family=d.family, address=d.address, port=d.port, state=d.state,
+                inode=d.inode or None, uid=d.uid, v6only=d.v6only,
+                interface=names[d.interface_index], recv_queue=d.recv_queue, send_queue=d.send_queue,
+                remote_address=d.remote_address if connected else None,
+                remote_port=d.remote_port if connected else None,
+            ))
     return out
 
 
