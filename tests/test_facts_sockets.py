@@ -257,13 +257,11 @@ def test_the_both_families_request_is_the_original_inet_diag_form():
 @pytest.mark.kernel
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="netlink sock_diag is Linux's")
 def test_one_walk_finds_what_two_per_family_dumps_find(free_port):
-    listeners = []
     with socket.socket() as v4, socket.socket(socket.AF_INET6) as v6:
         for s, host in ((v4, "127.0.0.1"), (v6, "::1")):
             s.bind((host, free_port))
             s.listen()
-            listeners.append(s)
-        with socket.create_connection(("127.0.0.1", free_port)) as c4, socket.create_connection(("::1", free_port)) as c6:
+        with socket.create_connection(("127.0.0.1", free_port)), socket.create_connection(("::1", free_port)):
             a4, _ = v4.accept()
             a6, _ = v6.accept()
             with a4, a6:
