@@ -11,6 +11,8 @@ connection), spread over several holder processes because the open-file limit is
 20 000 per process. Then it times, whole-process, ``--runs`` runs of:
 
 - ``python -c pass`` with the same interpreter (what any Python tool pays to start)
+- ``python -c 'import re, socket, threading, json'`` (the standard modules a report
+  cannot do without: the floor of a Python implementation)
 - ``portdoctor --report 127.0.0.1:5433`` (nothing listens: refused)
 - ``portdoctor --report 127.0.0.1:5432`` (the listener)
 - ``ss -Htlnp 'sport = :5432'``
@@ -123,6 +125,10 @@ def inside(size: int, runs: int, portdoctor: str) -> dict:
         commands = {
             "python -c pass (the interpreter alone)": [python if os.path.exists(python) else sys.executable,
                                                       "-c", "pass"],
+            # What any Python implementation of a report needs before its own code: the console
+            # script's re, plus socket (netlink, probes), threading (deadlines), json (nft -j).
+            "python -c 'import re, socket, threading, json'": [
+                python if os.path.exists(python) else sys.executable, "-c", "import re, socket, threading, json"],
             "portdoctor --report (refused port)": [portdoctor, "--report", f"127.0.0.1:{REFUSED_PORT}"],
             "portdoctor --report (listening port)": [portdoctor, "--report", f"127.0.0.1:{TARGET_PORT}"],
             f"ss -Htlnp 'sport = :{TARGET_PORT}'": ["ss", "-Htlnp", f"sport = :{TARGET_PORT}"],

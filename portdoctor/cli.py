@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+    from portdoctor.model import Target
+
 MAX_WORKERS = 32  # targets diagnosed at once
 
 
@@ -100,28 +102,7 @@ def _dispatch(argv: list[str]) -> int:
             _print_self_diagnosis(args)
         return ExitCode.OK
 
-    from portdoctor.target import read_target
-
-    texts = list(args.targets)
-    if args.targets_file is not None:
-        texts += read_targets_file(args.targets_file)
-    if len(texts) > MAX_TARGETS:  # --from-log adds at most its own MAX_ENDPOINTS
-        raise UsageError(f"{len(texts)} targets: at most {MAX_TARGETS} in one run (split the list)")
-    targets = [t for text in texts for t in read_target(text)]
-    if args.from_log is not None:
-        from portdoctor.message import targets_from_text
-
-        found, notes = targets_from_text(read_log(args.from_log), what=f"log {args.from_log}")
-        for note in notes:
-            _err(f"portdoctor: {mask_urls_in(_one_line(note))}")
-        targets += found
-    if not targets:
-        raise UsageError("no TARGET given, e.g. 'portdoctor 127.0.0.1:8080'")
-    if any(t.container for t in targets):  # container:NAME[:PORT]: the engine says where it is reached
-        from portdoctor.facts.engine import locate_container
-
-        targets = [locate_container(t) if t.container else t for t in targets]
-
+    targets = targets_of(args)
     if args.output is not None and str(args.output) == "-":
         args.output = None  # "-o -" is stdout
     fmt = args.format
@@ -147,6 +128,35 @@ def _dispatch(argv: list[str]) -> int:
     if args.wait is not None:
         return _run_wait(targets, args, fmt)
     return _run_report(targets, args, fmt)
+
+
+def targets_of(args: Any) -> list[Target]:
+    """The run's targets: TARGET arguments, --targets-file, --from-log; containers located.
+
+    Raises UsageError when there are none or too many.
+    """
+    from portdoctor.target import read_target
+
+    texts = list(args.targets)
+    if args.targets_file is not None:
+        texts += read_targets_file(args.targets_file)
+    if len(texts) > MAX_TARGETS:  # --from-log adds at most its own MAX_ENDPOINTS
+        raise UsageError(f"{len(texts)} targets: at most {MAX_TARGETS} in one run (split the list)")
+    targets = [t for text in texts for t in read_target(text)]
+    if args.from_log is not None:
+        from portdoctor.message import targets_from_text
+
+        found, notes = targets_from_text(read_log(args.from_log), what=f"log {args.from_log}")
+        for note in notes:
+            _err(f"portdoctor: {mask_urls_in(_one_line(note))}")
+        targets += found
+    if not targets:
+        raise UsageError("no TARGET given, e.g. 'portdoctor 127.0.0.1:8080'")
+    if any(t.container for t in targets):  # container:NAME[:PORT]: the engine says where it is reached
+        from portdoctor.facts.engine import locate_container
+
+        targets = [locate_container(t) if t.container else t for t in targets]
+    return targets
 
 
 def parse_full(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:

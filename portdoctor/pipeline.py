@@ -80,7 +80,21 @@ def diagnose(
     checks = [c for c in checks if target.protocol in getattr(c.check, "protocols", ("tcp", "udp"))]
     if on_event:
         on_event(events.Planned(target, [(c.check.name, c.check.title) for c in checks]))
+    addresses, resolve_error, probes, snapshot = _look(target, options, gather_facts, on_event)
+    ctx = Context(target, addresses, probes, snapshot, options, resolve_error)
+    notes = _notes_before_checks(plugin_errors, snapshot, addresses, probes, options)
+    _run_checks(checks, ctx, on_event)
+    report = _report(ctx, notes, created, started)
+    if on_event:
+        on_event(events.Finished(target, report))
+    return report
 
+
+def _look(target: Target, options: Options, gather_facts: Callable[[int, str], Snapshot],
+          on_event: EventSink | None) -> tuple[list[str], str | None, list[Probe], Snapshot]:
+    """Resolve, probe and read the machine: (addresses, resolve error, probes, snapshot)."""
+    if on_event is not None:
+        from portdoctor import events
     if target.protocol == "unix":
         addresses, resolve_error, probes, snapshot = _unix_facts(target, options, gather_facts)
         if on_event:
@@ -100,8 +114,12 @@ def diagnose(
     if on_event:
         on_event(events.Probed(target, probes))
         on_event(events.FactsGathered(target, snapshot))
+    return addresses, resolve_error, probes, snapshot
 
-    ctx = Context(target, addresses, probes, snapshot, options, resolve_error)
+
+def _notes_before_checks(plugin_errors: list[PluginError] | None, snapshot: Snapshot, addresses: list[str],
+                         probes: list[Probe], options: Options) -> list[str]:
+    """The report's notes so far: plugins that did not load, what the facts could not see, probes not made."""
     notes = [str(e) for e in (plugin_errors or [])]
     # What the facts could not see (e.g. "owners": run with sudo to see the process).
     notes += [f"{source}: {why}" for source, why in snapshot.visibility.items()]
@@ -110,6 +128,14 @@ def diagnose(
         missing = [a for a in addresses if a not in probed]
         notes.append(f"probes: {len(missing)} of {len(addresses)} addresses were not probed within the "
                      f"{options.timeout:g} s deadline for all probes (first not probed: {missing[0]})")
+    return notes
+
+
+def _run_checks(checks: list[LoadedCheck], ctx: Context, on_event: EventSink | None) -> None:
+    """Every check that applies, in order, each bounded; their findings go on ``ctx.findings``."""
+    if on_event is not None:
+        from portdoctor import events
+    target, addresses = ctx.target, ctx.addresses
     for loaded in checks:
         check = loaded.check
         unresolved = check.needs_addresses and not addresses
@@ -139,6 +165,10 @@ def diagnose(
         if on_event:
             on_event(events.CheckFinished(target, findings))
 
+
+def _report(ctx: Context, notes: list[str], created: str, started: float) -> Report:
+    """The verdict and the report, once every check has run."""
+    target, snapshot, addresses, probes = ctx.target, ctx.facts, ctx.addresses, ctx.probes
     # What the lazy facts the checks asked for could not see (or not within the deadline).
     notes += [f"{source}: {why}" for source, why in list(snapshot.visibility.items()) if f"{source}: {why}" not in notes]
     # Commands as the user will paste them: IPv6 brackets quoted, no sudo when already root.
@@ -166,8 +196,6 @@ def diagnose(
         duration_ms=(time.perf_counter() - started) * 1000,
         notes=notes,
     )
-    if on_event:
-        on_event(events.Finished(target, report))
     return report
 
 

@@ -205,6 +205,29 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
         except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
             errors.append(PluginError(ep.value, _one_line(exc)))
 
+    third_party += _drop_in_files(check_dirs, include_user_dir, errors)
+    loaded += _load_third_party(third_party, errors)
+
+    unique: list[LoadedCheck] = []
+    seen: dict[str, LoadedCheck] = {}
+    for item in loaded:
+        if item.check.name in seen:
+            errors.append(PluginError(item.source, f"check name {item.check.name!r} is already taken by {seen[item.check.name].source}; ignored"))
+            continue
+        seen[item.check.name] = item
+        unique.append(item)
+    ordered, cycle = pipeline_order(unique)
+    if cycle:
+        errors.append(PluginError(
+            ", ".join(cycle), "the checks' after/before declarations form a cycle ("
+            + " -> ".join([*cycle, cycle[0]]) + "); they run by their order numbers instead"))
+    return ordered, errors
+
+
+def _drop_in_files(check_dirs: list[Path] | None, include_user_dir: bool,
+                   errors: list[PluginError]) -> list[tuple[str, str, Callable[[], list[Check]]]]:
+    """The ``*.py`` files of the drop-in folders, read once trusted: (source, origin, loader) each."""
+    found: list[tuple[str, str, Callable[[], list[Check]]]] = []
     # A folder given with --checks-dir must be there (a typo would silently drop the
     # user's checks); the user's config folder is usually absent, which is normal.
     if check_dirs:
@@ -245,23 +268,8 @@ def discover(check_dirs: list[Path] | None = None, *, include_user_dir: bool = T
             except OSError as exc:
                 errors.append(PluginError(str(path), f"cannot be read: {exc.strerror or exc}"))
                 continue
-            third_party.append((str(path), "file", functools.partial(_checks_in_file, path, source)))
-    loaded += _load_third_party(third_party, errors)
-
-    unique: list[LoadedCheck] = []
-    seen: dict[str, LoadedCheck] = {}
-    for item in loaded:
-        if item.check.name in seen:
-            errors.append(PluginError(item.source, f"check name {item.check.name!r} is already taken by {seen[item.check.name].source}; ignored"))
-            continue
-        seen[item.check.name] = item
-        unique.append(item)
-    ordered, cycle = pipeline_order(unique)
-    if cycle:
-        errors.append(PluginError(
-            ", ".join(cycle), "the checks' after/before declarations form a cycle ("
-            + " -> ".join([*cycle, cycle[0]]) + "); they run by their order numbers instead"))
-    return ordered, errors
+            found.append((str(path), "file", functools.partial(_checks_in_file, path, source)))
+    return found
 
 
 def pipeline_order(checks: list[LoadedCheck]) -> tuple[list[LoadedCheck], list[str]]:
