@@ -31,14 +31,15 @@ NOT_ROOT = ("other network namespaces are only partly visible without root: thei
             "through /proc/PID/net, their owners and names are hidden")
 
 # Compiled on first use: only a namespace with a socket on the port needs them.
+# (kind, a word the pattern cannot match without: a plain host's text is not searched at all, pattern)
 _CGROUP_PATTERNS = [
-    ("docker", r"docker-([0-9a-f]{12,64})\.scope"),
-    ("docker", r"/docker/([0-9a-f]{12,64})"),
-    ("podman", r"libpod-(?:conmon-)?([0-9a-f]{12,64})\.scope"),
-    ("podman", r"/libpod_parent/libpod-([0-9a-f]{12,64})"),
-    ("kubernetes", r"kubepods.*?(?:cri-containerd-|crio-|docker-)?([0-9a-f]{64})"),
-    ("containerd", r"cri-containerd-([0-9a-f]{12,64})\.scope"),
-    ("lxc", r"/lxc(?:\.payload)?[./]([^/\s]+)"),
+    ("docker", "docker-", r"docker-([0-9a-f]{12,64})\.scope"),
+    ("docker", "/docker/", r"/docker/([0-9a-f]{12,64})"),
+    ("podman", "libpod-", r"libpod-(?:conmon-)?([0-9a-f]{12,64})\.scope"),
+    ("podman", "/libpod_parent/libpod-", r"/libpod_parent/libpod-([0-9a-f]{12,64})"),
+    ("kubernetes", "kubepods", r"kubepods.*?(?:cri-containerd-|crio-|docker-)?([0-9a-f]{64})"),
+    ("containerd", "cri-containerd-", r"cri-containerd-([0-9a-f]{12,64})\.scope"),
+    ("lxc", "/lxc", r"/lxc(?:\.payload)?[./]([^/\s]+)"),
 ]
 
 
@@ -68,8 +69,8 @@ def container_from_cgroup(text: str) -> str | None:
     """A container label ("docker:3f2a1b4c5d6e") from the text of /proc/PID/cgroup."""
     if not text.strip() or text.strip() == "0::/":
         return None
-    for kind, pattern in _CGROUP_PATTERNS:
-        m = re.search(pattern, text)
+    for kind, word, pattern in _CGROUP_PATTERNS:
+        m = re.search(pattern, text) if word in text else None
         if m:
             ident = m.group(1)
             return f"{kind}:{ident[:12]}"
@@ -79,9 +80,9 @@ def container_from_cgroup(text: str) -> str | None:
 # Bind mounts a container engine makes for /etc/hostname, /etc/hosts, /etc/resolv.conf:
 # the mount's root inside its filesystem names the engine's per-container folder.
 _MOUNTINFO_PATTERNS = [
-    ("podman", r"/overlay-containers/[0-9a-f]{64}/userdata/"),
-    ("kubernetes", r"/kubelet/pods/[0-9a-f-]{36}/"),
-    ("docker", r"/containers/[0-9a-f]{64}/(?:hostname|hosts|resolv\.conf)\b"),
+    ("podman", "/overlay-containers/", r"/overlay-containers/[0-9a-f]{64}/userdata/"),
+    ("kubernetes", "/kubelet/pods/", r"/kubelet/pods/[0-9a-f-]{36}/"),
+    ("docker", "/containers/", r"/containers/[0-9a-f]{64}/(?:hostname|hosts|resolv\.conf)\b"),
 ]
 _CONTAINER_ENV = {"podman": "podman", "docker": "docker", "lxc": "lxc", "systemd-nspawn": "systemd-nspawn",
                   "oci": "container", "crio": "kubernetes", "containerd": "containerd"}
@@ -103,8 +104,8 @@ def container_evidence(root: str = "/", environ: Mapping[str, str] | None = None
     if label:
         return label.split(":", 1)[0], f"/proc/1/cgroup names {label}"
     mountinfo = _read(join(root, "proc/self/mountinfo")) or ""
-    for kind, pattern in _MOUNTINFO_PATTERNS:
-        if re.search(pattern, mountinfo):
+    for kind, word, pattern in _MOUNTINFO_PATTERNS:
+        if word in mountinfo and re.search(pattern, mountinfo):
             return kind, f"/proc/self/mountinfo has {kind}'s per-container mounts"
     pid1_env = _read(join(root, "proc/1/environ")) or ""
     for item in pid1_env.split("\0"):
