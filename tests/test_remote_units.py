@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -115,6 +116,35 @@ def test_remote_reports_are_rebuilt_as_clean_data():
     assert report.verdict.cause == "unknown" and report.verdict.reachable is False
     assert "\n" not in report.verdict.summary and "\r" not in report.verdict.summary
     assert report.duration_ms == 0.0
+
+
+def test_each_part_of_a_remote_report_is_rebuilt_or_left_out():
+    _, (report,) = read_envelope(_envelope(
+        created="yesterday",
+        listeners=[{"port": "5432", "address": "10.0.0.1"}, {"port": 6379, "protocol": "udp", "family": 6,
+                                                             "v6only": "yes", "uid": -1}],
+        findings=[{"check": "port-owner", "status": "fail", "cause": "port-in-use", "title": "t",
+                   "remediation": [{"text": "stop it", "command": "kill 7"}, "not a step"] + [{"text": "x"}] * 12}],
+        verdict={"reachable": True, "cause": "port-in-use", "check": "port-owner",
+                 "first_step": {"text": "stop it\x1b[2J", "command": "kill 7"},
+                 "also": [{"cause": "firewall", "title": "a rule"}, "junk"]}))
+    assert [(s.port, s.protocol, s.family, s.v6only, s.uid) for s in report.listeners] == [(6379, "udp", 6, None, None)]
+    [finding] = report.findings
+    assert len(finding.remediation) == 10 and finding.remediation[0].command == "kill 7"
+    assert (finding.remediation[1].text, finding.remediation[1].command) == ("", None)
+    assert report.verdict.reachable is True and report.verdict.first_step.command == "kill 7"
+    assert "\x1b" not in report.verdict.first_step.text
+    assert report.verdict.also == [("firewall", "a rule"), ("unknown", "")]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", report.created)  # not what it said: the time it arrived
+    _, (kept,) = read_envelope(_envelope())
+    assert kept.created == "2026-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("report", [[], {"target": {"port": 0}}, {"target": {"port": "22"}}, {}])
+def test_a_remote_report_without_a_target_port_is_an_error(report):
+    text = json.dumps({"envelope": "portdoctor/remote/v1", "version": "0.1.0", "reports": [report]})
+    with pytest.raises(RemoteDataError):
+        read_envelope(text)
 
 
 @pytest.mark.parametrize("text", ["not json", "[]", json.dumps({"envelope": "other"}),

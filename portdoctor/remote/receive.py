@@ -189,65 +189,88 @@ def report_from_dict(d: Any) -> Report:
     if not isinstance(d, dict):
         raise RemoteDataError("a remote report is not an object")
     t = _dict(d.get("target"))
-    port = _int(t.get("port"), 1, 65535)
-    if port is None:
-        raise RemoteDataError("a remote report has no valid target port")
-    protocol = "udp" if t.get("protocol") == "udp" else "tcp"
-    target = Target(input=clean(t.get("input"), 300), host=clean(t.get("host"), 300) or "?", port=port,
-                    protocol=protocol, scheme=_opt(t.get("scheme"), 40))
-    h = _dict(d.get("host"))
-    host = HostInfo(clean(h.get("hostname"), 255), clean(h.get("os"), 200), h.get("privileged") is True)
-    probes = []
-    for p in _list(d.get("probes")):
-        p = _dict(p)
-        probes.append(Probe(clean(p.get("address"), 100), _enum(Outcome, p.get("outcome"), Outcome.ERROR), _float(p.get("ms")),
-                            _int(p.get("errno"), 0, 10000), _opt(p.get("error"), 300)))
-    listeners = []
-    for s in _list(d.get("listeners")):
-        s = _dict(s)
-        sport = _int(s.get("port"), 0, 65535)
-        if sport is None:
-            continue
-        listeners.append(Socket(
-            protocol="udp" if s.get("protocol") == "udp" else "tcp",
-            family=6 if s.get("family") == 6 else 4,
-            address=clean(s.get("address"), 100), port=sport, state=clean(s.get("state") or "LISTEN", 20),
-            uid=_int(s.get("uid"), 0), pid=_int(s.get("pid"), 0), process=_opt(s.get("process"), 100),
-            user=_opt(s.get("user"), 100), cmdline=_masked_command(s.get("cmdline")), namespace=_opt(s.get("namespace"), 200),
-            container=_opt(s.get("container"), 200),
-            v6only=s.get("v6only") if isinstance(s.get("v6only"), bool) else None,
-            recv_queue=_int(s.get("recv_queue"), 0), send_queue=_int(s.get("send_queue"), 0)))
-    findings = []
-    for f in _list(d.get("findings")):
-        f = _dict(f)
-        status = _enum(Status, f.get("status"), Status.ERROR)
-        remediation = [Remediation(clean(_dict(r).get("text"), 500), _opt(_dict(r).get("command"), 500))
-                       for r in _list(f.get("remediation"))[:10]]
-        findings.append(Finding(clean(f.get("check"), 60), status, clean(f.get("title"), 500), _cause(f.get("cause")),
-                                clean(f.get("detail"), MAX_DETAIL, lines=True), remediation, _evidence(f.get("evidence")),
-                                _float(f.get("ms"))))
-    v = _dict(d.get("verdict"))
-    step = _dict(v.get("first_step")) if v.get("first_step") else None
-    verdict = Verdict(
-        reachable=v.get("reachable") is True,
-        cause=_cause(v.get("cause")) or "unknown",
-        summary=clean(v.get("summary"), 1000),
-        check=_opt(v.get("check"), 60),
-        first_step=Remediation(clean(step.get("text"), 500), _opt(step.get("command"), 500)) if step else None,
-        also=[(_cause(_dict(a).get("cause")) or "unknown", clean(_dict(a).get("title"), 500))
-              for a in _list(v.get("also"))[:10]],
-    )
-    created = clean(d.get("created"), 40)
-    if not _CREATED.match(created):
-        from datetime import datetime, timezone
-
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    target = _target(t)
+    host = _host(_dict(d.get("host")))
+    probes = [_probe(_dict(p)) for p in _list(d.get("probes"))]
+    listeners = [s for s in (_listener(_dict(s)) for s in _list(d.get("listeners"))) if s is not None]
+    findings = [_finding(_dict(f)) for f in _list(d.get("findings"))]
+    verdict = _verdict(_dict(d.get("verdict")))
     return Report(
         tool_version=clean(_dict(d.get("tool")).get("version"), 40),
-        created=created,
+        created=_created(d.get("created")),
         host=host, target=target,
-        addresses=[clean(a, 100) for a in _list(_dict(d.get("target")).get("addresses"))],
+        addresses=[clean(a, 100) for a in _list(t.get("addresses"))],
         probes=probes, listeners=listeners, findings=findings, verdict=verdict,
         duration_ms=_float(d.get("duration_ms")),
         notes=[clean(n, 500) for n in _list(d.get("notes"))],
     )
+
+
+def _target(t: dict) -> Target:
+    """The report's target; a report without a valid port is refused."""
+    port = _int(t.get("port"), 1, 65535)
+    if port is None:
+        raise RemoteDataError("a remote report has no valid target port")
+    protocol = "udp" if t.get("protocol") == "udp" else "tcp"
+    return Target(input=clean(t.get("input"), 300), host=clean(t.get("host"), 300) or "?", port=port,
+                  protocol=protocol, scheme=_opt(t.get("scheme"), 40))
+
+
+def _host(h: dict) -> HostInfo:
+    return HostInfo(clean(h.get("hostname"), 255), clean(h.get("os"), 200), h.get("privileged") is True)
+
+
+def _probe(p: dict) -> Probe:
+    return Probe(clean(p.get("address"), 100), _enum(Outcome, p.get("outcome"), Outcome.ERROR), _float(p.get("ms")),
+                 _int(p.get("errno"), 0, 10000), _opt(p.get("error"), 300))
+
+
+def _listener(s: dict) -> Socket | None:
+    """A listener of the remote host; None (left out) without a valid port."""
+    sport = _int(s.get("port"), 0, 65535)
+    if sport is None:
+        return None
+    return Socket(
+        protocol="udp" if s.get("protocol") == "udp" else "tcp",
+        family=6 if s.get("family") == 6 else 4,
+        address=clean(s.get("address"), 100), port=sport, state=clean(s.get("state") or "LISTEN", 20),
+        uid=_int(s.get("uid"), 0), pid=_int(s.get("pid"), 0), process=_opt(s.get("process"), 100),
+        user=_opt(s.get("user"), 100), cmdline=_masked_command(s.get("cmdline")), namespace=_opt(s.get("namespace"), 200),
+        container=_opt(s.get("container"), 200),
+        v6only=s.get("v6only") if isinstance(s.get("v6only"), bool) else None,
+        recv_queue=_int(s.get("recv_queue"), 0), send_queue=_int(s.get("send_queue"), 0))
+
+
+def _remediation(r: dict) -> Remediation:
+    return Remediation(clean(r.get("text"), 500), _opt(r.get("command"), 500))
+
+
+def _finding(f: dict) -> Finding:
+    status = _enum(Status, f.get("status"), Status.ERROR)
+    remediation = [_remediation(_dict(r)) for r in _list(f.get("remediation"))[:10]]
+    return Finding(clean(f.get("check"), 60), status, clean(f.get("title"), 500), _cause(f.get("cause")),
+                   clean(f.get("detail"), MAX_DETAIL, lines=True), remediation, _evidence(f.get("evidence")),
+                   _float(f.get("ms")))
+
+
+def _verdict(v: dict) -> Verdict:
+    step = _dict(v.get("first_step")) if v.get("first_step") else None
+    return Verdict(
+        reachable=v.get("reachable") is True,
+        cause=_cause(v.get("cause")) or "unknown",
+        summary=clean(v.get("summary"), 1000),
+        check=_opt(v.get("check"), 60),
+        first_step=_remediation(step) if step else None,
+        also=[(_cause(_dict(a).get("cause")) or "unknown", clean(_dict(a).get("title"), 500))
+              for a in _list(v.get("also"))[:10]],
+    )
+
+
+def _created(value: Any) -> str:
+    """The remote report's creation time as it said it (UTC, ISO 8601), or now when it said something else."""
+    created = clean(value, 40)
+    if not _CREATED.match(created):
+        from datetime import datetime, timezone
+
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return created
