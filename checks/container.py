@@ -27,7 +27,19 @@ from __future__ import annotations
 
 import shlex
 
-from portdoctor.api import ENGINE_SOCKETS, Check, Context, Finding, Outcome, Probe, Socket, fix, hostport, is_loopback
+from portdoctor.api import (
+    ENGINE_SOCKETS,
+    Check,
+    Context,
+    Finding,
+    Outcome,
+    Probe,
+    Socket,
+    dataclass,
+    fix,
+    hostport,
+    is_loopback,
+)
 
 TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
@@ -58,6 +70,27 @@ def _loop_words(c: container_engine.Container, loop: dict) -> str:
     if loop.get("health") == "starting":
         parts.append("its health check has not passed since")
     return f"restarting in a loop ({'; '.join(parts)})"
+
+
+@dataclass
+class _Behind:
+    """What is behind a published port inside a running container."""
+
+    address: str | None  # the container's own address
+    backend: Probe | None  # a connection to that address; None: no address, or the probe itself failed
+    listeners: list[Socket] | None  # every listener inside; None: its namespace could not be read (not root)
+    on_port: list[Socket]  # those on the published container port
+    reachable: list[Socket]  # of those, the ones a connection to the container's address reaches
+
+    @property
+    def backend_ok(self) -> bool:
+        return self.backend is None or self.backend.outcome is Outcome.OPEN
+
+    @property
+    def serving(self) -> bool:
+        """The app answers behind the port: a listener reachable inside, or (not root) the backend probe."""
+        return (bool(self.reachable) and self.backend_ok) or (
+            self.listeners is None and self.backend is not None and self.backend.outcome is Outcome.OPEN)
 
 
 def _compose_ports_line(host_port: int, container_port: int, protocol: str) -> str:
@@ -149,14 +182,32 @@ class ContainerCheck(Check):
 
     def _published(self, ctx: Context, view: container_engine.EngineView, c: container_engine.Container,
                    binding: container_engine.PortBinding) -> Finding:
-        from portdoctor.api import container_engine
-
-        port, proto = ctx.target.port, ctx.target.protocol
-        tool = c.engine
+        """A container publishes the port: is it running, does a rule forward to it, does the app inside serve it?"""
+        port = ctx.target.port
         evidence = dict(container=c.to_dict(), engine=view.socket)
         mapping = f"{port} → container port {binding.container_port}/{binding.protocol}"
         if not c.running:
             return self._stopped(ctx, c, mapping, evidence)
+        behind = self._look_behind(ctx, c, binding, evidence)
+        loop = c.restart_loop()
+        if loop and not behind.serving:
+            # Caught between two crashes of a restart loop: running for a moment, serving nothing.
+            # Whatever the host side shows at this instant (a proxy half started, a rule not yet
+            # written, the app not yet bound) comes and goes with each restart.
+            return self._stopped(ctx, c, mapping, evidence, loop=loop)
+        missing = self._missing_forward(ctx)
+        if missing:
+            return self._no_forward(ctx, c, mapping, missing, evidence)
+        if loop:
+            return self._answers_between_restarts(ctx, c, mapping, loop, evidence)
+        return self._app_inside(ctx, c, binding, mapping, behind, evidence)
+
+    def _look_behind(self, ctx: Context, c: container_engine.Container, binding: container_engine.PortBinding,
+                     evidence: dict) -> _Behind:
+        """Probe the container's own address and read its listeners; what was seen goes into ``evidence``."""
+        from portdoctor.api import container_engine
+
+        proto = ctx.target.protocol
         address = next(iter(c.addresses()), None)
         backend: Probe | None = None  # None: no address to probe, or the probe itself failed
         if address:
@@ -170,69 +221,91 @@ class ContainerCheck(Check):
         if inside is not None:
             evidence["inside"] = [hostport(s.address, s.port) for s in inside if s.protocol == proto]
         on_port = [s for s in inside or [] if s.port == binding.container_port and s.protocol == proto]
-        reachable_inside = [s for s in on_port if _serves_from_outside(s)]
-        backend_ok = backend is None or backend.outcome is Outcome.OPEN
-        serving = (bool(reachable_inside) and backend_ok) or (inside is None and backend is not None
-                                                               and backend.outcome is Outcome.OPEN)
-        loop = c.restart_loop()
-        if loop and not serving:
-            # Caught between two crashes of a restart loop: running for a moment, serving nothing.
-            # Whatever the host side shows at this instant (a proxy half started, a rule not yet
-            # written, the app not yet bound) comes and goes with each restart.
-            return self._stopped(ctx, c, mapping, evidence, loop=loop)
-        missing = self._missing_forward(ctx)
-        if missing:
-            return self.fail(
-                "firewall",
-                f"Port {port} is published by container {c.label} ({mapping}), but no NAT rule forwards "
-                f"{missing} to it: the connection waits on dockerd's port reservation, which never answers.",
-                "With the userland proxy off (`\"userland-proxy\": false`), dockerd only holds the host port so "
-                "nothing else takes it; the traffic reaches the container through the DNAT rule Docker adds to "
-                "its nat `DOCKER` chain. That rule is gone (a firewall reload or `iptables -t nat -F` removes "
-                "Docker's rules), so connections queue on a socket that never accepts.",
-                [fix("Let Docker write its rules again: restart the container (or the daemon).",
-                     f"{tool} restart {shlex.quote(c.name)}"),
-                 fix("See the nat rules Docker should have.", "sudo iptables -t nat -S DOCKER"),
-                 fix("If a firewall manager (firewalld, ufw, a script) flushes the nat table, restart Docker "
-                     "after it.", "sudo systemctl restart docker")],
-                evidence=evidence)
-        if loop:
-            evidence["restart_loop"] = loop
-            return self.warn(
-                f"Port {port} is published by container {c.label} ({mapping}) and answers now, but the engine "
-                f"restarted the container {c.restart_count} times"
-                + (f", the last {loop['up_seconds']:.0f} s ago" if "up_seconds" in loop else "")
-                + ": it may be in a restart loop.",
-                "The engine restarted it by its restart policy; a container that keeps crashing serves only "
-                "between two crashes.",
-                [fix("Read why it restarted.", f"{tool} logs --tail 50 {shlex.quote(c.name)}")], evidence=evidence)
-        if reachable_inside and backend_ok:
+        return _Behind(address, backend, inside, on_port, [s for s in on_port if _serves_from_outside(s)])
+
+    def _no_forward(self, ctx: Context, c: container_engine.Container, mapping: str, missing: str,
+                    evidence: dict) -> Finding:
+        """``--userland-proxy=false`` and Docker's DNAT rule is gone: dockerd's reservation never answers."""
+        port, tool = ctx.target.port, c.engine
+        return self.fail(
+            "firewall",
+            f"Port {port} is published by container {c.label} ({mapping}), but no NAT rule forwards "
+            f"{missing} to it: the connection waits on dockerd's port reservation, which never answers.",
+            "With the userland proxy off (`\"userland-proxy\": false`), dockerd only holds the host port so "
+            "nothing else takes it; the traffic reaches the container through the DNAT rule Docker adds to "
+            "its nat `DOCKER` chain. That rule is gone (a firewall reload or `iptables -t nat -F` removes "
+            "Docker's rules), so connections queue on a socket that never accepts.",
+            [fix("Let Docker write its rules again: restart the container (or the daemon).",
+                 f"{tool} restart {shlex.quote(c.name)}"),
+             fix("See the nat rules Docker should have.", "sudo iptables -t nat -S DOCKER"),
+             fix("If a firewall manager (firewalld, ufw, a script) flushes the nat table, restart Docker "
+                 "after it.", "sudo systemctl restart docker")],
+            evidence=evidence)
+
+    def _answers_between_restarts(self, ctx: Context, c: container_engine.Container, mapping: str,
+                                  loop: dict, evidence: dict) -> Finding:
+        """It serves now, but the engine keeps restarting it: a warning, with its logs."""
+        port, tool = ctx.target.port, c.engine
+        evidence["restart_loop"] = loop
+        return self.warn(
+            f"Port {port} is published by container {c.label} ({mapping}) and answers now, but the engine "
+            f"restarted the container {c.restart_count} times"
+            + (f", the last {loop['up_seconds']:.0f} s ago" if "up_seconds" in loop else "")
+            + ": it may be in a restart loop.",
+            "The engine restarted it by its restart policy; a container that keeps crashing serves only "
+            "between two crashes.",
+            [fix("Read why it restarted.", f"{tool} logs --tail 50 {shlex.quote(c.name)}")], evidence=evidence)
+
+    def _app_inside(self, ctx: Context, c: container_engine.Container, binding: container_engine.PortBinding,
+                    mapping: str, behind: _Behind, evidence: dict) -> Finding:
+        """Running and forwarded: judged by what listens inside, or, when that cannot be read, the backend probe."""
+        port = ctx.target.port
+        backend = behind.backend
+        if behind.reachable and behind.backend_ok:
             return self.passed(f"Port {port} is published by container {c.label} ({mapping}), and the app "
-                               f"inside listens on {hostport(reachable_inside[0].address, binding.container_port)}"
+                               f"inside listens on {hostport(behind.reachable[0].address, binding.container_port)}"
                                + (" and answers." if backend else "."), evidence=evidence)
-        if inside is None and backend is not None and backend.outcome is Outcome.OPEN:
+        if behind.listeners is None and backend is not None and backend.outcome is Outcome.OPEN:
             return self.passed(f"Port {port} is published by container {c.label} ({mapping}); its address "
                                f"{hostport(backend.address, binding.container_port)} answers.", evidence=evidence)
-        if on_port and not reachable_inside:
-            bound = ", ".join(sorted({hostport(s.address, s.port) for s in on_port}))
-            return self.fail(
-                "wrong-interface",
-                f"The app in container {c.label} listens on {bound} inside the container: loopback only, so "
-                f"the published port {port} cannot reach it.",
-                f"Port {port} is published ({mapping}), but inside the container the app is bound to its own "
-                "loopback. Published traffic arrives on the container's network interface"
-                + (f" ({address})" if address else "") + ", where nothing listens"
-                + (f" (a connection to {hostport(backend.address, binding.container_port)} was {backend.outcome})"
-                   if backend else "")
-                + ". Through docker-proxy the connect to the host port succeeds and the client then gets an "
-                "empty reply or a reset; through NAT it is refused.",
-                [fix(f"Make the app in {c.name} listen on 0.0.0.0 (every address) instead of 127.0.0.1, then "
-                     f"restart the container. {DEV_SERVERS}", f"{tool} restart {shlex.quote(c.name)}"),
-                 fix("See what listens inside the container.",
-                     f"{tool} exec {shlex.quote(c.name)} netstat -ltn")],
-                evidence=evidence)
-        others = sorted({s.port for s in inside or [] if s.protocol == proto and s.port != binding.container_port})
-        if inside is not None and not on_port and others:
+        if behind.on_port and not behind.reachable:
+            return self._loopback_inside(ctx, c, binding, mapping, behind, evidence)
+        if behind.listeners is not None and not behind.on_port:
+            return self._not_on_container_port(ctx, c, binding, mapping, behind.listeners, evidence)
+        # We could not look inside (not root): judge by the backend probe alone.
+        if backend is not None and backend.outcome is not Outcome.OPEN:
+            return self._backend_silent(ctx, c, binding, mapping, backend, evidence)
+        return self.passed(f"Port {port} is published by container {c.label} ({mapping}).", evidence=evidence)
+
+    def _loopback_inside(self, ctx: Context, c: container_engine.Container, binding: container_engine.PortBinding,
+                         mapping: str, behind: _Behind, evidence: dict) -> Finding:
+        """The app inside listens on the container's loopback only: published traffic cannot reach it."""
+        port, tool, backend, address = ctx.target.port, c.engine, behind.backend, behind.address
+        bound = ", ".join(sorted({hostport(s.address, s.port) for s in behind.on_port}))
+        return self.fail(
+            "wrong-interface",
+            f"The app in container {c.label} listens on {bound} inside the container: loopback only, so "
+            f"the published port {port} cannot reach it.",
+            f"Port {port} is published ({mapping}), but inside the container the app is bound to its own "
+            "loopback. Published traffic arrives on the container's network interface"
+            + (f" ({address})" if address else "") + ", where nothing listens"
+            + (f" (a connection to {hostport(backend.address, binding.container_port)} was {backend.outcome})"
+               if backend else "")
+            + ". Through docker-proxy the connect to the host port succeeds and the client then gets an "
+            "empty reply or a reset; through NAT it is refused.",
+            [fix(f"Make the app in {c.name} listen on 0.0.0.0 (every address) instead of 127.0.0.1, then "
+                 f"restart the container. {DEV_SERVERS}", f"{tool} restart {shlex.quote(c.name)}"),
+             fix("See what listens inside the container.",
+                 f"{tool} exec {shlex.quote(c.name)} netstat -ltn")],
+            evidence=evidence)
+
+    def _not_on_container_port(self, ctx: Context, c: container_engine.Container,
+                               binding: container_engine.PortBinding, mapping: str, inside: list[Socket],
+                               evidence: dict) -> Finding:
+        """Nothing listens inside on the published container port: the app uses another port, or none."""
+        port, proto, tool = ctx.target.port, ctx.target.protocol, c.engine
+        others = sorted({s.port for s in inside if s.protocol == proto and s.port != binding.container_port})
+        if others:
             right = others[0]
             return self.fail(
                 "not-listening",
@@ -248,31 +321,32 @@ class ContainerCheck(Check):
                      else f"{tool} compose up -d {shlex.quote(c.compose_service)}"),
                  fix(f"Or make the app listen on {binding.container_port} inside the container.", None)],
                 evidence={"mismatch": {"published_to": binding.container_port, "listening": others}, **evidence})
-        if inside is not None and not on_port:
-            return self.fail(
-                "not-listening",
-                f"Container {c.label} publishes {port} to container port {binding.container_port}, but nothing "
-                "listens inside the container.",
-                f"Port {port} is published ({mapping}) and the container is running, but no socket listens in "
-                "its network namespace: the app has not started yet, crashed inside, or listens on a Unix socket.",
-                [fix("Read the container's output for the app's errors.", f"{tool} logs --tail 50 {shlex.quote(c.name)}"),
-                 fix("See the processes inside the container.", f"{tool} top {shlex.quote(c.name)}")],
-                evidence=evidence)
-        # We could not look inside (not root): judge by the backend probe alone.
-        if backend is not None and backend.outcome is not Outcome.OPEN:
-            return self.fail(
-                "not-listening",
-                f"Container {c.label} publishes {port} ({mapping}), but the container's own address "
-                f"{hostport(backend.address, binding.container_port)} does not accept ({backend.outcome}).",
-                "Whatever the host side shows (docker-proxy accepts every connection itself), the app in the "
-                f"container does not answer on {binding.container_port}: it is not listening on that port, or "
-                "only on the container's loopback (127.0.0.1). Looking inside the container's network namespace "
-                "needs root.",
-                [fix("See what listens inside the container (loopback-only or another port).",
-                     f"{tool} exec {shlex.quote(c.name)} netstat -ltn"),
-                 fix("Or let portdoctor look inside.", f"sudo portdoctor --report {shlex.quote(ctx.target.input)}")],
-                evidence=evidence)
-        return self.passed(f"Port {port} is published by container {c.label} ({mapping}).", evidence=evidence)
+        return self.fail(
+            "not-listening",
+            f"Container {c.label} publishes {port} to container port {binding.container_port}, but nothing "
+            "listens inside the container.",
+            f"Port {port} is published ({mapping}) and the container is running, but no socket listens in "
+            "its network namespace: the app has not started yet, crashed inside, or listens on a Unix socket.",
+            [fix("Read the container's output for the app's errors.", f"{tool} logs --tail 50 {shlex.quote(c.name)}"),
+             fix("See the processes inside the container.", f"{tool} top {shlex.quote(c.name)}")],
+            evidence=evidence)
+
+    def _backend_silent(self, ctx: Context, c: container_engine.Container, binding: container_engine.PortBinding,
+                        mapping: str, backend: Probe, evidence: dict) -> Finding:
+        """Without a view inside (not root): the container's own address does not accept."""
+        port, tool = ctx.target.port, c.engine
+        return self.fail(
+            "not-listening",
+            f"Container {c.label} publishes {port} ({mapping}), but the container's own address "
+            f"{hostport(backend.address, binding.container_port)} does not accept ({backend.outcome}).",
+            "Whatever the host side shows (docker-proxy accepts every connection itself), the app in the "
+            f"container does not answer on {binding.container_port}: it is not listening on that port, or "
+            "only on the container's loopback (127.0.0.1). Looking inside the container's network namespace "
+            "needs root.",
+            [fix("See what listens inside the container (loopback-only or another port).",
+                 f"{tool} exec {shlex.quote(c.name)} netstat -ltn"),
+             fix("Or let portdoctor look inside.", f"sudo portdoctor --report {shlex.quote(ctx.target.input)}")],
+            evidence=evidence)
 
     def _missing_forward(self, ctx: Context) -> str | None:
         """The local address whose connection lands on dockerd's port reservation because no

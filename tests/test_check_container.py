@@ -190,3 +190,71 @@ def test_the_verdict_leads_with_the_restart_loop_whatever_the_host_side_showed(m
     verdict = decide_verdict(ctx)
     assert verdict.check == "container" and verdict.cause == "not-listening"
     assert verdict.first_step.command == "docker logs --tail 50 crashy"
+
+
+# --- a running container that publishes the port: what is behind it decides ---------------
+
+def running_web(monkeypatch, inside, backend="refused", networks=None, **kw):
+    """Container web publishes 8083 -> 80 and runs; ``inside``: its listeners (None: not readable),
+    ``backend``: what a connection to its own address gets."""
+    from portdoctor.model import Outcome, Probe
+
+    monkeypatch.setattr(engine, "probe_backend", lambda address, *a: Probe(address, Outcome(backend), 0.1))
+    monkeypatch.setattr(engine, "listeners_inside", lambda c, privileged: inside)
+    return published(state="running", exit_code=None, pid=42,
+                     networks={"bridge": "172.17.0.2"} if networks is None else networks, **kw)
+
+
+def app(address, port=80):
+    return sock(address, port, pid=9, process="uvicorn")
+
+
+@pytest.mark.parametrize("inside, backend, networks, status, cause, words, first", [
+    ([app("0.0.0.0")], "open", None, Status.PASS, None, "the app inside listens on 0.0.0.0:80 and answers.", None),
+    (None, "open", None, Status.PASS, None, "its address 172.17.0.2:80 answers.", None),
+    (None, "refused", {}, Status.PASS, None, "published by container web (8083 → container port 80/tcp).", None),
+    ([app("127.0.0.1"), app("::1")], "refused", None, Status.FAIL, "wrong-interface",
+     "listens on 127.0.0.1:80, [::1]:80 inside the container: loopback only", "docker restart web"),
+    ([app("0.0.0.0", 8000)], "refused", None, Status.FAIL, "not-listening",
+     "publishes 8083 to container port 80, but the app inside listens on 8000.", "docker run -p 8083:8000 ..."),
+    ([], "refused", None, Status.FAIL, "not-listening", "but nothing listens inside the container.",
+     "docker logs --tail 50 web"),
+    (None, "refused", None, Status.FAIL, "not-listening", "172.17.0.2:80 does not accept (refused).",
+     "docker exec web netstat -ltn"),
+])
+def test_a_running_published_container_is_judged_by_what_listens_behind_the_port(
+        monkeypatch, inside, backend, networks, status, cause, words, first):
+    c = running_web(monkeypatch, inside, backend, networks)
+    f = check.run(with_view(context("127.0.0.1:8083", "open"), engine.EngineView("/run/docker.sock", containers=[c])))
+    assert (f.status, f.cause) == (status, cause)
+    assert words in f.title
+    assert (f.remediation[0].command if f.remediation else None) == first
+    assert ("backend" in f.evidence) == bool(networks is None)
+    assert ("inside" in f.evidence) == (inside is not None)
+
+
+def test_the_wrong_container_port_names_the_compose_line_and_the_mismatch(monkeypatch):
+    c = running_web(monkeypatch, [app("0.0.0.0", 8000)], compose_service="api")
+    f = check.run(with_view(context("127.0.0.1:8083"), engine.EngineView("/run/docker.sock", containers=[c])))
+    assert 'ports: ["8083:8000"]' in f.remediation[0].text and f.remediation[0].command == "docker compose up -d api"
+    assert f.evidence["mismatch"] == {"published_to": 80, "listening": [8000]}
+    assert list(f.evidence)[:2] == ["mismatch", "container"]  # the order JSON shows it in
+
+
+def test_dockerds_reservation_without_its_nat_rule_is_the_missing_forward(monkeypatch):
+    """--userland-proxy=false: dockerd holds the host port and the DNAT rule does the work; with the rule
+    gone, connections wait on a socket that never accepts, however well the app inside serves."""
+    c = running_web(monkeypatch, [app("0.0.0.0")], "open")
+    ctx = context("127.0.0.1:8083", "timeout", sockets=[sock("0.0.0.0", 8083, pid=5, process="dockerd")])
+    f = check.run(with_view(ctx, engine.EngineView("/run/docker.sock", containers=[c])))
+    assert (f.status, f.cause) == (Status.FAIL, "firewall")
+    assert "no NAT rule forwards 127.0.0.1" in f.title and f.remediation[0].command == "docker restart web"
+
+
+def test_a_container_that_answers_seconds_after_a_restart_is_a_warning(monkeypatch):
+    c = running_web(monkeypatch, [app("0.0.0.0")], "open", restart_count=2)
+    c.started_at = 1000.0
+    monkeypatch.setattr(engine, "wall_clock", lambda: 1003.0)
+    f = check.run(with_view(context("127.0.0.1:8083", "open"), engine.EngineView("/run/docker.sock", containers=[c])))
+    assert f.status is Status.WARN and "restarted the container 2 times, the last 3 s ago" in f.title
+    assert f.evidence["restart_loop"]["up_seconds"] == 3.0 and f.remediation[0].command == "docker logs --tail 50 web"
