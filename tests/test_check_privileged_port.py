@@ -1,7 +1,9 @@
 """privileged-port on fixture snapshots: the floor, who would bind, and how sure we are."""
 
+import pytest
+
 from portdoctor.checks.privileged_port import PrivilegedPortCheck
-from portdoctor.facts.binders import BindCandidate, has_net_bind_capability, names_port
+from portdoctor.facts.binders import BindCandidate, has_net_bind_capability, is_portdoctor, names_port
 from portdoctor.model import Status
 from portdoctor.testing import context, sock
 
@@ -94,3 +96,19 @@ def test_capability_bit_and_port_mentions():
     assert names_port(["uvicorn", "--bind", "0.0.0.0:80"], 80)
     assert not names_port(["app", "--port", "8080"], 80)
     assert not names_port(["app", "--workers", "80"], 80)
+
+
+@pytest.mark.parametrize(("cmdline", "ours"), [
+    (["portdoctor", "--report", ":80"], True),
+    (["/venv/bin/portdoctor", ":80"], True),
+    (["sudo", "portdoctor", ":80"], True),
+    (["python3", "-m", "portdoctor", ":80"], True),
+    (["/usr/bin/python3", "/venv/bin/portdoctor", ":80"], True),
+    # A service whose path only contains the word is a candidate (a checkout in ~/portdoctor,
+    # /srv/portdoctor-demo): it used to be skipped as if it were portdoctor itself.
+    (["python3", "/home/me/portdoctor/tests/labkit/listener.py", "--port", "80"], False),
+    (["/srv/portdoctor-demo/app", "--port", "80"], False),
+    (["python3", "-m", "http.server", "80"], False),
+])
+def test_only_portdoctor_runs_are_left_out_of_the_bind_candidates(cmdline, ours):
+    assert is_portdoctor(cmdline) is ours

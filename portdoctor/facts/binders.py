@@ -72,7 +72,7 @@ def bind_candidates(port: int, expect: str | None) -> list[BindCandidate]:
         if info["pid"] in me or not info.get("cmdline"):
             continue
         cmdline = info["cmdline"]
-        if "portdoctor" in " ".join(cmdline[:3]):
+        if is_portdoctor(cmdline):
             continue
         expected = bool(expect) and (info["name"] == expect or os.path.basename(cmdline[0]) == expect)
         if not expected and not names_port(cmdline, port):
@@ -90,6 +90,26 @@ def bind_candidates(port: int, expect: str | None) -> list[BindCandidate]:
                                  info.get("exe"), " ".join(mask_argv(cmdline))[:300],
                                  "is the expected process" if expected else f"names port {port} in its command line"))
     return out
+
+
+def is_portdoctor(cmdline: list[str]) -> bool:
+    """Is this command line a portdoctor run (``portdoctor ...``, ``python -m portdoctor ...``,
+    ``python /venv/bin/portdoctor ...``, under sudo)? Its own arguments name the port.
+
+    Only the program words count: a service whose path merely contains "portdoctor"
+    (``/srv/portdoctor-demo/app.py --port 80``) is a candidate like any other.
+    """
+    words = list(cmdline[:4])
+    while words and os.path.basename(words[0]) in ("sudo", "doas", "env", "setpriv", "runuser"):
+        words = words[1:]
+    if not words:
+        return False
+    if os.path.basename(words[0]) == "portdoctor":
+        return True
+    if os.path.basename(words[0]).startswith("python"):
+        rest = words[1:3]
+        return rest[:2] == ["-m", "portdoctor"] or (bool(rest) and os.path.basename(rest[0]) == "portdoctor")
+    return False
 
 
 def _is_client_of(proc: psutil.Process, port: int) -> bool:
