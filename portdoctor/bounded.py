@@ -328,6 +328,10 @@ def _start(argv: Sequence[str], timeout: float) -> _Spawned | CommandResult:
             (os.POSIX_SPAWN_DUP2, out_w, 1),
             (os.POSIX_SPAWN_DUP2, err_w, 2),
         ])
+    except NotImplementedError:  # no POSIX_SPAWN_SETSID here (an old macOS): subprocess, as elsewhere
+        os.close(out_r)
+        os.close(err_r)
+        return _run_without_spawn(argv, program, timeout)
     except OSError as exc:
         os.close(out_r)
         os.close(err_r)
@@ -341,12 +345,14 @@ def _start(argv: Sequence[str], timeout: float) -> _Spawned | CommandResult:
 
 
 def _run_without_spawn(argv: Sequence[str], program: str, timeout: float) -> CommandResult:
-    """Where there is no posix_spawn (Windows): subprocess, run to the end now (bounded)."""
+    """Where posix_spawn cannot start it in a session of its own (Windows, an old macOS):
+    subprocess, run to the end now (bounded; in its own session where there are sessions)."""
     import subprocess
 
     try:
         done = subprocess.run([program, *argv[1:]], capture_output=True, stdin=subprocess.DEVNULL, text=True,
-                              encoding="utf-8", errors="replace", timeout=timeout)
+                              encoding="utf-8", errors="replace", timeout=timeout,
+                              start_new_session=hasattr(os, "setsid"))
     except subprocess.TimeoutExpired:
         return CommandResult(argv, None, "", "", error=f"{argv[0]} timed out after {timeout:g} s")
     except OSError as exc:

@@ -79,6 +79,25 @@ def test_a_timed_out_command_takes_its_grandchildren_with_it(tmp_path):
     assert state in ("gone", "Z"), f"the grandchild {pid} survived ({state})"
 
 
+def test_a_command_keeps_its_output_exit_code_and_signal():
+    r = run_command(["sh", "-c", "printf 'out\\n'; printf 'err\\n' >&2; exit 3"])
+    assert (r.returncode, r.stdout, r.stderr, r.error) == (3, "out\n", "err\n", None)
+    assert run_command(["sh", "-c", "kill -9 $$"]).returncode == -9
+    assert run_command(["no-such-tool-anywhere"]).error == "no-such-tool-anywhere not found"
+    big = run_command(["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a"])  # more than a pipe holds
+    assert big.returncode == 0 and len(big.stdout) == 300000
+
+
+def test_without_posix_spawn_sessions_a_command_runs_through_subprocess(monkeypatch):
+    def unsupported(*args, **kwargs):
+        raise NotImplementedError("setsid is not supported")  # what an old macOS says
+
+    monkeypatch.setattr(os, "posix_spawn", unsupported)
+    assert run_command(["sh", "-c", "echo ok; exit 4"]).stdout == "ok\n"
+    slow = run_command(["sh", "-c", "sleep 5"], timeout=0.3)
+    assert slow.returncode is None and "timed out" in slow.error
+
+
 @root_only
 def test_as_root_system_tools_come_from_the_system_folders(tmp_path, monkeypatch):
     fake = tmp_path / "nft"
