@@ -38,7 +38,7 @@ TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     from typing import Any
 
-    from portdoctor.api import KnownService, ServiceProcess, Unit
+    from portdoctor.api import KnownService, ServiceProcess, Unit, UnixListener
 
 
 class WellKnownServiceCheck(Check):
@@ -225,9 +225,9 @@ class _Seen:
     """What this machine shows of a well-known service that does not listen on TCP."""
 
     known: KnownService
-    processes: list[Any]  # its processes (ServiceProcess), with where they listen
-    sockets: list[Any]  # its Unix sockets (UnixListener)
-    down: list[Any]  # its systemd units that are down (SystemdUnit)
+    processes: list[ServiceProcess]  # its processes, with where they listen
+    sockets: list[UnixListener]  # its Unix sockets
+    down: list[Unit]  # its systemd units that are down
     inferred: bool  # a process's listeners were read from its command line (owner hidden)
 
     @property
@@ -243,7 +243,7 @@ class _Seen:
                     units=[{"id": u.id, "state": u.active_state, "result": u.result} for u in self.down])
 
 
-def _units_down(ctx: Context, known: KnownService | None) -> list[Any]:
+def _units_down(ctx: Context, known: KnownService | None) -> list[Unit]:
     """The systemd units that are down and are the service's, or name the port in ExecStart/Listen=.
 
     A unit that was never started is "inactive" too; only those named like the service count."""
@@ -258,7 +258,7 @@ def _units_down(ctx: Context, known: KnownService | None) -> list[Any]:
         or any(names_port(text, port) for text in u.exec_start + u.listen))]
 
 
-def _look_for(ctx: Context, known: KnownService, down: list[Any]) -> _Seen:
+def _look_for(ctx: Context, known: KnownService, down: list[Unit]) -> _Seen:
     """The service's processes (and where they listen), its Unix sockets, its units."""
     port = ctx.target.port
     processes = (ctx.fact(service_processes(port, known.processes)) or []) if known.processes else []

@@ -30,7 +30,7 @@ from portdoctor.model import Outcome, Probe
 from portdoctor.target import parse_target
 
 
-def _diag_message(inode: int, path: str, vfs: tuple[int, int] | None, rqlen=(0, 128), uid=0) -> bytes:
+def _diag_message(inode: int, path: str, vfs: tuple[int, int] | None, rqlen=(0, 128), uid=0, sock_type=1) -> bytes:
     attrs = b""
 
     def attr(kind: int, payload: bytes) -> bytes:
@@ -41,7 +41,7 @@ def _diag_message(inode: int, path: str, vfs: tuple[int, int] | None, rqlen=(0, 
     if vfs:
         attrs += attr(1, struct.pack("=II", *vfs))
     attrs += attr(4, struct.pack("=II", *rqlen)) + attr(7, struct.pack("=I", uid))
-    body = struct.pack("=BBBxIII", socket.AF_UNIX, 1, 10, inode, 1, 2) + attrs
+    body = struct.pack("=BBBxIII", socket.AF_UNIX, sock_type, 10, inode, 1, 2) + attrs
     return struct.pack("=IHHII", 16 + len(body), 20, 2, 1, 0) + body
 
 
@@ -50,7 +50,19 @@ def test_parse_unix_diag_reads_name_file_inode_queue_and_uid():
     chunk = _diag_message(101, "/run/app.sock", (555, 66), (3, 128), 1000) + _diag_message(102, "\0abstract", None)
     (listener,) = parse_unix_diag([chunk + done])  # the abstract socket has no path: left out
     assert (listener.path, listener.inode, listener.vfs_inode, listener.backlog, listener.backlog_limit,
-            listener.uid) == ("/run/app.sock", 101, 555, 3, 128, 1000)
+            listener.uid, listener.kind) == ("/run/app.sock", 101, 555, 3, 128, 1000, "stream")
+
+
+def test_one_record_for_a_listening_unix_socket_whoever_read_it():
+    """sock_diag and /proc/net/unix give the same record (the API's UnixListener), with the socket's kind."""
+    import portdoctor.api
+    from portdoctor.facts.services import parse_proc_net_unix
+
+    (seqpacket,) = parse_unix_diag([_diag_message(9, "/run/seq.sock", None, sock_type=5)])
+    header = "Num       RefCount Protocol Flags    Type St Inode Path\n"
+    (proc,) = parse_proc_net_unix(header + "0000000000000000: 00000002 00000000 00010000 0005 01 77 /run/seq.sock\n")
+    assert type(seqpacket) is type(proc) is portdoctor.api.UnixListener is UnixListener
+    assert (seqpacket.kind, proc.kind, proc.inode, proc.basename) == ("seqpacket", "seqpacket", 77, "seq.sock")
 
 
 def test_a_path_with_control_characters_is_cleaned():

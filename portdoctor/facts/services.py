@@ -41,20 +41,34 @@ SYSTEMCTL_TIMEOUT = 2.0
 # --- /proc/net/unix ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class UnixListener:
-    """A listening Unix socket (``/proc/net/unix``)."""
+    """A listening Unix socket: the one record for it, whoever read it.
+
+    ``/proc/net/unix`` (:func:`parse_proc_net_unix`) gives the path, the socket's inode and
+    its kind; the kernel's ``sock_diag`` (:func:`portdoctor.facts.unixsock.parse_unix_diag`)
+    also the bound file's inode, the accept queue and the creator's uid; the owner (pid,
+    process, user) is filled in from ``/proc/*/fd`` where this user can see it.
+    """
 
     path: str  # "/var/run/postgresql/.s.PGSQL.5432"; "@name" for the abstract namespace
-    inode: int
-    kind: str  # "stream" | "seqpacket"
+    inode: int  # the socket's own inode (what /proc/PID/fd links name)
+    vfs_inode: int | None = None  # the inode of the file it is bound to, when sock_diag told us
+    vfs_dev: int | None = None
+    backlog: int | None = None  # connections waiting to be accepted
+    backlog_limit: int | None = None
+    uid: int | None = None  # the socket's creator, when the kernel tells (5.3+)
+    pid: int | None = None
+    process: str | None = None
+    user: str | None = None
+    kind: str = "stream"  # "stream" | "seqpacket" (SOCKET_KINDS)
 
     @property
     def basename(self) -> str:
         return self.path.rsplit("/", 1)[-1]
 
 
-_UNIX_TYPES = {1: "stream", 2: "dgram", 5: "seqpacket"}
+SOCKET_KINDS = {1: "stream", 2: "dgram", 5: "seqpacket"}  # the kernel's socket type numbers
 
 
 def parse_proc_net_unix(text: str) -> list[UnixListener]:
@@ -71,13 +85,13 @@ def parse_proc_net_unix(text: str) -> list[UnixListener]:
             continue
         try:
             flags = int(parts[3], 16)
-            kind = _UNIX_TYPES.get(int(parts[4], 16), "other")
+            kind = SOCKET_KINDS.get(int(parts[4], 16), "other")
             inode = int(parts[6])
         except ValueError:
             continue
         if not flags & SO_ACCEPTCON or inode == 0:
             continue
-        out.append(UnixListener(clean_text(parts[7].strip()), inode, kind))
+        out.append(UnixListener(clean_text(parts[7].strip()), inode, kind=kind))
     return out
 
 

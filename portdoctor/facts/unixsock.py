@@ -31,7 +31,13 @@ import stat
 import struct
 
 from portdoctor.facts import netlink
-from portdoctor.facts.services import WELL_KNOWN, KnownService, read_unix_listeners
+from portdoctor.facts.services import (  # UnixListener: the one record of a listening Unix socket
+    SOCKET_KINDS,
+    WELL_KNOWN,
+    KnownService,
+    UnixListener,
+    read_unix_listeners,
+)
 from portdoctor.records import dataclass, field
 from portdoctor.sanitize import clean_text
 
@@ -42,22 +48,6 @@ _UNIX_MSG = struct.Struct("=BBBxIII")  # family, type, state, pad, ino, cookie[2
 MAX_LISTENERS = 20000
 
 DOCKER = KnownService("the Docker daemon (dockerd)", ("dockerd",), ("docker",), None, None, "docker*")
-
-
-@dataclass
-class UnixListener:
-    """A listening Unix stream socket."""
-
-    path: str
-    inode: int  # the socket's own inode (what /proc/PID/fd links name)
-    vfs_inode: int | None = None  # the inode of the file it is bound to, when sock_diag told us
-    vfs_dev: int | None = None
-    backlog: int | None = None  # connections waiting to be accepted
-    backlog_limit: int | None = None
-    uid: int | None = None  # the socket's creator, when the kernel tells (5.3+)
-    pid: int | None = None
-    process: str | None = None
-    user: str | None = None
 
 
 @dataclass
@@ -234,8 +224,8 @@ def parse_unix_diag(chunks: list[bytes]) -> list[UnixListener]:
             if length < 16 or kind in (netlink.NLMSG_DONE, netlink.NLMSG_ERROR):
                 break
             end = offset + length
-            _family, _type, _state, inode, _c0, _c1 = _UNIX_MSG.unpack_from(data, offset + 16)
-            listener = UnixListener("", inode)
+            _family, sock_type, _state, inode, _c0, _c1 = _UNIX_MSG.unpack_from(data, offset + 16)
+            listener = UnixListener("", inode, kind=SOCKET_KINDS.get(sock_type, "other"))
             at = offset + 16 + _UNIX_MSG.size
             while at + 4 <= end:
                 alen, atype = struct.unpack_from("=HH", data, at)
@@ -271,7 +261,7 @@ def listening_unix_sockets() -> tuple[list[UnixListener], str]:
     found = read_unix_listeners()
     if found is None:
         raise OSError("neither sock_diag nor /proc/net/unix can be read")
-    return [UnixListener(clean_text(u.path), u.inode) for u in found if u.kind == "stream"], "path"
+    return [u for u in found if u.kind == "stream"], "path"  # paths cleaned by the reader
 
 
 def _bound_to(listener: UnixListener, path: str, info: PathInfo) -> bool:
