@@ -23,10 +23,11 @@ from portdoctor.masking import mask_urls_in
 TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Mapping
     from pathlib import Path
     from typing import Any
 
-    from portdoctor.model import Target
+    from portdoctor.model import Report, Target
 
 MAX_WORKERS = 32  # targets diagnosed at once
 
@@ -276,7 +277,7 @@ def read_log(name: str) -> str:
     return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
 
 
-def _interactive(args) -> bool:
+def _interactive(args: Any) -> bool:
     if args.report or args.output is not None or args.format is not None:
         return False
     if args.ssh or args.from_hosts:  # the wizard does not drive other machines (yet)
@@ -290,7 +291,7 @@ def _interactive(args) -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def diagnose_all(targets, args):
+def diagnose_all(targets: list[Target], args: Any) -> list[Report]:
     """Every target diagnosed concurrently (threads); reports in the targets' order."""
     from portdoctor.facts.machine import MachineFacts
 
@@ -308,13 +309,13 @@ def diagnose_all(targets, args):
         _err(f"portdoctor: {_one_line(str(error))}")
     options = Options(timeout=args.timeout, expect=args.expect)
 
-    def one(target):
+    def one(target: Target) -> Report:
         return diagnose(target, checks, options, plugin_errors=plugin_errors, machine=machine)
 
     return parallel_map(one, targets, max_workers=MAX_WORKERS)
 
 
-def _run_wait(targets, args, fmt: str) -> int:
+def _run_wait(targets: list[Target], args: Any, fmt: str) -> int:
     from portdoctor.wait import Progress, failing_lines, wait_until_up
 
     progress = Progress(sys.stderr)
@@ -335,7 +336,7 @@ def _run_wait(targets, args, fmt: str) -> int:
     return _run_report(targets, args, fmt)
 
 
-def _run_report(targets, args, fmt: str) -> int:
+def _run_report(targets: list[Target], args: Any, fmt: str) -> int:
     if args.ssh or args.from_hosts:
         from portdoctor.remote.cli import diagnose_remote
 
@@ -371,7 +372,7 @@ def _run_report(targets, args, fmt: str) -> int:
     return exit_code(reports, args.fail_on, args.exit_zero)
 
 
-def exit_code(reports, fail_on: str = "fail", exit_zero: bool = False) -> int:
+def exit_code(reports: list[Report], fail_on: str = "fail", exit_zero: bool = False) -> int:
     """The contract's exit code for these reports, after --fail-on and --exit-zero."""
     if exit_zero:
         return ExitCode.OK
@@ -383,7 +384,7 @@ def exit_code(reports, fail_on: str = "fail", exit_zero: bool = False) -> int:
     return ExitCode.PROBLEM if failed else ExitCode.OK
 
 
-def _use_color(choice: str, stream, environ=None) -> bool:
+def _use_color(choice: str, stream: object, environ: Mapping[str, str] | None = None) -> bool:
     environ = os.environ if environ is None else environ
     if choice == "always":
         return True
@@ -486,7 +487,7 @@ def _cmd_completion(argv: list[str]) -> int:
     return ExitCode.OK
 
 
-def _print_self_diagnosis(args) -> None:
+def _print_self_diagnosis(args: Any) -> None:
     """``--version --verbose``: what to paste into a bug report (glances --issue style)."""
     import platform
     import time

@@ -15,6 +15,10 @@ import argparse
 
 from portdoctor.records import dataclass
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
 SHELLS = ("bash", "zsh", "fish")
 HEADER = "portdoctor {shell} completion, generated from portdoctor's argument parser: do not edit"
 
@@ -95,7 +99,7 @@ def script(shell: str) -> str:
     return {"bash": bash_script, "zsh": zsh_script, "fish": fish_script}[shell](commands())
 
 
-def _value_completion(option: Option, table: dict[str, str], quote=lambda text: text) -> str:
+def _value_completion(option: Option, table: dict[str, str], quote: Callable[[str], str] = lambda text: text) -> str:
     """What completes ``option``'s value in one shell: ``table`` maps the value kind (choice,
     file, dir, other) to the shell's words; ``{choices}`` in them is the choices, quoted."""
     return table.get(option.value, "").format(choices=quote(" ".join(option.choices)))
@@ -104,7 +108,7 @@ def _value_completion(option: Option, table: dict[str, str], quote=lambda text: 
 # --- bash ---------------------------------------------------------------------------
 
 
-def _sh_words(words) -> str:
+def _sh_words(words: Iterable[str]) -> str:
     return " ".join(words)
 
 

@@ -10,7 +10,7 @@ first time one of them is called.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 class LazyPattern:
@@ -44,7 +44,7 @@ class LazyPattern:
     def findall(self, string: str, pos: int = 0, endpos: int = 2**63 - 1) -> list:
         return self.compiled.findall(string, pos, endpos)
 
-    def sub(self, repl, string: str, count: int = 0) -> str:
+    def sub(self, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0) -> str:
         return self.compiled.sub(repl, string, count)
 
     def split(self, string: str, maxsplit: int = 0) -> list:

@@ -10,6 +10,10 @@ from pathlib import Path
 
 from portdoctor.exitcodes import UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
+
 FORMAT_EXTENSION = {"text": ".txt", "markdown": ".md", "json": ".json", "junit": ".xml"}
 
 
@@ -50,7 +54,7 @@ def _check_writable(path: Path) -> None:
 STDOUT_PATHS = ("-", "/dev/stdout", "/proc/self/fd/1", "/dev/fd/1")
 
 
-def write_report(path: Path, text: str, stdout=None) -> str:
+def write_report(path: Path, text: str, stdout: TextIO | None = None) -> str:
     """Write ``text`` to ``path`` the way its kind of file needs; return where it went.
 
     - ``-`` and ``/dev/stdout`` are stdout;
@@ -148,7 +152,7 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
         raise UsageError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
-def _existing_regular(path: Path):
+def _existing_regular(path: Path) -> os.stat_result | None:
     import stat
 
     try:

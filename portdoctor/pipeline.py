@@ -206,7 +206,8 @@ def client_addresses_first(target: Target, addresses: list[str]) -> list[str]:
     return first + [a for a in addresses if a not in first]
 
 
-def _unix_facts(target: Target, options: Options, gather_facts: Callable[[int, str], Snapshot]):
+def _unix_facts(target: Target, options: Options, gather_facts: Callable[[int, str], Snapshot]
+                ) -> tuple[list[str], str | None, list[Probe], Snapshot]:
     """A Unix socket: one connect to the path, the path's facts, and TCP facts for its service's port.
 
     ``.s.PGSQL.5432`` belongs to PostgreSQL, whose TCP port is 5432: the snapshot holds
@@ -301,7 +302,7 @@ APPLIES_SECONDS = 2.0  # a check's applies() is a quick test of the context
 MAX_FINDINGS = 50  # per check
 
 
-def _materialise(result) -> list:
+def _materialise(result: Any) -> list[Finding]:
     if isinstance(result, Finding) or result is None:
         return [result] if result is not None else []
     if isinstance(result, (str, bytes, dict)):

@@ -33,6 +33,7 @@ from portdoctor.records import dataclass
 
 TYPE_CHECKING = False  # pathlib only where a folder is given or exists
 if TYPE_CHECKING:
+    import types
     from pathlib import Path
 
 GROUP = "portdoctor.checks"
@@ -81,7 +82,7 @@ class EntryPoint:
     dist: str
     version: str
 
-    def load(self):
+    def load(self) -> object:
         module_name, _, attrs = self.value.partition(":")
         obj = importlib.import_module(module_name.strip())
         for attr in filter(None, attrs.strip().split(".")):
@@ -375,7 +376,7 @@ def _checks_in_file(path: Path, source: bytes) -> list[Check]:
     return [cls() for cls in found]
 
 
-def _instantiate(obj) -> Check:
+def _instantiate(obj: object) -> Check:
     if isinstance(obj, type) and issubclass(obj, Check):
         obj = obj()
     if not isinstance(obj, Check):
@@ -385,7 +386,7 @@ def _instantiate(obj) -> Check:
     return obj
 
 
-def _import_file(path: Path, source: bytes):
+def _import_file(path: Path, source: bytes) -> types.ModuleType:
     """Execute ``source`` (the bytes read and checked from ``path``) as a module."""
     import types
 
