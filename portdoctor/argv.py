@@ -1,5 +1,6 @@
 """The command line's options, as one table: argparse's parser is built from it, and
-:func:`read_simple` reads the common forms without importing argparse.
+:func:`read_simple` reads the common forms without importing argparse. The subcommands'
+parsers are here too: the completion scripts and the man page read them all from here.
 
 ``portdoctor --report db:5432`` is the command CI runs most; building argparse's parser
 (and the ``shutil``, ``gettext`` and ``locale`` imports it makes) was a tenth of that
@@ -215,6 +216,37 @@ def argparse_type(convert: Callable[[str], Any]) -> Callable[[str], Any]:
 
     typed.__name__ = getattr(convert, "__name__", "value")
     return typed
+
+
+def subcommand_parsers() -> dict[str, argparse.ArgumentParser]:
+    """Each subcommand's parser, by name (the completion scripts and the man page read them too)."""
+    return {"explain": explain_parser(), "checks": checks_parser(), "schema": schema_parser(),
+            "completion": completion_parser()}
+
+
+def explain_parser() -> argparse.ArgumentParser:
+    p = parser_class()(prog="portdoctor explain", description="What a cause means, why it happens, how to fix it.")
+    p.add_argument("cause", nargs="?", metavar="CAUSE", help="a cause name; omit to list them")
+    return p
+
+
+def checks_parser() -> argparse.ArgumentParser:
+    p = parser_class()(prog="portdoctor checks", description="The checks that would run, and where each came from.")
+    p.add_argument("--checks-dir", type=a_path, action="append", default=[], metavar="DIR",
+                   help="also load checks from *.py files in DIR (repeatable)")
+    return p
+
+
+def schema_parser() -> argparse.ArgumentParser:
+    return parser_class()(prog="portdoctor schema", description="Print the JSON Schema of the --format json report.")
+
+
+def completion_parser() -> argparse.ArgumentParser:
+    p = parser_class()(prog="portdoctor completion",
+                description="Print the shell completion script for bash, zsh or fish "
+                "(e.g. 'source <(portdoctor completion bash)').")
+    p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
+    return p
 
 
 _PARSER_CLASS: list[type] = []

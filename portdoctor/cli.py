@@ -16,7 +16,15 @@ import sys
 from collections.abc import Sequence
 
 from portdoctor import __version__
-from portdoctor.argv import SUBCOMMANDS, a_path, build_parser, parser_class, read_simple
+from portdoctor.argv import (
+    SUBCOMMANDS,
+    build_parser,
+    checks_parser,
+    completion_parser,
+    explain_parser,
+    read_simple,
+    schema_parser,
+)
 from portdoctor.exitcodes import REPORT_BUG, ExitCode, UsageError
 from portdoctor.masking import mask_urls_in
 
@@ -397,39 +405,8 @@ def _use_color(choice: str, stream: object, environ: Mapping[str, str] | None = 
     return hasattr(stream, "isatty") and stream.isatty() and environ.get("TERM") != "dumb"
 
 
-def subcommand_parsers() -> dict[str, argparse.ArgumentParser]:
-    """Each subcommand's parser, by name (the completion scripts and the man page read them too)."""
-    return {"explain": _explain_parser(), "checks": _checks_parser(), "schema": _schema_parser(),
-            "completion": _completion_parser()}
-
-
-def _explain_parser() -> argparse.ArgumentParser:
-    p = parser_class()(prog="portdoctor explain", description="What a cause means, why it happens, how to fix it.")
-    p.add_argument("cause", nargs="?", metavar="CAUSE", help="a cause name; omit to list them")
-    return p
-
-
-def _checks_parser() -> argparse.ArgumentParser:
-    p = parser_class()(prog="portdoctor checks", description="The checks that would run, and where each came from.")
-    p.add_argument("--checks-dir", type=a_path, action="append", default=[], metavar="DIR",
-                   help="also load checks from *.py files in DIR (repeatable)")
-    return p
-
-
-def _schema_parser() -> argparse.ArgumentParser:
-    return parser_class()(prog="portdoctor schema", description="Print the JSON Schema of the --format json report.")
-
-
-def _completion_parser() -> argparse.ArgumentParser:
-    p = parser_class()(prog="portdoctor completion",
-                description="Print the shell completion script for bash, zsh or fish "
-                "(e.g. 'source <(portdoctor completion bash)').")
-    p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
-    return p
-
-
 def _cmd_explain(argv: list[str]) -> int:
-    args = _explain_parser().parse_args(argv)
+    args = explain_parser().parse_args(argv)
     from portdoctor.causes import CAUSES
     from portdoctor.explain import page
 
@@ -446,7 +423,7 @@ def _cmd_explain(argv: list[str]) -> int:
 
 
 def _cmd_checks(argv: list[str]) -> int:
-    args = _checks_parser().parse_args(argv)
+    args = checks_parser().parse_args(argv)
     from portdoctor.plugins import discover
 
     checks, errors = discover(args.checks_dir)
@@ -465,7 +442,7 @@ def schema_text() -> str:
 
 
 def _cmd_schema(argv: list[str]) -> int:
-    _schema_parser().parse_args(argv)
+    schema_parser().parse_args(argv)
     text = schema_text()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return ExitCode.OK
@@ -480,7 +457,7 @@ def _folder_state(folder: Path) -> str:
 
 
 def _cmd_completion(argv: list[str]) -> int:
-    args = _completion_parser().parse_args(argv)
+    args = completion_parser().parse_args(argv)
     from portdoctor.completion import script
 
     sys.stdout.write(script(args.shell))

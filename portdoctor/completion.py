@@ -2,8 +2,8 @@
 
 :func:`script` returns the completion script for one shell (``portdoctor completion
 bash|zsh|fish`` prints it; the same scripts are shipped under ``share/``). Everything in
-it is read from :func:`portdoctor.cli.build_parser` and
-:func:`portdoctor.cli.subcommand_parsers`, so a new option completes without an edit
+it is read from :func:`portdoctor.argv.build_parser` and
+:func:`portdoctor.argv.subcommand_parsers`, so a new option completes without an edit
 here: options (with their choices; files after FILE options, folders after DIR ones),
 the subcommands, the cause names after ``explain``, and the start of a TARGET (URL
 schemes with a default port, ``localhost:``, ``127.0.0.1:``, ``[::1]:``, ``container:``).
@@ -74,8 +74,8 @@ def target_prefixes() -> list[tuple[str, str]]:
 
 def commands() -> list[Command]:
     """The main command, then each subcommand, as read from the parsers."""
+    from portdoctor.argv import build_parser, subcommand_parsers
     from portdoctor.causes import CAUSES
-    from portdoctor.cli import build_parser, subcommand_parsers
 
     subs = subcommand_parsers()
     main = build_parser()

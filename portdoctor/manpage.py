@@ -1,7 +1,7 @@
 """The manual page (``man portdoctor``), generated from the command line's own parsers.
 
-:func:`manpage` renders roff from :func:`portdoctor.cli.build_parser`,
-:func:`portdoctor.cli.subcommand_parsers`, the cause registry and the exit codes, so
+:func:`manpage` renders roff from :func:`portdoctor.argv.build_parser`,
+:func:`portdoctor.argv.subcommand_parsers`, the cause registry and the exit codes, so
 ``portdoctor --help`` stays the one source. The rendered page is shipped as
 ``share/man/man1/portdoctor.1`` (a test keeps it equal to this output).
 """
@@ -49,8 +49,8 @@ def _usage(parser: argparse.ArgumentParser) -> str:
 
 def manpage() -> str:
     from portdoctor import __version__
+    from portdoctor.argv import build_parser, subcommand_parsers
     from portdoctor.causes import CAUSES
-    from portdoctor.cli import build_parser, subcommand_parsers
     from portdoctor.exitcodes import ExitCode
 
     main = build_parser()

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from portdoctor.argv import build_parser, subcommand_parsers
 from portdoctor.causes import CAUSES
-from portdoctor.cli import build_parser, main, subcommand_parsers
+from portdoctor.cli import main
 from portdoctor.completion import SHELLS, script
 from portdoctor.manpage import manpage
 

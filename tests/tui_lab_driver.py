@@ -7,7 +7,7 @@ rules and signals below touch only that private namespace. Usage::
     python tui_lab_driver.py SCENARIO PORT
 
 The wizard is reached through the real path: the command line is parsed by
-``portdoctor.cli.build_parser`` and handed to ``portdoctor.tui.run_wizard``, which builds
+``portdoctor.argv.build_parser`` and handed to ``portdoctor.tui.run_wizard``, which builds
 the real engine (``portdoctor.plugins.discover()`` checks, ``portdoctor.pipeline.diagnose``).
 Only ``WizardApp.run`` is replaced, by a headless ``run_test()`` session that plays the
 scenario's keys. The driver records observations (some only meaningful at the moment they
@@ -301,7 +301,7 @@ def main() -> int:
             procs.append(start_listener(address, port, process_name))
 
         from portdoctor.api import Options
-        from portdoctor.cli import build_parser
+        from portdoctor.argv import build_parser
         from portdoctor.target import parse_target
         from portdoctor.tui import run_wizard
         from portdoctor.tui.app import WizardApp
