@@ -436,6 +436,25 @@ class TestWatch:
         drive(app, script)
 
 
+    def test_a_run_ending_as_watching_starts_leaves_one_pending_rerun(self):
+        # The race behind a flaky CI run: 'w' pressed after the run's report arrived but
+        # before its end was handled, so both set a re-run timer; 'w' again cancelled one.
+        fake = FixtureEngine([refused])
+        app = make_app(fake, watch_interval=0.5)
+
+        async def script(pilot):
+            await pilot.pause(0.2)
+            view = app.view
+            view.set_watching(True)  # the key: the run is finished and failed, so a re-run is set
+            view._schedule_rerun()  # the run's end, handled while watching, sets its own
+            await pilot.press("w")
+            assert not view.watching
+            await pilot.pause(0.8)
+            assert len(fake.calls) == 1
+
+        drive(app, script)
+
+
 class TestCopy:
     def test_c_copies_the_selected_checks_command_and_shows_it(self):
         app = make_app(FixtureEngine([refused]))

@@ -121,10 +121,16 @@ class TargetView(Widget):
         self.watch_reruns = 0
         self._cancel_watch_timer()
         if on and self.run.finished and not self.run.ok:
-            self._watch_timer = self.set_timer(self.watch_interval, self.start)
+            self._schedule_rerun()
         elif on and self.run.ok:
             self.watching = False  # already reachable: nothing to wait for
         self._draw_verdict()
+
+    def _schedule_rerun(self) -> None:
+        """Re-run after the watch interval: one pending re-run at most (a second timer, set
+        when a run ends just as watching starts, would outlive 'w' pressed again)."""
+        self._cancel_watch_timer()
+        self._watch_timer = self.set_timer(self.watch_interval, self.start)
 
     def _cancel_watch_timer(self) -> None:
         if self._watch_timer is not None:
@@ -197,7 +203,7 @@ class TargetView(Widget):
         self._draw_detail()
         if self.watching:
             if failed:
-                self._watch_timer = self.set_timer(self.watch_interval, self.start)
+                self._schedule_rerun()
             else:
                 self._watch_ended_reachable()
 
@@ -243,7 +249,7 @@ class TargetView(Widget):
             self.runs_finished += 1
             self._draw_verdict()
             if self.watching:
-                self._watch_timer = self.set_timer(self.watch_interval, self.start)
+                self._schedule_rerun()
 
     # --- selection and detail --------------------------------------------------------
     @property
