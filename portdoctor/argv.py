@@ -178,7 +178,6 @@ def read_simple(argv: Sequence[str]) -> Arguments | None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The main command's argparse parser (help, errors, completion and the man page read it)."""
-
     p = parser_class()(
         prog="portdoctor",
         description="Why is a connection to host:port refused or hanging, and what to do now.",
@@ -191,7 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "a Unix socket (unix:///run/x.sock or /run/x.sock), or a client's error message in quotes")
     groups: dict[str, Any] = {}
     for option in OPTIONS:
-        where = p if option.group is None else groups.setdefault(option.group, p.add_argument_group(option.group))
+        if option.group is not None and option.group not in groups:
+            groups[option.group] = p.add_argument_group(option.group)
+        where = p if option.group is None else groups[option.group]
         kwargs: dict[str, Any] = {"dest": option.dest, "help": option.help, "action": option.action}
         if option.action != "store_true":
             kwargs["metavar"] = option.metavar

@@ -310,8 +310,8 @@ class _Spawned:
             os.killpg(self.pid, SIGKILL)
         except OSError:
             pass
-        if not self.reaped and self._wait(time.monotonic() + 1.0) is None:
-            pass  # stuck in the kernel (a hung mount): left to the exit
+        if not self.reaped:
+            self._wait(time.monotonic() + 1.0)  # None: stuck in the kernel (a hung mount), left to the exit
 
 
 def _start(argv: Sequence[str], timeout: float) -> _Spawned | CommandResult:
@@ -358,7 +358,6 @@ def _run_without_spawn(argv: Sequence[str], program: str, timeout: float) -> Com
     except OSError as exc:
         return CommandResult(argv, None, "", "", error=f"{argv[0]}: {exc.strerror or exc}")
     return CommandResult(argv, done.returncode, done.stdout, done.stderr)
-
 
 
 def _finish(argv: Sequence[str], proc: _Spawned | CommandResult, deadline: float,

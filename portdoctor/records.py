@@ -70,13 +70,15 @@ else:
             if _is_classvar(annotation):
                 continue
             value = cls.__dict__.get(name, MISSING)
-            f = value if isinstance(value, Field) else Field(default=value)
-            f.name = name
-            if isinstance(value, Field):
+            if isinstance(value, Field):  # the class attribute becomes the default, as @dataclass leaves it
+                f = value
                 if f.default is MISSING:
                     delattr(cls, name)
                 else:
                     setattr(cls, name, f.default)
+            else:
+                f = Field(default=value)
+            f.name = name
             collected[name] = f
         seen_default = False
         for f in collected.values():
@@ -88,8 +90,7 @@ else:
 
     def _make_init(cls, all_fields, frozen):
         name_of = cls.__qualname__
-        names = tuple(f.name for f in all_fields)
-        known = frozenset(names)
+        known = frozenset(f.name for f in all_fields)
         post_init = getattr(cls, "__post_init__", None) is not None
         assign = object.__setattr__ if frozen else setattr
 
@@ -118,7 +119,6 @@ else:
                 self.__post_init__()
 
         __init__.__qualname__ = f"{name_of}.__init__"
-        del names
         return __init__
 
     def _make_methods(cls, all_fields, frozen):

@@ -101,11 +101,15 @@ def build_sock_diag_request(protocol: str, family: int, states: int, port: int |
     af = socket.AF_INET6 if family == 6 else socket.AF_INET
     proto = socket.IPPROTO_UDP if protocol == "udp" else socket.IPPROTO_TCP
     body = _REQ_V2.pack(af, proto, 0, states) + bytes(48)  # sockid all zero: no exact match
+    return _dump_request(SOCK_DIAG_BY_FAMILY, body, port, seq)
+
+
+def _dump_request(kind: int, body: bytes, port: int | None, seq: int) -> bytes:
+    """A dump request: the netlink header, the request ``body`` and, for one port, its bytecode."""
     if port is not None:
         program = port_bytecode(port)
         body += _NLATTR.pack(_NLATTR.size + len(program), INET_DIAG_REQ_BYTECODE) + program
-    header = _NLMSGHDR.pack(_NLMSGHDR.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
-    return header + body
+    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
 def build_tcp_both_families_request(states: int, port: int | None, seq: int = 1) -> bytes:
@@ -116,11 +120,7 @@ def build_tcp_both_families_request(states: int, port: int | None, seq: int = 1)
     walk it twice: about 20 ms each at 50 000 connections).
     """
     body = _REQ_V1_HEAD.pack(0, 0, 0, 0) + bytes(48) + _REQ_V1_TAIL.pack(states, 0)
-    if port is not None:
-        program = port_bytecode(port)
-        body += _NLATTR.pack(_NLATTR.size + len(program), INET_DIAG_REQ_BYTECODE) + program
-    header = _NLMSGHDR.pack(_NLMSGHDR.size + len(body), TCPDIAG_GETSOCK, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
-    return header + body
+    return _dump_request(TCPDIAG_GETSOCK, body, port, seq)
 
 
 def open_netlink(protocol_number: int = NETLINK_SOCK_DIAG) -> socket.socket:
