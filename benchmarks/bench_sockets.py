@@ -18,7 +18,11 @@ connection), spread over several holder processes because the open-file limit is
 - ``ss -Htlnp 'sport = :5432'``
 - ``lsof -nP -iTCP:5432``
 
-and prints a Markdown table (for the README's speed section): the median wall-clock
+and, with ``--baseline REF``, the same two portdoctor runs of an earlier commit of this
+repository (installed the same way: ``--baseline 86b1f4f`` is the first release, which
+issue 10's figures were measured on), to compare versions on the same machine and day.
+The commands take turns, one run each per round, so a busy spell falls on all alike.
+It prints a Markdown table (for the README's speed section): the median wall-clock
 time with the min-max range, the median CPU time (user + system, from ``wait4``: less
 sensitive to a busy machine than the wall clock), and portdoctor's median over ss's.
 This is a script, never a timed test.
@@ -40,6 +44,7 @@ import threading
 import time
 from pathlib import Path
 
+BASELINE = "baseline"  # the label of --baseline REF's rows
 TARGET_PORT = 5432
 REFUSED_PORT = 5433
 SINK_PORT = 9000
@@ -77,27 +82,42 @@ def count_tcp_sockets() -> int:
     return total
 
 
-def time_command(argv: list[str], runs: int, env: dict) -> dict:
-    """Whole-process wall time and CPU time (user + system) of ``runs`` runs, in ms."""
-    wall, cpu = [], []
-    code = None
+def time_once(argv: list[str], env: dict) -> tuple[float, float, int]:
+    """One whole-process run: wall time and CPU time (user + system, children included) in ms, exit code."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    # A blocking wait4, bounded by a watchdog: Popen.wait(timeout=...) polls waitpid with
+    # sleeps of up to 50 ms, which would round every figure up by as much.
+    watchdog = threading.Timer(120, proc.kill)
+    watchdog.start()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = (time.perf_counter() - start) * 1000
+    watchdog.cancel()
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    return wall, (usage.ru_utime + usage.ru_stime) * 1000, code
+
+
+def time_commands(commands: dict[str, list[str]], runs: int, env: dict) -> dict[str, dict | None]:
+    """``runs`` rounds, each running every command once in turn (so a slow spell of a busy
+    machine falls on all of them alike): per command, the median wall and CPU time, in ms."""
+    present = {label: argv for label, argv in commands.items() if shutil.which(argv[0]) is not None}
+    for argv in present.values():
+        time_once(argv, env)  # warm the page cache
+    walls: dict[str, list[float]] = {label: [] for label in present}
+    cpus: dict[str, list[float]] = {label: [] for label in present}
+    codes: dict[str, int] = {}
     for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        # A blocking wait4, bounded by a watchdog: Popen.wait(timeout=...) polls waitpid with
-        # sleeps of up to 50 ms, which would round every figure up by as much.
-        watchdog = threading.Timer(120, proc.kill)
-        watchdog.start()
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        wall.append((time.perf_counter() - start) * 1000)
-        watchdog.cancel()
-        proc.returncode = code = os.waitstatus_to_exitcode(status)
-        cpu.append((usage.ru_utime + usage.ru_stime) * 1000)
-    return {"median": statistics.median(wall), "min": min(wall), "max": max(wall),
-            "cpu": statistics.median(cpu), "code": code}
+        for label, argv in present.items():
+            wall, cpu, codes[label] = time_once(argv, env)
+            walls[label].append(wall)
+            cpus[label].append(cpu)
+    return {label: None if label not in present else
+            {"median": statistics.median(walls[label]), "min": min(walls[label]), "max": max(walls[label]),
+             "cpu": statistics.median(cpus[label]), "code": codes[label]}
+            for label in commands}
 
 
-def inside(size: int, runs: int, portdoctor: str) -> dict:
+def inside(size: int, runs: int, portdoctor: str, baseline: str | None = None) -> dict:
     """Runs in the fresh namespace: build the sockets, time the commands."""
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as f:
@@ -120,7 +140,6 @@ def inside(size: int, runs: int, portdoctor: str) -> dict:
             holder += 1
         sockets = count_tcp_sockets()
         env = dict(os.environ, CI="true", NO_COLOR="1")
-        rows = {}
         python = str(Path(portdoctor).with_name("python"))
         commands = {
             "python -c pass (the interpreter alone)": [python if os.path.exists(python) else sys.executable,
@@ -134,12 +153,10 @@ def inside(size: int, runs: int, portdoctor: str) -> dict:
             f"ss -Htlnp 'sport = :{TARGET_PORT}'": ["ss", "-Htlnp", f"sport = :{TARGET_PORT}"],
             f"lsof -nP -iTCP:{TARGET_PORT}": ["lsof", "-nP", f"-iTCP:{TARGET_PORT}"],
         }
-        for label, argv in commands.items():
-            if shutil.which(argv[0]) is None:
-                rows[label] = None
-                continue
-            time_command(argv, 1, env)  # warm the page cache
-            rows[label] = time_command(argv, runs, env)
+        if baseline:
+            commands[f"{BASELINE} --report (refused port)"] = [baseline, "--report", f"127.0.0.1:{REFUSED_PORT}"]
+            commands[f"{BASELINE} --report (listening port)"] = [baseline, "--report", f"127.0.0.1:{TARGET_PORT}"]
+        rows = time_commands(commands, runs, env)
         return {"size": size, "sockets": sockets, "rows": rows}
     finally:
         for p in procs:
@@ -147,11 +164,20 @@ def inside(size: int, runs: int, portdoctor: str) -> dict:
             p.wait()
 
 
-def fresh_install(folder: Path) -> str:
-    """``pip install .`` of this checkout into a new virtual environment; its portdoctor script."""
+def fresh_install(folder: Path, source: Path = ROOT) -> str:
+    """``pip install`` of a source tree (this checkout) into a new virtual environment; its portdoctor script."""
     subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
-    subprocess.run([str(folder / "bin" / "pip"), "install", "-q", str(ROOT)], check=True)
+    subprocess.run([str(folder / "bin" / "pip"), "install", "-q", str(source)], check=True)
     return str(folder / "bin" / "portdoctor")
+
+
+def install_ref(ref: str, folder: Path) -> str:
+    """The commit ``ref`` of this repository (``git archive``), installed as :func:`fresh_install` does."""
+    source = folder / "source"
+    source.mkdir(parents=True)
+    tree = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(source)], input=tree.stdout, check=True)
+    return fresh_install(folder / "venv", source)
 
 
 def main() -> None:
@@ -159,28 +185,34 @@ def main() -> None:
     ap.add_argument("--sizes", default="100,10000,50000")
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--portdoctor", help="the portdoctor script to time (default: a fresh 'pip install .')")
+    ap.add_argument("--baseline", metavar="REF",
+                    help="also time this commit of the repository (e.g. 86b1f4f, the first release), "
+                         "installed the same way, in the same rounds")
     ap.add_argument("--inside", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--baseline-script", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inside is not None:
-        print(json.dumps(inside(args.inside, args.runs, args.portdoctor)))
+        print(json.dumps(inside(args.inside, args.runs, args.portdoctor, args.baseline_script)))
         return
     if os.geteuid() != 0:
         sys.exit("run as root: the benchmark builds network namespaces (unshare --net)")
     with tempfile.TemporaryDirectory(prefix="portdoctor-bench-") as tmp:
         portdoctor = args.portdoctor or fresh_install(Path(tmp) / "venv")
+        baseline = install_ref(args.baseline, Path(tmp) / "baseline") if args.baseline else None
         results = []
         for size in (int(s) for s in args.sizes.split(",")):
             proc = subprocess.run(["unshare", "--net", "--", sys.executable, __file__, "--inside", str(size),
-                                   "--runs", str(args.runs), "--portdoctor", portdoctor],
+                                   "--runs", str(args.runs), "--portdoctor", portdoctor,
+                                   *(["--baseline-script", baseline] if baseline else [])],
                                   capture_output=True, text=True, timeout=1800)
             if proc.returncode != 0:
                 sys.exit(f"size {size} failed: {proc.stderr[-2000:]}")
             results.append(json.loads(proc.stdout))
             print(f"size {size}: done", file=sys.stderr)
-    print_table(results, args.runs)
+    print_table(results, args.runs, args.baseline)
 
 
-def print_table(results: list[dict], runs: int) -> None:
+def print_table(results: list[dict], runs: int, baseline: str | None = None) -> None:
     labels = list(results[0]["rows"])
     print(f"Machine: {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
           f"Python {platform.python_version()}; open-file limit "
@@ -205,6 +237,12 @@ def print_table(results: list[dict], runs: int) -> None:
                     ratios.append("n/a" if not mine or not theirs else
                                   f"{mine['median'] / theirs['median']:.2f}x wall, {mine['cpu'] / max(theirs['cpu'], 0.01):.2f}x CPU")
                 print(f"| `{label}` / `{ss}` | " + " | ".join(ratios) + " |")
+    if baseline:
+        for kind in ("refused port", "listening port"):
+            label, base = f"portdoctor --report ({kind})", f"{BASELINE} --report ({kind})"
+            ratios = [f"{r['rows'][label]['median'] / r['rows'][base]['median']:.2f}x wall, "
+                      f"{r['rows'][label]['cpu'] / r['rows'][base]['cpu']:.2f}x CPU" for r in results]
+            print(f"| `{label}` / {baseline} | " + " | ".join(ratios) + " |")
 
 
 if __name__ == "__main__":

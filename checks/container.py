@@ -25,8 +25,6 @@ Nothing is asked when no engine socket exists; an unreadable socket is a ``skip`
 
 from __future__ import annotations
 
-import shlex
-
 from portdoctor.api import (
     ENGINE_SOCKETS,
     Check,
@@ -39,6 +37,7 @@ from portdoctor.api import (
     fix,
     hostport,
     is_loopback,
+    shell_quote,
 )
 
 TYPE_CHECKING = False  # typing is never imported at run time
@@ -168,9 +167,9 @@ class ContainerCheck(Check):
                 + (f"; the app listens on {', '.join(map(str, others))}." if others else "."),
                 "The container does not publish the port either.",
                 [fix(f"Use the port the app listens on: portdoctor container:{c.name}:{others[0]}",
-                     f"portdoctor container:{shlex.quote(c.name)}:{others[0]}") if others else
+                     f"portdoctor container:{shell_quote(c.name)}:{others[0]}") if others else
                  fix("Read the container's output for the app's errors.",
-                     f"{c.engine} logs --tail 50 {shlex.quote(c.name)}")],
+                     f"{c.engine} logs --tail 50 {shell_quote(c.name)}")],
                 evidence={"container": c.to_dict(), "inside": [hostport(s.address, s.port) for s in inside]})
         return self._not_published(ctx, c, inner, sock=on_port[0] if on_port else None)
 
@@ -236,7 +235,7 @@ class ContainerCheck(Check):
             "its nat `DOCKER` chain. That rule is gone (a firewall reload or `iptables -t nat -F` removes "
             "Docker's rules), so connections queue on a socket that never accepts.",
             [fix("Let Docker write its rules again: restart the container (or the daemon).",
-                 f"{tool} restart {shlex.quote(c.name)}"),
+                 f"{tool} restart {shell_quote(c.name)}"),
              fix("See the nat rules Docker should have.", "sudo iptables -t nat -S DOCKER"),
              fix("If a firewall manager (firewalld, ufw, a script) flushes the nat table, restart Docker "
                  "after it.", "sudo systemctl restart docker")],
@@ -254,7 +253,7 @@ class ContainerCheck(Check):
             + ": it may be in a restart loop.",
             "The engine restarted it by its restart policy; a container that keeps crashing serves only "
             "between two crashes.",
-            [fix("Read why it restarted.", f"{tool} logs --tail 50 {shlex.quote(c.name)}")], evidence=evidence)
+            [fix("Read why it restarted.", f"{tool} logs --tail 50 {shell_quote(c.name)}")], evidence=evidence)
 
     def _app_inside(self, ctx: Context, c: container_engine.Container, binding: container_engine.PortBinding,
                     mapping: str, behind: _Behind, evidence: dict) -> Finding:
@@ -294,9 +293,9 @@ class ContainerCheck(Check):
             + ". Through docker-proxy the connect to the host port succeeds and the client then gets an "
             "empty reply or a reset; through NAT it is refused.",
             [fix(f"Make the app in {c.name} listen on 0.0.0.0 (every address) instead of 127.0.0.1, then "
-                 f"restart the container. {DEV_SERVERS}", f"{tool} restart {shlex.quote(c.name)}"),
+                 f"restart the container. {DEV_SERVERS}", f"{tool} restart {shell_quote(c.name)}"),
              fix("See what listens inside the container.",
-                 f"{tool} exec {shlex.quote(c.name)} netstat -ltn")],
+                 f"{tool} exec {shell_quote(c.name)} netstat -ltn")],
             evidence=evidence)
 
     def _not_on_container_port(self, ctx: Context, c: container_engine.Container,
@@ -318,7 +317,7 @@ class ContainerCheck(Check):
                      + (f", or in compose service {c.compose_service}: `{_compose_ports_line(port, right, proto)}`"
                         if c.compose_service else "") + ".",
                      f"{tool} run -p {port}:{right} ..." if not c.compose_service
-                     else f"{tool} compose up -d {shlex.quote(c.compose_service)}"),
+                     else f"{tool} compose up -d {shell_quote(c.compose_service)}"),
                  fix(f"Or make the app listen on {binding.container_port} inside the container.", None)],
                 evidence={"mismatch": {"published_to": binding.container_port, "listening": others}, **evidence})
         return self.fail(
@@ -327,8 +326,8 @@ class ContainerCheck(Check):
             "listens inside the container.",
             f"Port {port} is published ({mapping}) and the container is running, but no socket listens in "
             "its network namespace: the app has not started yet, crashed inside, or listens on a Unix socket.",
-            [fix("Read the container's output for the app's errors.", f"{tool} logs --tail 50 {shlex.quote(c.name)}"),
-             fix("See the processes inside the container.", f"{tool} top {shlex.quote(c.name)}")],
+            [fix("Read the container's output for the app's errors.", f"{tool} logs --tail 50 {shell_quote(c.name)}"),
+             fix("See the processes inside the container.", f"{tool} top {shell_quote(c.name)}")],
             evidence=evidence)
 
     def _backend_silent(self, ctx: Context, c: container_engine.Container, binding: container_engine.PortBinding,
@@ -344,8 +343,8 @@ class ContainerCheck(Check):
             "only on the container's loopback (127.0.0.1). Looking inside the container's network namespace "
             "needs root.",
             [fix("See what listens inside the container (loopback-only or another port).",
-                 f"{tool} exec {shlex.quote(c.name)} netstat -ltn"),
-             fix("Or let portdoctor look inside.", f"sudo portdoctor --report {shlex.quote(ctx.target.input)}")],
+                 f"{tool} exec {shell_quote(c.name)} netstat -ltn"),
+             fix("Or let portdoctor look inside.", f"sudo portdoctor --report {shell_quote(ctx.target.input)}")],
             evidence=evidence)
 
     def _missing_forward(self, ctx: Context) -> str | None:
@@ -366,7 +365,7 @@ class ContainerCheck(Check):
 
     def _stopped(self, ctx: Context, c: container_engine.Container, mapping: str, evidence: dict,
                  loop: dict | None = None) -> Finding:
-        port, tool, name = ctx.target.port, c.engine, shlex.quote(c.name)
+        port, tool, name = ctx.target.port, c.engine, shell_quote(c.name)
         loop = loop or c.restart_loop()
         code = (f", exit code {c.exit_code}" if c.exit_code is not None and c.state not in ("created", "running", "paused")
                 else "")
@@ -401,7 +400,7 @@ class ContainerCheck(Check):
                      fix("Read why it stopped.", f"{tool} logs --tail 50 {name}")]
         if c.compose_service:
             steps.append(fix(f"With compose, start service {c.compose_service}.",
-                             f"{tool} compose up -d {shlex.quote(c.compose_service)}"))
+                             f"{tool} compose up -d {shell_quote(c.compose_service)}"))
         return self.fail("not-listening", f"Port {port} belongs to container {c.label}, which is {state}.",
                          detail, steps, evidence=evidence)
 
@@ -437,14 +436,14 @@ class ContainerCheck(Check):
         if loop:
             evidence["restart_loop"] = loop
             return self.fail("not-listening", f"Container {c.label} is {_loop_words(c, loop)}.", c.status,
-                             [fix("The container keeps crashing; read why.", f"{tool} logs --tail 50 {shlex.quote(c.name)}"),
-                              fix("Fix the cause, then start it again.", f"{tool} restart {shlex.quote(c.name)}")],
+                             [fix("The container keeps crashing; read why.", f"{tool} logs --tail 50 {shell_quote(c.name)}"),
+                              fix("Fix the cause, then start it again.", f"{tool} restart {shell_quote(c.name)}")],
                              evidence=evidence)
         if not c.running:
             return self.fail("not-listening", f"Container {c.label} is {c.state}"
                              + (f" (exit code {c.exit_code})" if c.exit_code is not None else "") + ".",
-                             c.status, [fix("Start the container.", f"{tool} start {shlex.quote(c.name)}"),
-                                        fix("Read why it stopped.", f"{tool} logs --tail 50 {shlex.quote(c.name)}")],
+                             c.status, [fix("Start the container.", f"{tool} start {shell_quote(c.name)}"),
+                                        fix("Read why it stopped.", f"{tool} logs --tail 50 {shell_quote(c.name)}")],
                              evidence=evidence)
         elsewhere = [b for b in c.published if b.container_port == container_port and b.protocol == proto]
         address = next(iter(c.addresses()), None)
@@ -462,8 +461,8 @@ class ContainerCheck(Check):
         publish = (f"Publish it: recreate {c.name} with `-p {host_port}:{container_port}{suffix}`"
                    + (f", or add to compose service {c.compose_service}: "
                       f"`{_compose_ports_line(host_port, container_port, proto)}`" if c.compose_service else "") + ".")
-        steps.append(fix(publish, f"{tool} compose up -d {shlex.quote(c.compose_service)}" if c.compose_service
-                         else f"{tool} run -p {host_port}:{container_port}{suffix} {shlex.quote(c.image or 'IMAGE')}"))
+        steps.append(fix(publish, f"{tool} compose up -d {shell_quote(c.compose_service)}" if c.compose_service
+                         else f"{tool} run -p {host_port}:{container_port}{suffix} {shell_quote(c.image or 'IMAGE')}"))
         if sock is not None and is_loopback(sock.address):
             steps.append(fix("The app inside listens on loopback only; bind it to 0.0.0.0 as well, or the "
                              f"published port will not reach it. {DEV_SERVERS}"))

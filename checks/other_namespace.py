@@ -10,9 +10,8 @@ root other namespaces are invisible: that is a ``skip`` with how to look.
 from __future__ import annotations
 
 import ipaddress
-import shlex
 
-from portdoctor.api import Check, Context, Finding, Socket, fix, hostport, is_loopback, owner_label
+from portdoctor.api import Check, Context, Finding, Socket, fix, hostport, is_loopback, owner_label, shell_quote
 
 
 class OtherNamespaceCheck(Check):
@@ -40,7 +39,7 @@ class OtherNamespaceCheck(Check):
             finding = self.skip(
                 "Other network namespaces (containers, ip netns) cannot be inspected without root.",
                 how="Run again with sudo to look inside containers and other network namespaces.",
-                command=f"sudo portdoctor --report {shlex.quote(ctx.target.input)}",
+                command=f"sudo portdoctor --report {shell_quote(ctx.target.input)}",
             )
             if inside_container:
                 hint = self._inside_container(ctx, inside_container)
@@ -89,7 +88,7 @@ class OtherNamespaceCheck(Check):
             name = first.namespace.split(":", 1)[1]
             steps.append(fix("Look at the listeners inside that namespace.", f"ip netns exec {name} {ss}"))
             steps.append(fix("Run the client inside the same namespace.",
-                             f"ip netns exec {name} portdoctor --report {shlex.quote(ctx.target.input)}"))
+                             f"ip netns exec {name} portdoctor --report {shell_quote(ctx.target.input)}"))
         entered: set[str | None] = set()
         for s in others:  # one nsenter line per namespace, at most three
             pid = s.pid or _namespace_pid(ctx, s.namespace)

@@ -11,7 +11,6 @@ fails ``unverified`` with how to see it: never a guessed ``port-in-use``, never 
 
 from __future__ import annotations
 
-import shlex
 from collections import Counter
 
 from portdoctor.api import (
@@ -25,6 +24,7 @@ from portdoctor.api import (
     fix,
     is_loopback,
     owner_label,
+    shell_quote,
 )
 
 
@@ -166,7 +166,7 @@ class PortOwnerCheck(Check):
         if strangers:
             return self._port_in_use(ctx, expected, strangers, held, h.hidden_words + h.noted, h.evidence)
         if any(in_the_way(s) for s in h.hidden):
-            see = ctx.how_to_see_owners(f"--expect {shlex.quote(expected)}")
+            see = ctx.how_to_see_owners(f"--expect {shell_quote(expected)}")
             why = ("its owner is in another PID namespace (a container)" if snap.privileged
                    else "the owner is hidden from this user")
             return self.fail(

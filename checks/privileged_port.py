@@ -11,17 +11,15 @@ warns (cause ``privileged-port``, so the verdict stays ``not-listening``), sayin
 
 from __future__ import annotations
 
-import shlex
-
-from portdoctor.api import UNPRIVILEGED_PORT_FLOOR, WHOAMI, Check, Context, Finding, fix, owner_words
+from portdoctor.api import UNPRIVILEGED_PORT_FLOOR, WHOAMI, Check, Context, Finding, fix, owner_words, shell_quote
 
 
 def _binary(exe: str | None, expect: str | None) -> str:
     """The executable to give the capability: known, found by name at run time, or a placeholder."""
     if exe:
-        return shlex.quote(exe)
+        return shell_quote(exe)
     if expect:
-        return f"\"$(command -v {shlex.quote(expect)})\""
+        return f"\"$(command -v {shell_quote(expect)})\""
     return "/PATH/TO/BINARY"
 
 

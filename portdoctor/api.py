@@ -31,9 +31,10 @@ module (a test enforces it), so what they can do, a third-party check can do too
 
 from __future__ import annotations
 
-import warnings
+import sys
 from collections.abc import Callable, Iterable, Mapping
 
+from portdoctor.commands import shell_quote
 from portdoctor.facts import InterfaceAddress, Snapshot
 from portdoctor.model import (
     Action,
@@ -116,15 +117,19 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 }
 
 
+def _imported(module_name: str) -> Any:
+    """The module of that absolute name (``importlib.import_module`` without importing importlib)."""
+    __import__(module_name)
+    return sys.modules[module_name]
+
+
 def __getattr__(name: str) -> Any:
     """A re-exported fact-module name (see ``_LAZY``), imported the first time it is read."""
     try:
         module_name, attr = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    from importlib import import_module
-
-    module = import_module(module_name)
+    module = _imported(module_name)
     value = module if attr is None else getattr(module, attr)
     globals()[name] = value
     return value
@@ -208,6 +213,7 @@ __all__ = [
     "probe_signature",
     "selinux_port",
     "service_processes",
+    "shell_quote",
     "stopped_processes",
     "systemd_units",
     "unix_socket",
@@ -246,10 +252,8 @@ class Fact(_Typed[T]):
     def gather(self, snapshot: Snapshot) -> T:
         fn = self._gather
         if isinstance(fn, str):
-            from importlib import import_module
-
             module, _, attr = fn.partition(":")
-            fn = getattr(import_module(module), attr)
+            fn = getattr(_imported(module), attr)
         return fn(snapshot, *self._args)
 
     def __repr__(self) -> str:
@@ -260,10 +264,8 @@ def _no_snapshot(fn: str) -> Callable[[Snapshot], Any]:
     """A gatherer that does not read the snapshot (``module:function()``)."""
 
     def gather(_snapshot: Snapshot) -> Any:
-        from importlib import import_module
-
         module, _, attr = fn.partition(":")
-        return getattr(import_module(module), attr)()
+        return getattr(_imported(module), attr)()
 
     return gather
 
@@ -272,10 +274,8 @@ def _no_snapshot_args(fn: str, *args: Any) -> Callable[[Snapshot], Any]:
     """A gatherer that takes its arguments, not the snapshot (``module:function(*args)``)."""
 
     def gather(_snapshot: Snapshot) -> Any:
-        from importlib import import_module
-
         module, _, attr = fn.partition(":")
-        return getattr(import_module(module), attr)(*args)
+        return getattr(_imported(module), attr)(*args)
 
     return gather
 
@@ -379,9 +379,7 @@ class Context:
     def how_to_see_owners(self, extra_args: str = "") -> Remediation:
         """How the user can see a hidden socket owner: with sudo, or, when portdoctor already
         runs as root and the owner is in another PID namespace (a container), from the host."""
-        import shlex
-
-        command = "portdoctor --report " + (f"{extra_args} " if extra_args else "") + shlex.quote(self.target.input)
+        command = "portdoctor --report " + (f"{extra_args} " if extra_args else "") + shell_quote(self.target.input)
         if self.facts.privileged:
             return Remediation("The owner is in another PID namespace (a container): even root cannot see it "
                                "from here. Run portdoctor on the host.", command)
@@ -450,6 +448,8 @@ class Check:
     # builder parameter (``detail``, ``cause``, ``how``) cannot be passed that way.
     def _evidence(self, evidence: Mapping[str, Any] | None, legacy: dict[str, Any]) -> dict[str, Any]:
         if legacy:
+            import warnings  # deferred: only for checks still written the old way
+
             warnings.warn(
                 f"check {self.name!r}: evidence as keyword arguments is deprecated; pass evidence={{...}}",
                 DeprecationWarning, stacklevel=3)

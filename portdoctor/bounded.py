@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from portdoctor.records import dataclass
 
@@ -105,15 +106,19 @@ def call_untrusted(fn: Callable[[], Any], timeout: float, name: str = "task") ->
     inside ``fn`` become :class:`Aborted`; ``timeout`` is capped to :data:`MAX_UNTRUSTED_SECONDS`
     (and a timeout that is not a positive number becomes the cap)."""
 
-    def guarded() -> Any:
-        try:
-            return fn()
-        except Exception:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt, GeneratorExit
-            raise Aborted(f"raised {type(exc).__name__}({_short_repr(exc)})") from None
+    return call_with_timeout(partial(contained, fn), capped_timeout(timeout), name=name)
 
-    return call_with_timeout(guarded, capped_timeout(timeout), name=name)
+
+def contained(fn: Callable[[], T]) -> T:
+    """``fn()``, where a ``SystemExit``, ``KeyboardInterrupt`` or other ``BaseException`` it
+    raises becomes :class:`Aborted` (plugin code must not end the run). No deadline: for
+    code already running in a thread its caller can abandon."""
+    try:
+        return fn()
+    except Exception:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt, GeneratorExit
+        raise Aborted(f"raised {type(exc).__name__}({_short_repr(exc)})") from None
 
 
 MAX_UNTRUSTED_SECONDS = 30.0

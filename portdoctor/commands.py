@@ -12,11 +12,26 @@
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Iterable
 
 from portdoctor.lazyre import lazy
 from portdoctor.model import Finding
+
+# What shlex.quote leaves unquoted (its _find_unsafe).
+_UNSAFE = lazy(r"[^\w@%+=:,./-]", re.ASCII)
+
+
+def shell_quote(word: str) -> str:
+    """``shlex.quote``: ``word`` as one shell word (``'it'"'"'s'``), unchanged when it is safe.
+
+    Here because importing :mod:`shlex` costs a report more than the four lines.
+    """
+    if not word:
+        return "''"
+    if _UNSAFE.search(word) is None:
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"
+
 
 # A word holding "[hex:...]" that is not already inside quotes.
 _BRACKETED_WORD = lazy(r"(?<![^\s])([^\s'\"]*\[[\w.%]*:[\w:.%]*\][^\s'\"]*)(?![^\s])")
@@ -24,12 +39,14 @@ _BRACKETED_WORD = lazy(r"(?<![^\s])([^\s'\"]*\[[\w.%]*:[\w:.%]*\][^\s'\"]*)(?![^
 
 def quote_brackets(command: str) -> str:
     """``portdoctor [::1]:8000`` -> ``portdoctor '[::1]:8000'``; quoted words stay as they are."""
+    if "[" not in command:
+        return command
     out, pos = [], 0
     for quoted in re.finditer(r"'[^']*'|\"[^\"]*\"", command):  # leave quoted parts alone
-        out.append(_BRACKETED_WORD.sub(lambda m: shlex.quote(m.group(1)), command[pos:quoted.start()]))
+        out.append(_BRACKETED_WORD.sub(lambda m: shell_quote(m.group(1)), command[pos:quoted.start()]))
         out.append(quoted.group(0))
         pos = quoted.end()
-    out.append(_BRACKETED_WORD.sub(lambda m: shlex.quote(m.group(1)), command[pos:]))
+    out.append(_BRACKETED_WORD.sub(lambda m: shell_quote(m.group(1)), command[pos:]))
     return "".join(out)
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
 
 from portdoctor import __version__
-from portdoctor.api import Context, Options
-from portdoctor.bounded import Background, Overrun, call_untrusted, capped_timeout
+from portdoctor.api import Check, Context, Options
+from portdoctor.bounded import Background, Overrun, call_untrusted, capped_timeout, contained
 from portdoctor.causes import CAUSES, rank
 from portdoctor.commands import tidy as tidy_commands
 from portdoctor.facts import Snapshot, gather, gather_during, within
@@ -132,38 +133,163 @@ def _notes_before_checks(plugin_errors: list[PluginError] | None, snapshot: Snap
 
 
 def _run_checks(checks: list[LoadedCheck], ctx: Context, on_event: EventSink | None) -> None:
-    """Every check that applies, in order, each bounded; their findings go on ``ctx.findings``."""
+    """Every check that applies, in order, each bounded; their findings go on ``ctx.findings``.
+
+    Third-party checks run in a child process each; consecutive in-process checks run
+    one after another in one thread (:class:`_CheckRun`).
+    """
+    position = 0
+    while position < len(checks):
+        if checks[position].isolated:
+            _run_one_isolated(checks[position], ctx, on_event)
+            position += 1
+            continue
+        end = position
+        while end < len(checks) and not checks[end].isolated:
+            end += 1
+        while position < end:  # a check that overran is left behind; the rest go on in a new thread
+            position += _CheckRun(checks[position:end], ctx, on_event).wait()
+
+
+def _run_one_isolated(loaded: LoadedCheck, ctx: Context, on_event: EventSink | None) -> None:
+    """A third-party check in its child process: its findings on ``ctx.findings``, and its events."""
     if on_event is not None:
         from portdoctor import events
-    target, addresses = ctx.target, ctx.addresses
-    for loaded in checks:
-        check = loaded.check
-        unresolved = check.needs_addresses and not addresses
-        if loaded.isolated:  # a third-party check: applies() and run() in one child process
-            on_started = (partial(on_event, events.CheckStarted(target, check.name, check.title)) if on_event
-                          else _nothing)
-            findings = _run_isolated(loaded, ctx, not unresolved, on_started)
-            if findings is None:
-                continue
-        else:
-            try:
-                seconds = min(capped_timeout(check.timeout), APPLIES_SECONDS)
-                if not call_untrusted(partial(within, time.monotonic() + seconds, partial(check.applies, ctx)), seconds,
-                                      name=f"{check.name}.applies()"):
+    check, target = loaded.check, ctx.target
+    unresolved = check.needs_addresses and not ctx.addresses
+    on_started = partial(on_event, events.CheckStarted(target, check.name, check.title)) if on_event else _nothing
+    findings = _run_isolated(loaded, ctx, not unresolved, on_started)
+    if findings is None:
+        return
+    if unresolved and not findings:
+        findings = [_unresolved_skip(check.name, target)]
+    ctx.findings.extend(findings)
+    if on_event:
+        on_event(events.CheckFinished(target, findings))
+
+
+def _unresolved_skip(name: str, target: Target) -> Finding:
+    return Finding(name, Status.SKIP, f"Not checked: {target.host} did not resolve, so there is no address to look at.")
+
+
+class _CheckRun:
+    """In-process checks run in order in one worker thread, each phase (``applies()``,
+    then ``run()``) within its deadline.
+
+    The caller (:meth:`wait`) wakes only when they are all done or when the phase under
+    way passes its deadline: handing every call over to a thread of its own and back
+    cost more than most checks. A phase that overruns becomes an ``error`` finding and
+    its check is abandoned with the thread; :meth:`wait` says how many checks are
+    settled, so the caller runs the rest in a new one. Findings and events of an
+    abandoned thread are dropped: everything it reports goes through ``lock``.
+    """
+
+    def __init__(self, checks: list[LoadedCheck], ctx: Context, on_event: EventSink | None):
+        self.checks, self.ctx, self.on_event = checks, ctx, on_event
+        self.lock = threading.Lock()
+        self.finished = threading.Event()
+        self.abandoned = False
+        self._start_phase(0, "applies", _applies_seconds(checks[0].check))
+        threading.Thread(target=self._work, name="portdoctor-checks", daemon=True).start()
+
+    def _start_phase(self, position: int, phase: str, seconds: float) -> float:
+        """Note the phase under way (for :meth:`wait`); its deadline (``time.monotonic()``)."""
+        with self.lock:
+            self.position, self.phase, self.seconds = position, phase, seconds
+            self.started = time.perf_counter()
+            self.deadline = time.monotonic() + seconds
+            return self.deadline
+
+    def wait(self) -> int:
+        """Wait for the checks: how many are settled (all, or up to the one that overran)."""
+        while not self.finished.wait(max(0.0, self.deadline - time.monotonic())):
+            with self.lock:
+                if self.finished.is_set():
+                    break
+                if time.monotonic() < self.deadline:  # the thread has moved on to a later phase
                     continue
-            except Exception as exc:  # noqa: BLE001 - Overrun and Aborted included
-                ctx.findings.append(_error_finding(check.name, check.title,
-                                                   f"applies() raised {type(exc).__name__}: {exc}"))
+                self.abandoned = True
+                self._overran()
+                return self.position + 1
+        return len(self.checks)
+
+    def _overran(self) -> None:
+        check = self.checks[self.position].check
+        name = f"{check.name}.applies()" if self.phase == "applies" else f"check {check.name}"
+        overrun = f"{name} did not finish within {self.seconds:g} s"
+        if self.phase == "applies":
+            self.ctx.findings.append(_error_finding(check.name, check.title, f"applies() raised Overrun: {overrun}"))
+            return
+        findings = _timed_and_clean([_error_finding(check.name, check.title, f"{overrun}; the check was abandoned.")],
+                                    self.started)
+        self.ctx.findings.extend(findings)
+        self._event("CheckFinished", findings)
+
+    def _event(self, kind: str, *args: Any) -> None:
+        """Tell the listener (under ``lock``)."""
+        if self.on_event is not None:
+            from portdoctor import events
+
+            self.on_event(getattr(events, kind)(self.ctx.target, *args))
+
+    def _work(self) -> None:
+        ctx = self.ctx
+        for position, loaded in enumerate(self.checks):
+            check = loaded.check
+            deadline = self._start_phase(position, "applies", _applies_seconds(check)) if position else self.deadline
+            try:
+                applies = contained(partial(within, deadline, partial(check.applies, ctx)))
+            except Exception as exc:  # noqa: BLE001 - Aborted included
+                if not self._settle([_error_finding(check.name, check.title,
+                                                    f"applies() raised {type(exc).__name__}: {exc}")], event=False):
+                    return
                 continue
-            if on_event:
-                on_event(events.CheckStarted(target, check.name, check.title))
-            findings = [] if unresolved else run_check(loaded, ctx)
-        if unresolved and not findings:
-            findings = [Finding(check.name, Status.SKIP,
-                                f"Not checked: {target.host} did not resolve, so there is no address to look at.")]
-        ctx.findings.extend(findings)
-        if on_event:
-            on_event(events.CheckFinished(target, findings))
+            if not applies:
+                continue
+            unresolved = check.needs_addresses and not ctx.addresses
+            with self.lock:
+                if self.abandoned:
+                    return
+                self._event("CheckStarted", check.name, check.title)
+            deadline = self._start_phase(position, "run", capped_timeout(check.timeout))
+            findings = [] if unresolved else _findings_of(loaded, ctx, deadline)
+            if unresolved and not findings:
+                findings = [_unresolved_skip(check.name, ctx.target)]
+            if not self._settle(findings, event=True):
+                return
+        self.finished.set()
+
+    def _settle(self, findings: list[Finding], event: bool) -> bool:
+        """A check's findings on the context (and its event), unless the run was abandoned."""
+        with self.lock:
+            if self.abandoned:
+                return False
+            self.ctx.findings.extend(findings)
+            if event:
+                self._event("CheckFinished", findings)
+            return True
+
+
+def _applies_seconds(check: Check) -> float:
+    return min(capped_timeout(check.timeout), APPLIES_SECONDS)
+
+
+def _findings_of(loaded: LoadedCheck, ctx: Context, deadline: float) -> list[Finding]:
+    """What ``run()`` found, in this thread; a raise becomes an ``error`` finding (an overrun
+    is the caller's to see: see :class:`_CheckRun`)."""
+    check = loaded.check
+    start = time.perf_counter()
+    try:
+        findings = _valid(contained(partial(within, deadline, lambda: _materialise(check.run(ctx)))), check.name)
+    except Exception as exc:  # noqa: BLE001 - a broken check must not break the diagnosis
+        findings = [_crash_finding(loaded, exc)]
+    return _timed_and_clean(findings, start)
+
+
+def _crash_finding(loaded: LoadedCheck, exc: Exception) -> Finding:
+    check = loaded.check
+    where = f" ({loaded.source})" if not loaded.builtin else ""
+    return _error_finding(check.name, check.title, f"The check crashed{where}: {type(exc).__name__}: {exc}")
 
 
 def _report(ctx: Context, notes: list[str], created: str, started: float) -> Report:
@@ -246,8 +372,7 @@ def run_check(loaded: LoadedCheck, ctx: Context) -> list[Finding]:
     except Overrun as exc:
         findings = [_error_finding(check.name, check.title, f"{exc}; the check was abandoned.")]
     except Exception as exc:  # noqa: BLE001 - a broken check must not break the diagnosis
-        where = f" ({loaded.source})" if not loaded.builtin else ""
-        findings = [_error_finding(check.name, check.title, f"The check crashed{where}: {type(exc).__name__}: {exc}")]
+        findings = [_crash_finding(loaded, exc)]
     return _timed_and_clean(findings, start)
 
 

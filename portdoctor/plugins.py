@@ -22,7 +22,6 @@ working directory (``python -m portdoctor`` puts it on ``sys.path``).
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -84,7 +83,9 @@ class EntryPoint:
 
     def load(self) -> object:
         module_name, _, attrs = self.value.partition(":")
-        obj = importlib.import_module(module_name.strip())
+        module_name = module_name.strip()
+        __import__(module_name)  # importlib.import_module without importing importlib
+        obj = sys.modules[module_name]
         for attr in filter(None, attrs.strip().split(".")):
             obj = getattr(obj, attr)
         return obj

@@ -1,6 +1,9 @@
 """Suggested commands as the user pastes them: IPv6 brackets quoted, no sudo when root."""
 
-from portdoctor.commands import quote_brackets, tidy, without_sudo
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from portdoctor.commands import quote_brackets, shell_quote, tidy, without_sudo
 from portdoctor.model import Finding, Remediation, Status
 
 
@@ -28,3 +31,12 @@ def test_tidy_rewrites_every_finding():
     assert f.remediation[0].command == "portdoctor '[::1]:8000'"
     tidy([f], as_root=False)
     assert f.remediation[0].command == "portdoctor '[::1]:8000'"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+       | st.text(alphabet="ab'\" $;*[]:/.-_@%+=,é", max_size=20))
+def test_shell_quote_is_shlex_quote(word):
+    import shlex
+
+    assert shell_quote(word) == shlex.quote(word)

@@ -1,5 +1,8 @@
 """Namespace facts: container labels from cgroup text, container detection, inode links."""
 
+import os
+import sys
+
 import pytest
 
 from portdoctor.facts.namespaces import container_evidence, container_from_cgroup, detect_container, namespace_inode
@@ -65,3 +68,38 @@ def test_detect_container_from_pid1_environment(tmp_path):
 def test_namespace_inode():
     assert namespace_inode("net:[4026531840]") == 4026531840
     assert namespace_inode("mnt:[4026531840]") is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="setns is Linux's")
+def test_setns_through_ctypes_reports_the_c_errno():
+    """The ctypes-free setns (Python 3.11) returns -1 and leaves errno for a bad descriptor,
+    and _enter_network_namespace turns that into an OSError, as ctypes.CDLL would."""
+    import _ctypes
+    import errno
+
+    from portdoctor.facts.namespaces import _enter_network_namespace, _setns
+
+    assert _setns(-1, 0x40000000) == -1
+    assert _ctypes.get_errno() == errno.EBADF
+    with pytest.raises(OSError):
+        _enter_network_namespace("/dev/null")  # a file, not a namespace: EINVAL (os.setns on 3.12)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/proc/self/ns/net"), reason="joining a namespace needs root")
+def test_joining_our_own_namespace_works():
+    import threading
+
+    from portdoctor.facts.namespaces import _enter_network_namespace
+
+    errors = []
+
+    def join():  # in a thread, as the namespace scan does, so the test's thread stays where it is
+        try:
+            _enter_network_namespace("/proc/self/ns/net")
+        except OSError as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=join)
+    t.start()
+    t.join()
+    assert errors == []

@@ -23,6 +23,8 @@ from portdoctor.sanitize import clean_text
 
 TYPE_CHECKING = False  # typing is never imported at run time
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from portdoctor.facts import Snapshot
     from portdoctor.facts.machine import MachineFacts
     from portdoctor.model import Socket
@@ -269,14 +271,38 @@ def _enter_network_namespace(path: str) -> None:
         if sys.version_info >= (3, 12):
             os.setns(fd, os.CLONE_NEWNET)
             return
-        import ctypes  # deferred: ~3 ms, only when another namespace exists
+        if _setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+            import _ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
-            errno = ctypes.get_errno()
+            errno = _ctypes.get_errno()
             raise OSError(errno, os.strerror(errno))
     finally:
         os.close(fd)
+
+
+_SETNS: list[Callable[[int, int], int]] = []
+
+
+def _setns(fd: int, nstype: int) -> int:
+    """libc's ``setns`` on Python 3.11 (``os.setns`` is 3.12's): 0, or -1 with the C errno set.
+
+    Built from ``_ctypes`` the way ``ctypes.CDLL(None, use_errno=True).setns`` is:
+    importing the ``ctypes`` package costs about 3 ms (it defines every C type), and
+    only ``int`` is needed here.
+    """
+    if not _SETNS:
+        import _ctypes
+
+        class _CInt(_ctypes._SimpleCData):  # ctypes.c_int
+            _type_ = "i"
+
+        class _CFunction(_ctypes.CFuncPtr):  # a cdecl function returning int, errno saved
+            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+            _restype_ = _CInt
+
+        libc = _ctypes.dlopen(None, os.RTLD_LOCAL)  # type: ignore[arg-type]  # None: the program itself, as CDLL(None)
+        _SETNS.append(_CFunction(_ctypes.dlsym(libc, "setns")))
+    return int(_SETNS[0](fd, nstype))
 
 
 def gather_namespaces(snap: Snapshot, machine: MachineFacts | None = None) -> None:

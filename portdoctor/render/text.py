@@ -12,7 +12,7 @@ ANSI (no rich on the report path) and only when the caller asks for it.
 
 from __future__ import annotations
 
-import textwrap
+import re
 
 from portdoctor.model import Finding, Report, Status, hostport
 from portdoctor.render.common import STATUS_LABEL, overall_line, owner_label, printable, printable_block
@@ -55,9 +55,47 @@ def _wrap(text: str, first: str, rest: str) -> list[str]:
     """Wrap prose to WIDTH with the given indents; keeps the caller's line breaks."""
     lines: list[str] = []
     for i, para in enumerate(text.splitlines() or [""]):
-        wrapped = textwrap.wrap(para, WIDTH, initial_indent=first if i == 0 else rest,
-                                subsequent_indent=rest, break_long_words=True, break_on_hyphens=False)
+        wrapped = wrap_words(para, WIDTH, first if i == 0 else rest, rest)
         lines.extend(wrapped or [(first if i == 0 else rest).rstrip()])
+    return lines
+
+
+_TO_SPACE = str.maketrans(dict.fromkeys(map(ord, "\t\n\x0b\x0c\r "), " "))
+
+
+def wrap_words(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
+    """``textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest,
+    break_long_words=True, break_on_hyphens=False)``, line for line, except that it
+    ends where textwrap never does (an indent wider than ``width`` before a space).
+
+    Written out because importing :mod:`textwrap` compiles its regular expressions, a
+    cost every report would pay for one call; ``tests/test_render_wrap.py`` compares
+    the two on generated text.
+    """
+    spaced = text.expandtabs(8).translate(_TO_SPACE)
+    chunks = [c for c in re.split("( +)", spaced) if c]  # words and the runs of spaces between them
+    chunks.reverse()
+    lines: list[str] = []
+    while chunks:
+        indent = rest if lines else first
+        room = width - len(indent)
+        if lines and chunks[-1].strip() == "":  # a line never starts with the spaces that ended the last
+            del chunks[-1]
+        elif not chunks[-1]:  # the empty rest of a cut word: textwrap loops forever on it here (it
+            del chunks[-1]  # happens when an indent is wider than the line and a space was cut)
+        line: list[str] = []
+        used = 0
+        while chunks and used + len(chunks[-1]) <= room:
+            used += len(chunks[-1])
+            line.append(chunks.pop())
+        if chunks and len(chunks[-1]) > room:  # a word longer than a line: cut it
+            cut = 1 if room < 1 else room - used
+            line.append(chunks[-1][:cut])
+            chunks[-1] = chunks[-1][cut:]
+        if line and line[-1].strip() == "":
+            del line[-1]
+        if line:
+            lines.append(indent + "".join(line))
     return lines
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 
 from portdoctor.facts.rules.model import Chain, FirewallRule, Matcher, NatTarget
 
@@ -64,6 +63,8 @@ def parse_iptables_save(text: str, backend: str = "iptables") -> list[Chain]:
                 policy.lower() if policy != "-" else None, "filter" if table in TABLE_PRIORITY else table)
             continue
         if line.startswith("-A "):
+            import shlex  # deferred: only when there are rules to read
+
             try:
                 words = shlex.split(line)
             except ValueError:
