@@ -54,8 +54,8 @@ def clean_text(text: Any, *, keep_newlines: bool = False, limit: int | None = No
         return text
     if limit is not None and len(text) > limit:
         text = text[:limit] + TRUNCATED
-    if text.isascii() and text.isprintable():  # the usual case, answered without the pattern
-        return text
+    if text.isprintable():  # the usual case, answered without the pattern (every character it
+        return text  # replaces is one str.isprintable() refuses: a test walks them all)
     pattern = _UNSAFE_EXCEPT_NEWLINE if keep_newlines else _UNSAFE
     if pattern.search(text) is None:
         return text
@@ -64,7 +64,7 @@ def clean_text(text: Any, *, keep_newlines: bool = False, limit: int | None = No
 
 def is_clean(text: str, *, keep_newlines: bool = False) -> bool:
     """Does ``text`` hold nothing :func:`clean_text` would change (no length limit)?"""
-    if text.isascii() and text.isprintable():
+    if text.isprintable():
         return True
     pattern = _UNSAFE_EXCEPT_NEWLINE if keep_newlines else _UNSAFE
     return pattern.search(text) is None

@@ -107,3 +107,14 @@ def test_a_hostile_listener_cannot_steer_a_terminal_in_any_format(lab, fmt):
         [listener_seen] = document["listeners"]
         for value in (listener_seen["process"], listener_seen["cmdline"]):
             assert is_clean(value), value  # consumers of the JSON get clean text too
+
+
+def test_every_character_the_pattern_replaces_is_one_isprintable_refuses():
+    """clean_text answers printable text without its pattern: that is only right while no
+    character the pattern replaces counts as printable."""
+    from portdoctor.sanitize import _UNSAFE, _UNSAFE_EXCEPT_NEWLINE
+
+    for pattern in (_UNSAFE, _UNSAFE_EXCEPT_NEWLINE):
+        replaced = [c for c in map(chr, range(0x110000)) if pattern.search(c)]
+        assert len(replaced) > 2000  # the surrogates alone are 2048
+        assert not [c for c in replaced if c.isprintable()]
