@@ -189,6 +189,7 @@ class _CheckRun:
         self.lock = threading.Lock()
         self.finished = threading.Event()
         self.abandoned = False
+        self.failure: BaseException | None = None
         self._start_phase(0, "applies", _applies_seconds(checks[0].check))
         threading.Thread(target=self._work, name="portdoctor-checks", daemon=True).start()
 
@@ -211,6 +212,8 @@ class _CheckRun:
                 self.abandoned = True
                 self._overran()
                 return self.position + 1
+        if self.failure is not None:  # the event listener raised, as it would in this thread
+            raise self.failure
         return len(self.checks)
 
     def _overran(self) -> None:
@@ -233,6 +236,13 @@ class _CheckRun:
             self.on_event(getattr(events, kind)(self.ctx.target, *args))
 
     def _work(self) -> None:
+        try:
+            self._run_all()
+        except BaseException as exc:  # noqa: BLE001 - the listener's own error: raised in the caller (wait)
+            self.failure = exc
+        self.finished.set()
+
+    def _run_all(self) -> None:
         ctx = self.ctx
         for position, loaded in enumerate(self.checks):
             check = loaded.check
@@ -257,7 +267,6 @@ class _CheckRun:
                 findings = [_unresolved_skip(check.name, ctx.target)]
             if not self._settle(findings, event=True):
                 return
-        self.finished.set()
 
     def _settle(self, findings: list[Finding], event: bool) -> bool:
         """A check's findings on the context (and its event), unless the run was abandoned."""

@@ -117,3 +117,17 @@ def test_sys_exit_in_a_check_is_an_error_not_the_end_of_the_run():
     assert found["exits"].status is Status.ERROR
     assert "The check crashed: Aborted: raised SystemExit(3)" in found["exits"].detail
     assert "does-not-apply" not in found and found["passing"].status is Status.PASS
+
+
+def test_an_event_listener_that_raises_stops_the_diagnosis_as_before():
+    """The listener's error is the caller's: it comes out of diagnose(), not as a check overrun."""
+    import pytest
+
+    def listener(event):
+        if isinstance(event, CheckStarted):
+            raise RuntimeError("the wizard went away")
+
+    loaded = [LoadedCheck(Passing(), "built-in", "Passing")]
+    with pytest.raises(RuntimeError, match="the wizard went away"):
+        diagnose(parse_target("127.0.0.1:1"), loaded, Options(timeout=0.5), on_event=listener,
+                 gather_facts=lambda port, protocol: Snapshot(port=port, protocol=protocol))
