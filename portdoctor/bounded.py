@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 class Overrun(Exception):
     """The function did not finish within its deadline."""
 
+    @classmethod
+    def after(cls, name: str, seconds: float) -> Overrun:
+        """``NAME did not finish within S s``: the one wording of an overrun."""
+        return cls(f"{name} did not finish within {seconds:g} s")
+
 
 def call_with_timeout(fn: Callable[[], T], timeout: float, name: str = "task") -> T:
     """Run ``fn()`` in a daemon thread; return its result or re-raise its exception.
@@ -41,7 +46,7 @@ def call_with_timeout(fn: Callable[[], T], timeout: float, name: str = "task") -
     box: dict[str, Any] = {}
     worker.give(fn, done, box)
     if not done.wait(timeout):
-        raise Overrun(f"{name} did not finish within {timeout:g} s")
+        raise Overrun.after(name, timeout)
     if "error" in box:
         raise box["error"]
     return box["result"]
@@ -436,8 +441,8 @@ class Background:
     def result(self, timeout: float | None = None) -> Any:
         """Wait for ``fn`` (at most ``timeout`` seconds: then :class:`Overrun`, the thread abandoned)."""
         self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise Overrun(f"{self._thread.name} did not finish within {timeout:g} s")
+        if timeout is not None and self._thread.is_alive():  # without a timeout, join returns at its end
+            raise Overrun.after(self._thread.name, timeout)
         if "error" in self._box:
             raise self._box["error"]
         return self._box.get("result")

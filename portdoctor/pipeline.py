@@ -144,11 +144,9 @@ def _run_checks(checks: list[LoadedCheck], ctx: Context, on_event: EventSink | N
             _run_one_isolated(checks[position], ctx, on_event)
             position += 1
             continue
-        end = position
-        while end < len(checks) and not checks[end].isolated:
-            end += 1
-        while position < end:  # a check that overran is left behind; the rest go on in a new thread
-            position += _CheckRun(checks[position:end], ctx, on_event).wait()
+        end = next((i for i in range(position, len(checks)) if checks[i].isolated), len(checks))
+        # Up to the next third-party check; after a check that overran, the rest go on in a new thread.
+        position += _CheckRun(checks[position:end], ctx, on_event).wait()
 
 
 def _run_one_isolated(loaded: LoadedCheck, ctx: Context, on_event: EventSink | None) -> None:
@@ -218,13 +216,10 @@ class _CheckRun:
 
     def _overran(self) -> None:
         check = self.checks[self.position].check
-        name = f"{check.name}.applies()" if self.phase == "applies" else f"check {check.name}"
-        overrun = f"{name} did not finish within {self.seconds:g} s"
         if self.phase == "applies":
-            self.ctx.findings.append(_error_finding(check.name, check.title, f"applies() raised Overrun: {overrun}"))
+            self.ctx.findings.append(_applies_error(check, Overrun.after(f"{check.name}.applies()", self.seconds)))
             return
-        findings = _timed_and_clean([_error_finding(check.name, check.title, f"{overrun}; the check was abandoned.")],
-                                    self.started)
+        findings = _abandoned(check, Overrun.after(f"check {check.name}", self.seconds), self.started)
         self.ctx.findings.extend(findings)
         self._event("CheckFinished", findings)
 
@@ -250,8 +245,7 @@ class _CheckRun:
             try:
                 applies = contained(partial(within, deadline, partial(check.applies, ctx)))
             except Exception as exc:  # noqa: BLE001 - Aborted included
-                if not self._settle([_error_finding(check.name, check.title,
-                                                    f"applies() raised {type(exc).__name__}: {exc}")], event=False):
+                if not self._settle([_applies_error(check, exc)], event=False):
                     return
                 continue
             if not applies:
@@ -285,14 +279,25 @@ def _applies_seconds(check: Check) -> float:
 
 def _findings_of(loaded: LoadedCheck, ctx: Context, deadline: float) -> list[Finding]:
     """What ``run()`` found, in this thread; a raise becomes an ``error`` finding (an overrun
-    is the caller's to see: see :class:`_CheckRun`)."""
+    is the caller's to see: :class:`_CheckRun`, :func:`run_check`)."""
     check = loaded.check
     start = time.perf_counter()
     try:
+        # Generators are materialised inside the deadline, and at most MAX_FINDINGS items.
+        # A lazy fact the check reads ends before the check's own deadline (facts.within).
         findings = _valid(contained(partial(within, deadline, lambda: _materialise(check.run(ctx)))), check.name)
     except Exception as exc:  # noqa: BLE001 - a broken check must not break the diagnosis
         findings = [_crash_finding(loaded, exc)]
     return _timed_and_clean(findings, start)
+
+
+def _applies_error(check: Check, exc: Exception) -> Finding:
+    return _error_finding(check.name, check.title, f"applies() raised {type(exc).__name__}: {exc}")
+
+
+def _abandoned(check: Check, overrun: Overrun, started: float) -> list[Finding]:
+    """The finding of a check whose ``run()`` overran (timed from ``started``, ``time.perf_counter()``)."""
+    return _timed_and_clean([_error_finding(check.name, check.title, f"{overrun}; the check was abandoned.")], started)
 
 
 def _crash_finding(loaded: LoadedCheck, exc: Exception) -> Finding:
@@ -369,20 +374,16 @@ def _unix_facts(target: Target, options: Options, gather_facts: Callable[[int, s
 
 
 def run_check(loaded: LoadedCheck, ctx: Context) -> list[Finding]:
-    """Run one check within its deadline; a raise or an overrun becomes an ``error`` finding."""
+    """Run one check's ``run()`` alone, in a thread of its own, within its deadline; a raise
+    or an overrun becomes an ``error`` finding (the pipeline runs its checks in one
+    thread: :class:`_CheckRun`)."""
     check = loaded.check
     start = time.perf_counter()
+    deadline = time.monotonic() + capped_timeout(check.timeout)
     try:
-        # Generators are materialised inside the deadline, and at most MAX_FINDINGS items.
-        # A lazy fact the check reads ends before the check's own deadline (facts.within).
-        deadline = time.monotonic() + capped_timeout(check.timeout)
-        findings = _valid(call_untrusted(lambda: within(deadline, lambda: _materialise(check.run(ctx))), check.timeout,
-                                         name=f"check {check.name}"), check.name)
+        return call_untrusted(partial(_findings_of, loaded, ctx, deadline), check.timeout, name=f"check {check.name}")
     except Overrun as exc:
-        findings = [_error_finding(check.name, check.title, f"{exc}; the check was abandoned.")]
-    except Exception as exc:  # noqa: BLE001 - a broken check must not break the diagnosis
-        findings = [_crash_finding(loaded, exc)]
-    return _timed_and_clean(findings, start)
+        return _abandoned(check, exc, start)
 
 
 def _nothing() -> None:
